@@ -1,0 +1,1 @@
+"""Kenning's engine: extraction, indexing, search and answers. Plain Python, no Qt."""

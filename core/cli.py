@@ -1,0 +1,229 @@
+"""``kenning``: index, search and inspect from a terminal, without a window.
+
+    kenning index ~/Documents          # index (and remember) a folder, both phases
+    kenning search '"notice period" ext:pdf'
+    kenning status --json
+
+The ``--json`` outputs are a public interface, documented in docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from types import FrameType
+
+from core.cancel import CancelToken
+from core.cli_output import ProgressPrinter, print_hits, status_json
+from core.config import AppPaths, Settings
+from core.indexer import Indexer
+from core.search import search
+from core.services import ModelLoader, ModelUnavailable, Services, load_default_or_chosen_model
+from core.store import Store
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kenning",
+        description="Search your own files by meaning, with sources you can check.",
+    )
+    parser.add_argument(
+        "--home",
+        type=Path,
+        help="keep the index and settings in this folder "
+        "(default: the platform's user folders; also $KENNING_HOME)",
+    )
+    parser.add_argument("--model", help="a GGUF model file to use instead of the bundled one")
+    parser.add_argument("--threads", type=int, help="CPU threads for the model (default: all)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="add folders and index them until fully searchable")
+    p.add_argument("paths", nargs="*", type=Path, help="folders to add (default: all known)")
+    p.add_argument(
+        "--no-embed",
+        action="store_true",
+        help="stop after keyword indexing (meaning-based search comes later)",
+    )
+
+    p = sub.add_parser("search", help="search the index")
+    p.add_argument("query", help='words, "exact phrase", -excluded, dir:, ext:, after:, before:')
+    p.add_argument("-n", "--limit", type=int, default=10)
+    p.add_argument("--in", dest="scope", type=Path, help="only this folder")
+    p.add_argument("--mode", choices=("hybrid", "lexical", "semantic"), default="hybrid")
+    p.add_argument("--json", action="store_true", help="machine-readable output (docs/cli.md)")
+
+    p = sub.add_parser("status", help="files per state and per folder, and failures")
+    p.add_argument("--json", action="store_true", help="machine-readable output (docs/cli.md)")
+
+    p = sub.add_parser("forget", help="stop indexing a folder and remove it from the index")
+    p.add_argument("paths", nargs="+", type=Path)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, model_loader: ModelLoader | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if args.command is None:
+        parser.print_help()
+        return EXIT_OK
+    paths = AppPaths.resolve(args.home)
+    settings = Settings.load(paths.settings_file)
+    if args.model:
+        settings.model_path = str(Path(args.model).expanduser().resolve())
+    if args.threads:
+        settings.threads = args.threads
+    services = Services(paths, settings, model_loader or load_default_or_chosen_model)
+    try:
+        store = services.open_store()
+        for notice in services.notices:
+            print(notice, file=sys.stderr)
+        handler = {
+            "index": cmd_index,
+            "search": cmd_search,
+            "status": cmd_status,
+            "forget": cmd_forget,
+        }[args.command]
+        return handler(args, services, store)
+    except ModelUnavailable as exc:
+        print(f"kenning: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(
+            "\nStopped. Work done so far is kept; run the same command to continue.",
+            file=sys.stderr,
+        )
+        return EXIT_INTERRUPTED
+    finally:
+        services.close()
+
+
+def cmd_index(args: argparse.Namespace, services: Services, store: Store) -> int:
+    with Indexer(store, None if args.no_embed else services.model, services.settings) as indexer:
+        return _index(args, store, indexer)
+
+
+def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:
+    for path in args.paths:
+        try:
+            indexer.add_folder(path)
+        except NotADirectoryError as exc:
+            print(f"kenning: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+    if not store.folders():
+        print("No folders yet. Add one: kenning index ~/Documents", file=sys.stderr)
+        return EXIT_USAGE
+    cancel = CancelToken()
+    previous = signal.signal(signal.SIGINT, _first_interrupt_cancels(cancel))
+    printer = ProgressPrinter(sys.stderr)
+    try:
+        report = indexer.scan(printer, cancel)
+        printer.say(
+            f"Found {report.new_or_changed} new or changed, {report.unchanged} "
+            f"unchanged, {report.moved} moved, {report.deleted} removed."
+        )
+        indexer.extract_pending(printer, cancel)
+        if not args.no_embed:
+            indexer.embed_pending(printer, cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        printer.close()
+    if cancel.cancelled:
+        print(
+            "Stopped. Work done so far is kept; run `kenning index` to continue.", file=sys.stderr
+        )
+        return EXIT_INTERRUPTED
+    counts = store.state_counts()
+    print(
+        f"Indexed: {counts['embedded']} searchable by meaning, {counts['extracted']} by "
+        f"keywords only, {counts['failed']} failed, {counts['skipped']} skipped."
+    )
+    if counts["failed"]:
+        print("See `kenning status` for what failed and why.")
+    return EXIT_OK
+
+
+def _first_interrupt_cancels(cancel: CancelToken) -> signal.Handlers | object:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        print(
+            "\nStopping after the current step (Ctrl+C again to stop at once)...", file=sys.stderr
+        )
+
+    return handler
+
+
+def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> int:
+    query = args.query
+    if args.scope is not None:
+        query += f' dir:"{args.scope.expanduser().resolve()}"'
+    model = None
+    warnings: list[str] = []
+    if args.mode != "lexical":
+        try:
+            model = services.model
+        except ModelUnavailable as exc:
+            warnings.append(f"Keyword search only: {exc}")
+    result = search(store, query, model, limit=args.limit, mode=args.mode)
+    result.warnings[:0] = warnings
+    if args.json:
+        out = result.to_json()
+        out["query"] = args.query
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        for warning in result.warnings:
+            print(f"note: {warning}", file=sys.stderr)
+        print_hits(result.hits, sys.stdout)
+    return EXIT_OK
+
+
+def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> int:
+    data = status_json(store, services)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return EXIT_OK
+    files = data["files"]
+    assert isinstance(files, dict)
+    print(f"Database: {data['database']}")
+    print("Files: " + ", ".join(f"{n} {state}" for state, n in files.items()))
+    folders = data["folders"]
+    assert isinstance(folders, list)
+    for folder in folders:
+        print(
+            f"  {folder['path']}: " + ", ".join(f"{n} {s}" for s, n in folder["files"].items() if n)
+        )
+    failures = data["failures"]
+    assert isinstance(failures, list)
+    if failures:
+        print("Not indexed:")
+        for f in failures:
+            print(f"  {f['path']}: {f['state']}: {f['error']}")
+    return EXIT_OK
+
+
+def cmd_forget(args: argparse.Namespace, services: Services, store: Store) -> int:
+    code = EXIT_OK
+    for path in args.paths:
+        if store.remove_folder(path.expanduser().resolve()):
+            print(f"Removed {path} from the index (your files are untouched).")
+        else:
+            print(f"kenning: {path} is not an indexed folder.", file=sys.stderr)
+            code = EXIT_USAGE
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,95 @@
+"""Settings and where Kenning keeps its files.
+
+The database and models live in the platform's user data dir, settings in its config dir
+(platformdirs). ``KENNING_HOME`` (or ``--home`` on the command line) puts both under one
+folder instead, for tests, portable installs and power users.
+
+>>> paths = AppPaths.resolve(home=Path("/tmp/k"))
+>>> paths.database
+PosixPath('/tmp/k/data/kenning.db')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import platformdirs
+
+APP_NAME = "Kenning"
+HOME_ENV = "KENNING_HOME"
+
+
+@dataclass(frozen=True)
+class AppPaths:
+    data_dir: Path
+    config_dir: Path
+
+    @classmethod
+    def resolve(cls, home: Path | None = None) -> AppPaths:
+        """Pick the folders: an explicit ``home``, then $KENNING_HOME, then the platform's."""
+        if home is None and os.environ.get(HOME_ENV):
+            home = Path(os.environ[HOME_ENV])
+        if home is not None:
+            home = home.expanduser().resolve()
+            return cls(data_dir=home / "data", config_dir=home / "config")
+        return cls(
+            data_dir=Path(platformdirs.user_data_dir(APP_NAME, appauthor=False)),
+            config_dir=Path(platformdirs.user_config_dir(APP_NAME, appauthor=False)),
+        )
+
+    @property
+    def database(self) -> Path:
+        return self.data_dir / "kenning.db"
+
+    @property
+    def models_dir(self) -> Path:
+        return self.data_dir / "models"
+
+    @property
+    def settings_file(self) -> Path:
+        return self.config_dir / "settings.json"
+
+    def ensure(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+
+
+@dataclass
+class Settings:
+    """What a user can change. Unknown keys in the file are ignored; missing ones get defaults."""
+
+    #: A GGUF file to use instead of the bundled default model ("" = bundled default).
+    model_path: str = ""
+    #: CPU threads for the model (0 = all cores).
+    threads: int = 0
+    #: Files larger than this are recorded as skipped rather than read.
+    max_file_mb: int = 200
+    #: Honour .gitignore files found inside indexed folders.
+    use_gitignore: bool = True
+    #: Extra exclude patterns in .gitignore syntax, applied to every folder.
+    exclude_patterns: list[str] = field(default_factory=list)
+    #: Target chunk size in model tokens.
+    chunk_tokens: int = 256
+
+    @classmethod
+    def load(cls, path: Path) -> Settings:
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return cls()
+        except (OSError, ValueError):
+            # A damaged settings file must not stop the app; defaults are safe.
+            return cls()
+        if not isinstance(raw, dict):
+            return cls()
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in known})
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
+        os.replace(tmp, path)

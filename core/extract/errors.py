@@ -1,0 +1,63 @@
+"""The one exception every extractor raises for input it cannot handle, and the size guard."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class ExtractionError(Exception):
+    """A file could not be turned into text. ``str(error)`` is a reason fit to show the user.
+
+    >>> str(ExtractionError("empty file"))
+    'empty file'
+    """
+
+
+def describe_size(n_bytes: int) -> str:
+    """A short human size: ``20 MB``, ``512 KB``, ``300 bytes`` (binary units, as file managers)."""
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if n_bytes >= scale:
+            return f"{n_bytes / scale:.3g} {unit}"
+    return f"{n_bytes} bytes"
+
+
+def checked_size(path: Path, max_bytes: int) -> int:
+    """The file's size, after refusing what is not a readable, non-empty file under the cap.
+
+    Runs before anything is read, so a huge file is never loaded just to be refused.
+    """
+    try:
+        stat = path.stat()
+    except OSError as error:
+        raise ExtractionError(describe_os_error(error)) from error
+    if not path.is_file():
+        raise ExtractionError("not a regular file")
+    if stat.st_size == 0:
+        raise ExtractionError("empty file")
+    if stat.st_size > max_bytes:
+        raise ExtractionError(f"file is larger than the size cap ({describe_size(max_bytes)})")
+    return stat.st_size
+
+
+def read_capped(path: Path, max_bytes: int) -> bytes:
+    """All bytes of a file no larger than ``max_bytes`` (re-checked while reading: files grow)."""
+    checked_size(path, max_bytes)
+    try:
+        with path.open("rb") as stream:
+            data = stream.read(max_bytes + 1)
+    except OSError as error:
+        raise ExtractionError(describe_os_error(error)) from error
+    if len(data) > max_bytes:
+        raise ExtractionError(f"file is larger than the size cap ({describe_size(max_bytes)})")
+    if not data:
+        raise ExtractionError("empty file")
+    return data
+
+
+def describe_os_error(error: OSError) -> str:
+    """A user-facing reason for an operating-system error while reading a file."""
+    if isinstance(error, FileNotFoundError):
+        return "file not found"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    return f"cannot read the file ({error.strerror or error})"

@@ -1,0 +1,171 @@
+"""PDF, DOCX and EPUB through PyMuPDF: text per page, headings by font size, highlight boxes.
+
+PyMuPDF is not thread-safe (MuPDF shares one context): callers must not run these functions
+on two threads at once; serialise them (one lock or one worker) across indexing and preview.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pymupdf
+
+from core.extract.errors import ExtractionError, checked_size, describe_os_error
+from core.extract.pdf_headings import detect_headings
+from core.extract.pdf_layout import PageLayout, Rect, TextLine, layout_page, merged_line_rects
+from core.types import Document, Page
+
+PAGED_KINDS = {".pdf": "pdf", ".docx": "docx", ".epub": "epub"}
+DEFAULT_MAX_BYTES = 200 * 2**20
+
+# DOCX and EPUB have no pages of their own: MuPDF lays them out. Pinning the layout (MuPDF's
+# own defaults, written down) keeps page numbers and offsets identical between indexing and
+# the preview, which must open files through ``open_document`` too.
+REFLOW_WIDTH = 400
+REFLOW_HEIGHT = 600
+REFLOW_FONT_SIZE = 11
+
+# Metadata titles that are file names, placeholders or filing numbers say nothing.
+_MIN_TITLE_LETTERS = 3
+_JUNK_TITLE = re.compile(
+    r"^(untitled.*|microsoft word - .*|.*\.(docx?|pdf|rtf|odt|txt|tex|dvi|indd|qxd))$",
+    re.IGNORECASE,
+)
+
+
+@contextmanager
+def open_document(path: Path) -> Iterator[pymupdf.Document]:
+    """Open a PDF/DOCX/EPUB for reading, laid out as it was indexed; closed on exit.
+
+    Raises ``ExtractionError`` if the file cannot be opened or needs a password. Errors
+    raised inside the ``with`` block pass through unchanged.
+    """
+    # MuPDF prints recoverable damage to stdout and keeps every message in a list that would
+    # grow for the life of the process; both are noise for an indexer.
+    pymupdf.TOOLS.mupdf_display_errors(False)
+    pymupdf.TOOLS.mupdf_display_warnings(False)
+    try:
+        document = _open(path)
+        try:
+            _prepare(document, path)
+            yield document
+        finally:
+            document.close()
+    finally:
+        pymupdf.TOOLS.reset_mupdf_warnings()
+
+
+def _open(path: Path) -> pymupdf.Document:
+    try:
+        return pymupdf.open(path)
+    except OSError as error:
+        raise ExtractionError(describe_os_error(error)) from error
+    except pymupdf.FileNotFoundError as error:  # PyMuPDF's own, not an OSError
+        raise ExtractionError("file not found") from error
+    except Exception as error:  # MuPDF raises a zoo of types; all mean "cannot open"
+        raise ExtractionError(f"damaged or unsupported {_format_name(path)}") from error
+
+
+def _prepare(document: pymupdf.Document, path: Path) -> None:
+    if document.needs_pass:
+        raise ExtractionError(f"encrypted {_format_name(path)}; a password is needed")
+    if document.is_reflowable:
+        try:
+            document.layout(width=REFLOW_WIDTH, height=REFLOW_HEIGHT, fontsize=REFLOW_FONT_SIZE)
+        except Exception as error:  # MuPDF failed to lay out the content
+            raise ExtractionError(f"damaged {_format_name(path)} (cannot lay it out)") from error
+
+
+def extract_paged(
+    path: Path, max_bytes: int = DEFAULT_MAX_BYTES, kind: str | None = None
+) -> Document:
+    """Text of every page (numbered from 1), headings from font sizes, title from metadata.
+
+    ``kind`` is "pdf", "docx" or "epub"; by default it follows the extension. MuPDF itself
+    recognises the format from the content. A page that cannot be read becomes an empty
+    page; the file fails only if none can be read.
+    """
+    checked_size(path, max_bytes)
+    kind = kind or PAGED_KINDS.get(path.suffix.lower(), "pdf")
+    with open_document(path) as document:
+        page_count = _page_count(document, path)
+        layouts: list[PageLayout | None] = [_read_page(document, i) for i in range(page_count)]
+        metadata_title = _metadata_title(document)
+    if all(layout is None for layout in layouts):
+        raise ExtractionError(f"damaged {_format_name(path)}: no page could be read")
+    texts = [layout.text if layout else "" for layout in layouts]
+    if not any(text.strip() for text in texts):
+        reason = "no text found"
+        if kind == "pdf":
+            reason += " (scanned pages without a text layer need OCR first)"
+        raise ExtractionError(reason)
+    lines: list[list[TextLine]] = [layout.lines if layout else [] for layout in layouts]
+    headings = detect_headings(texts, lines)
+    pages = [
+        Page(number, text, page_headings)
+        for number, (text, page_headings) in enumerate(zip(texts, headings, strict=True), 1)
+    ]
+    return Document(path=path, kind=kind, pages=pages, title=_title(metadata_title, pages))
+
+
+def span_quads(path: Path, page_number: int, start: int, end: int) -> list[Rect]:
+    """Rectangles covering characters ``[start, end)`` of a page's indexed text, one per line.
+
+    Coordinates are MuPDF page coordinates (points, origin top-left, unrotated page), the
+    space ``Page.search_for`` and ``Page.add_highlight_annot`` use. The page is re-extracted
+    the same way as at indexing time, so offsets agree exactly.
+
+    >>> rects = span_quads(Path("report.pdf"), 3, 120, 164)  # doctest: +SKIP
+    """
+    with open_document(path) as document:
+        page_count = _page_count(document, path)
+        if not 1 <= page_number <= page_count:
+            raise ExtractionError(f"page {page_number} does not exist (the file has {page_count})")
+        layout = _read_page(document, page_number - 1)
+    if layout is None:
+        raise ExtractionError(f"page {page_number} cannot be read")
+    return merged_line_rects(layout, start, end)
+
+
+def _page_count(document: pymupdf.Document, path: Path) -> int:
+    try:
+        count = int(document.page_count)
+    except Exception as error:  # a broken page tree
+        raise ExtractionError(f"damaged {_format_name(path)} (cannot count its pages)") from error
+    if count == 0:
+        raise ExtractionError(f"the {_format_name(path)} has no pages")
+    return count
+
+
+def _metadata_title(document: pymupdf.Document) -> str:
+    try:
+        return str((document.metadata or {}).get("title") or "")
+    except Exception:  # unreadable metadata is no reason to lose the text
+        return ""
+
+
+def _read_page(document: pymupdf.Document, index: int) -> PageLayout | None:
+    try:
+        return layout_page(document.load_page(index))
+    except Exception:  # one damaged page must not cost the rest of the document
+        return None
+
+
+def _title(metadata_title: str, pages: list[Page]) -> str | None:
+    title = " ".join(metadata_title.split())
+    letters = sum(char.isalpha() for char in title)
+    if letters >= _MIN_TITLE_LETTERS and not _JUNK_TITLE.match(title):
+        return title
+    headings = [heading for page in pages for heading in page.headings]
+    if not headings:
+        return None
+    return min(headings, key=lambda heading: heading.level).text
+
+
+def _format_name(path: Path) -> str:
+    """What to call the file in a message: "PDF", "DOCX", "EPUB" or "document"."""
+    kind = PAGED_KINDS.get(path.suffix.lower())
+    return kind.upper() if kind else "document"

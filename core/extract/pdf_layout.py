@@ -1,0 +1,186 @@
+"""One page's text, built deterministically from MuPDF's characters, with each char's box.
+
+Indexing and highlighting both call ``layout_page``, so an offset stored at indexing time maps
+back to the same glyphs when a source is opened. Any change here changes offsets: existing
+indexes would then need re-extraction, so keep it stable.
+
+Layout rules: blocks are separated by a blank line, lines by a newline; lines MuPDF split on
+the same baseline (table cells, tab stops) are re-joined with a tab; a word hyphenated across a
+line end is re-joined without the hyphen. Nothing else is dropped or reordered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+import pymupdf
+
+Rect = tuple[float, float, float, float]
+
+# Ligatures expand to letters (so "ﬁnd" is found as "find"); whitespace becomes plain spaces;
+# images are not needed. MEDIABOX_CLIP drops text outside the page that a reader cannot see.
+TEXT_FLAGS = pymupdf.TEXT_MEDIABOX_CLIP
+_BOLD_FLAG = 16  # span "flags" bit MuPDF sets for bold fonts
+_BOLD_NAME_HINTS = ("bold", "black", "heavy", "semibold", "demi")
+_HYPHENS = "-\u00ad\u2010"  # hyphen-minus, soft hyphen, hyphen
+_SAME_ROW_OVERLAP = 0.5  # vertical overlap (share of the shorter line) that means "same row"
+_HORIZONTAL_TOLERANCE = 0.01  # sine of the text direction's angle to the x axis
+
+
+@dataclass
+class TextLine:
+    """One line of the page text (after re-joining), with what heading detection needs."""
+
+    start: int
+    end: int
+    block: int
+    size: float  # median font size of its visible characters
+    bold: bool  # every visible character is bold
+
+
+@dataclass
+class PageLayout:
+    """Page text plus, per character, its box and the visual line it sits on.
+
+    Separators this module inserts (newlines, tabs) have no box and line ``-1``.
+    """
+
+    text: str = ""
+    boxes: list[Rect | None] = field(default_factory=list)
+    visual_lines: list[int] = field(default_factory=list)
+    lines: list[TextLine] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Glyph:
+    char: str
+    box: Rect | None
+    visual_line: int
+    size: float = 0.0
+    bold: bool = False
+
+
+def layout_page(page: pymupdf.Page) -> PageLayout:
+    """Build the page's text and per-character geometry from ``rawdict``."""
+    raw = page.get_text("rawdict", flags=TEXT_FLAGS)
+    layout = PageLayout()
+    chars: list[str] = []
+    visual_line = 0
+    for block_index, block in enumerate(raw.get("blocks", [])):
+        if block.get("type") != 0:
+            continue
+        rows: list[list[_Glyph]] = []
+        previous_box: Rect | None = None
+        for line in block.get("lines", []):
+            glyphs = _line_glyphs(line, visual_line)
+            visual_line += 1
+            if not glyphs:
+                continue
+            # Only horizontal lines are re-joined: "to the right" means nothing in vertical text.
+            box = _rect(line["bbox"]) if _is_horizontal(line) else None
+            if (
+                rows
+                and previous_box is not None
+                and box is not None
+                and _same_row(previous_box, box)
+            ):
+                rows[-1].append(_Glyph("\t", None, -1))
+                rows[-1].extend(glyphs)
+            elif rows and _ends_hyphenated(rows[-1]) and glyphs[0].char.islower():
+                rows[-1].pop()
+                rows[-1].extend(glyphs)
+            else:
+                rows.append(glyphs)
+            previous_box = box
+        if not rows:
+            continue
+        if chars:
+            _append_separator(layout, chars, "\n\n")
+        for row_index, row in enumerate(rows):
+            if row_index:
+                _append_separator(layout, chars, "\n")
+            start = len(chars)
+            for glyph in row:
+                chars.append(glyph.char)
+                layout.boxes.append(glyph.box)
+                layout.visual_lines.append(glyph.visual_line)
+            size, bold = _row_style(row)
+            layout.lines.append(TextLine(start, len(chars), block_index, size, bold))
+    layout.text = "".join(chars)
+    return layout
+
+
+def _line_glyphs(line: dict[str, Any], visual_line: int) -> list[_Glyph]:
+    """The line's characters with their style, trimmed of surrounding blank space."""
+    glyphs: list[_Glyph] = []
+    for span in line.get("spans", []):
+        font = str(span.get("font", "")).lower()
+        bold = bool(span.get("flags", 0) & _BOLD_FLAG) or any(h in font for h in _BOLD_NAME_HINTS)
+        size = float(span.get("size", 0.0))
+        for char in span.get("chars", []):
+            text = char.get("c", "")
+            if not text:
+                continue
+            if text < " " or text == "\x7f":  # control codes from broken fonts: show as space
+                text = " "
+            glyphs.append(_Glyph(text, _rect(char["bbox"]), visual_line, size, bold))
+    start = 0
+    while start < len(glyphs) and glyphs[start].char.isspace():
+        start += 1
+    end = len(glyphs)
+    while end > start and glyphs[end - 1].char.isspace():
+        end -= 1
+    return glyphs[start:end]
+
+
+def _rect(value: Any) -> Rect:
+    x0, y0, x1, y1 = value
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def _is_horizontal(line: dict[str, Any]) -> bool:
+    cos, sin = line.get("dir", (1.0, 0.0))
+    return cos > 0 and abs(sin) < _HORIZONTAL_TOLERANCE
+
+
+def _same_row(left: Rect, right: Rect) -> bool:
+    """True when ``right`` continues ``left``'s row further right (a cell, a tab stop)."""
+    overlap = min(left[3], right[3]) - max(left[1], right[1])
+    shorter = min(left[3] - left[1], right[3] - right[1])
+    return shorter > 0 and overlap >= _SAME_ROW_OVERLAP * shorter and right[0] >= left[2] - 1
+
+
+def _ends_hyphenated(row: list[_Glyph]) -> bool:
+    return len(row) >= 2 and row[-1].char in _HYPHENS and row[-2].char.isalpha()
+
+
+def _append_separator(layout: PageLayout, chars: list[str], separator: str) -> None:
+    for char in separator:
+        chars.append(char)
+        layout.boxes.append(None)
+        layout.visual_lines.append(-1)
+
+
+def _row_style(row: list[_Glyph]) -> tuple[float, bool]:
+    visible = [glyph for glyph in row if glyph.box is not None and not glyph.char.isspace()]
+    if not visible:
+        return 0.0, False
+    return median(glyph.size for glyph in visible), all(glyph.bold for glyph in visible)
+
+
+def merged_line_rects(layout: PageLayout, start: int, end: int) -> list[Rect]:
+    """Boxes of the characters in ``[start, end)``, merged into one rectangle per visual line."""
+    merged: dict[int, Rect] = {}
+    for index in range(max(start, 0), min(end, len(layout.text))):
+        box = layout.boxes[index]
+        if box is None:
+            continue
+        line = layout.visual_lines[index]
+        known = merged.get(line)
+        merged[line] = box if known is None else (
+            min(known[0], box[0]), min(known[1], box[1]),
+            max(known[2], box[2]), max(known[3], box[3]),
+        )  # fmt: skip
+    return list(merged.values())

@@ -1,0 +1,100 @@
+"""The model interface every part of core talks to.
+
+One GGUF, two modes: *embed mode* turns text into L2-normalised vectors; *chat mode*
+streams a reply. ``UnifiedModel`` (in ``core.llama_model``) implements this with
+llama.cpp; tests use a deterministic fake with the same interface.
+
+Usage::
+
+    model = UnifiedModel.load(path)
+    vectors = model.embed_documents(["first chunk", "second chunk"])   # (2, dim) float32
+    query = model.embed_query("what is due in 60 days?")               # (dim,) float32
+    for piece in model.chat_stream([ChatMessage("user", "Hello")]):
+        print(piece, end="")
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from core.cancel import CancelToken
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # "system", "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """How a model family is used in each mode; chosen from the GGUF's metadata and vocabulary.
+
+    ``dense_weight`` is the weight of the meaning-based ranking in hybrid search relative to
+    keyword ranking (1.0 = equal). It follows measurement on ../shared/eval: a weak embedder
+    gets a small weight so hybrid is never worse than keywords alone. ``min_similarity`` is
+    the floor for passages only the meaning side found.
+    """
+
+    name: str  # "grit", "generic" or "encoder"
+    pooling: str = "mean"  # "mean" or "last"
+    causal: bool = True  # attention in embed mode
+    query_instruction: str = ""
+    document_prefix: str = ""
+    query_prefix: str = ""
+    dense_weight: float = 1.0
+    #: Cosine similarity below which a passage found only by meaning is not shown.
+    min_similarity: float = 0.0
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    max_tokens: int = 256
+    temperature: float = 0.2
+    top_p: float = 0.9
+    repeat_penalty: float = 1.15
+    stop: tuple[str, ...] = ()
+
+
+class TextModel(ABC):
+    """A loaded model in its two modes. Not thread-safe: one thread owns it."""
+
+    #: Stable identifier of the weights and embedding recipe; vectors carry it.
+    model_id: str
+    #: Embedding dimension.
+    dim: int
+    #: Context length the model runs with (tokens).
+    n_ctx: int
+    #: Longest text ``embed_documents`` reads whole (tokens); longer text is cut to this.
+    #: Chunkers size chunks by it.
+    embed_max_tokens: int
+    profile: ModelProfile
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """How many model tokens ``text`` takes (no special tokens)."""
+
+    @abstractmethod
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for document chunks: shape (len(texts), dim), float32, L2-normalised."""
+
+    @abstractmethod
+    def embed_query(self, text: str) -> np.ndarray:
+        """The vector of one search query: shape (dim,), float32, L2-normalised."""
+
+    @abstractmethod
+    def chat_stream(
+        self,
+        messages: Sequence[ChatMessage],
+        settings: GenerationSettings | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[str]:
+        """Stream the reply to ``messages`` piece by piece; stops at a stop string, the token
+        limit, end of generation or when ``cancel`` is set."""
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free native resources. The default holds none."""

@@ -1,0 +1,275 @@
+"""Hybrid retrieval: FTS5 BM25 and sqlite-vec KNN, fused with weighted reciprocal rank fusion.
+
+The query syntax (phrases, exclusions, folder, type and date filters) applies to both sides.
+The meaning-based side uses only vectors of the active model and is weighted by the model
+profile's ``dense_weight``, calibrated on ../shared/eval so hybrid never ranks worse than
+keywords alone there.
+
+>>> result = search(store, '"notice period" lease ext:pdf', model, limit=10)
+>>> [(h.path, h.page) for h in result.hits]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from core.model import TextModel
+from core.query import ParsedQuery, parse_query
+from core.snippets import Snippeter
+from core.store import Store
+from core.types import Hit
+
+RRF_K = 60
+CANDIDATES = 100
+
+
+@dataclass
+class SearchResult:
+    query: ParsedQuery
+    hits: list[Hit]
+    semantic_used: bool
+    warnings: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "query": self.query.raw,
+            "hits": [h.to_json() for h in self.hits],
+            "semantic": self.semantic_used,
+            "warnings": self.warnings,
+        }
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    chunk_id: int
+    lexical_rank: int | None = None
+    semantic_rank: int | None = None
+
+
+def search(
+    store: Store,
+    query: str | ParsedQuery,
+    model: TextModel | None = None,
+    *,
+    limit: int = 20,
+    per_file: int = 1,
+    mode: str = "hybrid",
+    dense_weight: float | None = None,
+    candidates: int = CANDIDATES,
+) -> SearchResult:
+    """Rank chunks for ``query``. ``mode`` is "hybrid", "lexical" or "semantic"; without a
+    model (or without vectors yet) the keyword side answers alone."""
+    parsed = parse_query(query) if isinstance(query, str) else query
+    warnings = list(parsed.warnings)
+    where, args = filter_sql(parsed)
+
+    lexical: list[int] = []
+    if mode in ("hybrid", "lexical"):
+        lexical = _lexical_ids(store, parsed, where, args, candidates)
+    semantic: list[int] = []
+    table = store.vec_table(model.model_id) if model is not None else None
+    if mode in ("hybrid", "semantic") and model is not None and parsed.has_text:
+        if table is None:
+            warnings.append("Meaning-based search starts once the first files are embedded.")
+        else:
+            nearest = _semantic_ids(store, parsed, model, table, where, args, candidates)
+            semantic = gate_dense_only(lexical, nearest, model.profile.min_similarity)
+    if not parsed.has_text and parsed.has_filters:
+        lexical = _filtered_only_ids(store, where, args, candidates)
+
+    weight = (
+        dense_weight
+        if dense_weight is not None
+        else (model.profile.dense_weight if model is not None else 1.0)
+    )
+    ranked = fuse(lexical, semantic, dense_weight=weight)
+    hits = _collect_hits(store, parsed, ranked, limit, per_file)
+    return SearchResult(parsed, hits, bool(semantic), warnings)
+
+
+def gate_dense_only(
+    lexical: list[int],
+    nearest: list[tuple[int, float]],
+    min_similarity: float,
+    reference_depth: int = 10,
+    max_unreferenced: int = 10,
+) -> list[int]:
+    """The meaning-based ranking, keeping passages the keywords missed only when they look as
+    relevant as the keyword results do.
+
+    Nearest-neighbour search always returns *something*; without this gate a weak embedder
+    pushes unrelated files into results. The reference is the weakest similarity among the
+    top keyword hits that the meaning side also found. With no such reference (the query's
+    words appear nowhere, which is when meaning-based search matters most) a bounded number
+    of the nearest passages above the model's floor are kept.
+    """
+    lexical_set = set(lexical)
+    top_lexical = set(lexical[:reference_depth])
+    confirmed = [sim for chunk_id, sim in nearest if chunk_id in top_lexical]
+    reference = min(confirmed) if confirmed else None
+    kept: list[int] = []
+    unreferenced = 0
+    for chunk_id, similarity in nearest:
+        if chunk_id in lexical_set:
+            kept.append(chunk_id)
+        elif similarity < min_similarity:
+            continue
+        elif reference is not None:
+            if similarity >= reference:
+                kept.append(chunk_id)
+        elif unreferenced < max_unreferenced:
+            kept.append(chunk_id)
+            unreferenced += 1
+    return kept
+
+
+def fuse(
+    lexical: list[int], semantic: list[int], *, dense_weight: float = 1.0, k: int = RRF_K
+) -> list[tuple[_Candidate, float]]:
+    """Weighted reciprocal rank fusion; ties keep the keyword order."""
+    cands: dict[int, _Candidate] = {}
+    scores: dict[int, float] = {}
+    for rank, chunk_id in enumerate(lexical, 1):
+        cands[chunk_id] = _Candidate(chunk_id, lexical_rank=rank)
+        scores[chunk_id] = 1.0 / (k + rank)
+    for rank, chunk_id in enumerate(semantic, 1):
+        prior = cands.get(chunk_id, _Candidate(chunk_id))
+        cands[chunk_id] = _Candidate(chunk_id, prior.lexical_rank, semantic_rank=rank)
+        scores[chunk_id] = scores.get(chunk_id, 0.0) + dense_weight / (k + rank)
+    order = sorted(cands, key=lambda c: -scores[c])
+    return [(cands[c], scores[c]) for c in order]
+
+
+def filter_sql(parsed: ParsedQuery) -> tuple[str, list[object]]:
+    """SQL conditions over ``f`` (files) for the folder, type and date filters."""
+    clauses: list[str] = []
+    args: list[object] = []
+    if parsed.dirs:
+        ors = []
+        for d in parsed.dirs:
+            if d.startswith("/") or (len(d) > 2 and d[1] == ":"):
+                ors.append("f.path LIKE ? ESCAPE '\\'")
+                args.append(_like_escape(d.rstrip("/\\")) + "%")
+            else:
+                ors.append("f.path LIKE ? ESCAPE '\\'")
+                args.append("%/" + _like_escape(d) + "/%")
+        clauses.append("(" + " OR ".join(ors) + ")")
+    if parsed.exts:
+        clauses.append("(" + " OR ".join("f.path LIKE ? ESCAPE '\\'" for _ in parsed.exts) + ")")
+        args.extend("%." + _like_escape(e) for e in parsed.exts)
+    if parsed.after is not None:
+        clauses.append("f.mtime >= ?")
+        args.append(parsed.after)
+    if parsed.before is not None:
+        clauses.append("f.mtime < ?")
+        args.append(parsed.before)
+    return (" AND ".join(clauses) or "1"), args
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _lexical_ids(
+    store: Store, parsed: ParsedQuery, where: str, args: list[object], limit: int
+) -> list[int]:
+    match = parsed.fts_match()
+    if match is None:
+        return []
+    rows = store.conn.execute(
+        "SELECT c.id FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
+        "JOIN files f ON f.id = c.file_id "
+        f"WHERE chunks_fts MATCH ? AND {where} ORDER BY bm25(chunks_fts, 1.0, 0.3) LIMIT ?",
+        (match, *args, limit),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def _semantic_ids(
+    store: Store,
+    parsed: ParsedQuery,
+    model: TextModel,
+    table: str,
+    where: str,
+    args: list[object],
+    limit: int,
+) -> list[tuple[int, float]]:
+    vector = model.embed_query(parsed.semantic_text).astype("float32").tobytes()
+    constraints: list[str] = []
+    c_args: list[object] = []
+    if parsed.has_filters:
+        constraints.append(
+            f"SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE {where}"
+        )
+        c_args.extend(args)
+    for phrase in parsed.phrases:
+        constraints.append("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?")
+        c_args.append('"' + phrase.replace('"', '""') + '"')
+    sql = f"SELECT chunk_id, distance FROM {table} WHERE embedding MATCH ? AND k = ?"
+    if constraints:
+        sql += " AND chunk_id IN (" + " INTERSECT ".join(constraints) + ")"
+    if parsed.excluded:
+        sql += " AND chunk_id NOT IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)"
+        c_args.append(parsed.excluded_match())
+    sql += " ORDER BY distance"
+    # vec0 reports cosine distance; similarity = 1 - distance.
+    return [
+        (int(r[0]), 1.0 - float(r[1])) for r in store.conn.execute(sql, (vector, limit, *c_args))
+    ]
+
+
+def _filtered_only_ids(store: Store, where: str, args: list[object], limit: int) -> list[int]:
+    """Filters without words: the opening chunk of each matching file, newest first."""
+    rows = store.conn.execute(
+        "SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id "
+        f"WHERE c.ordinal = 0 AND {where} ORDER BY f.mtime DESC LIMIT ?",
+        (*args, limit),
+    )
+    return [int(r[0]) for r in rows]
+
+
+def _collect_hits(
+    store: Store,
+    parsed: ParsedQuery,
+    ranked: list[tuple[_Candidate, float]],
+    limit: int,
+    per_file: int,
+) -> list[Hit]:
+    snippeter = Snippeter(store, parsed.highlight_match())
+    per_file_count: dict[int, int] = {}
+    hits: list[Hit] = []
+    for cand, score in ranked:
+        if len(hits) >= limit:
+            break
+        row = store.conn.execute(
+            'SELECT c.file_id, f.path, c.page, c.start, c."end", c.text, c.heading, f.mtime '
+            "FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ?",
+            (cand.chunk_id,),
+        ).fetchall()
+        if not row:
+            continue  # deleted between ranking and fetching
+        file_id, path, page, start, end, text, heading, mtime = row[0]
+        if per_file and per_file_count.get(file_id, 0) >= per_file:
+            continue
+        per_file_count[file_id] = per_file_count.get(file_id, 0) + 1
+        snippet = snippeter.make(cand.chunk_id, text, start)
+        hits.append(
+            Hit(
+                chunk_id=cand.chunk_id,
+                file_id=int(file_id),
+                path=str(path),
+                page=page,
+                start=int(start),
+                end=int(end),
+                text=str(text),
+                heading=str(heading),
+                snippet=snippet.text,
+                snippet_matches=snippet.matches,
+                snippet_start=snippet.start,
+                score=score,
+                lexical_rank=cand.lexical_rank,
+                semantic_rank=cand.semantic_rank,
+                mtime=float(mtime),
+            )
+        )
+    return hits

@@ -1,0 +1,85 @@
+"""Building the engine's parts from paths and settings, for the CLI and the window alike.
+
+Nothing here is global: ``app/main.py`` and ``core/cli.py`` each build one ``Services`` and
+pass its parts on.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.config import AppPaths, Settings
+from core.model import TextModel
+from core.store import DatabaseDamaged, Store
+
+log = logging.getLogger(__name__)
+
+ModelLoader = Callable[[Settings, AppPaths], TextModel]
+
+
+class ModelUnavailable(Exception):
+    """The model could not be loaded; the message says why and what to do."""
+
+
+def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextModel:
+    """The user's chosen GGUF, or the bundled default model."""
+    from core.default_model import default_model_path
+    from core.llama_model import UnifiedModel
+
+    path = Path(settings.model_path).expanduser() if settings.model_path else None
+    if path is None:
+        path = default_model_path(paths.models_dir)
+    threads = settings.threads or None
+    try:
+        return UnifiedModel.load(path, n_threads=threads)
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ModelUnavailable(
+            f"Could not load the model {path}: {exc}. Choose another GGUF file in the settings "
+            "(or `kenning --model PATH`), or remove the setting to use the bundled model."
+        ) from exc
+
+
+@dataclass
+class Services:
+    paths: AppPaths
+    settings: Settings
+    model_loader: ModelLoader = load_default_or_chosen_model
+    _model: TextModel | None = field(default=None, init=False)
+    notices: list[str] = field(default_factory=list, init=False)
+
+    def open_store(self) -> Store:
+        """The writer store; a damaged database is moved aside and a fresh one built."""
+        self.paths.ensure()
+        try:
+            return Store.open(self.paths.database)
+        except DatabaseDamaged as exc:
+            aside = self.paths.database.with_name(
+                f"kenning-damaged-{time.strftime('%Y%m%d-%H%M%S')}.db"
+            )
+            os.replace(self.paths.database, aside)
+            for suffix in ("-wal", "-shm"):
+                extra = Path(str(self.paths.database) + suffix)
+                if extra.exists():
+                    os.replace(extra, Path(str(aside) + suffix))
+            self.notices.append(
+                f"The index database was damaged ({exc}); it was moved to {aside} and a new one "
+                "was started. Your folders will be indexed again."
+            )
+            log.warning(self.notices[-1])
+            return Store.open(self.paths.database)
+
+    @property
+    def model(self) -> TextModel:
+        if self._model is None:
+            self._model = self.model_loader(self.settings, self.paths)
+        return self._model
+
+    def close(self) -> None:
+        if self._model is not None:
+            self._model.close()
+            self._model = None

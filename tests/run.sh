@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine: creates .venv, installs Kenning with its test
+# tools, then runs ruff, mypy and pytest (unit, integration with the real model, GUI offscreen).
+# Usage: bash tests/run.sh [pytest args...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=${KENNING_VENV:-.venv}
+
+# Qt needs a few system libraries even offscreen; install them when we can (root, apt).
+if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
+  missing=()
+  for lib in libEGL.so.1 libxkbcommon.so.0 libfontconfig.so.1 libdbus-1.so.3 libGL.so.1; do
+    ldconfig -p | grep -q "$lib" || missing+=("$lib")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "Installing system libraries Qt needs (${missing[*]})..."
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libegl1 libgl1 libxkbcommon0 \
+      libfontconfig1 libdbus-1-3 libglib2.0-0 >/dev/null
+  fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  "$PYTHON" -m venv "$VENV"
+fi
+# llama-cpp-python compiles llama.cpp on first install (about 5 minutes on 2 cores);
+# pip caches the wheel, so later runs are quick.
+"$VENV/bin/python" -m pip install -q --upgrade pip
+"$VENV/bin/python" -m pip install -q -e '.[test]'
+
+echo "== ruff"
+"$VENV/bin/ruff" check core app tests bench
+echo "== mypy"
+"$VENV/bin/mypy"
+echo "== pytest"
+"$VENV/bin/python" -m pytest "$@"

@@ -27,7 +27,13 @@ from core.model import ChatMessage, GenerationSettings, TextModel
 from core.query import parse_query
 from core.search import search
 from core.store import Store
-from core.support import best_support, content_words, overlap, sentence_spans
+from core.support import (
+    best_support,
+    content_words,
+    evidence_spans,
+    overlap,
+    sentence_spans,
+)
 from core.types import Answer, Citation, Hit
 
 NOT_FOUND_TEXT = "I could not find this in your files."
@@ -232,11 +238,11 @@ def attribute(text: str, sources: list[Source]) -> list[Citation]:
         candidates = [by_n[n] for n in cited if n in by_n]
         if not candidates:
             # Small models often forget to cite: attribute only clear support.
-            scored = [(overlap(claim_words, content_words(s.text)), s) for s in sources]
+            scored = [(overlap(claim_words, content_words(_evidence(s.text))), s) for s in sources]
             candidates = [s for score, s in scored if score >= ATTRIBUTION_OVERLAP][:1]
         for source in candidates:
             start, end, score = best_support(sentence, source.text, source.start)
-            if score == 0.0 and claim_words:
+            if score == 0.0 or start == end:
                 continue  # cited, but nothing in the source backs the sentence
             key = (source.n, start, end)
             if key in seen:
@@ -255,3 +261,7 @@ def attribute(text: str, sources: list[Source]) -> list[Citation]:
                 )
             )
     return citations
+
+
+def _evidence(text: str) -> str:
+    return " ".join(text[s:e] for s, e in evidence_spans(text))

@@ -14,12 +14,19 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
+from core.answer import Answerer
 from core.cancel import CancelToken
-from core.cli_output import ProgressPrinter, print_hits, status_json
+from core.cli_output import (
+    ProgressPrinter,
+    answer_json,
+    print_hits,
+    print_sources,
+    status_json,
+)
 from core.config import AppPaths, Settings
 from core.indexer import Indexer
 from core.search import search
@@ -58,6 +65,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--limit", type=int, default=10)
     p.add_argument("--in", dest="scope", type=Path, help="only this folder")
     p.add_argument("--mode", choices=("hybrid", "lexical", "semantic"), default="hybrid")
+    p.add_argument("--json", action="store_true", help="machine-readable output (docs/cli.md)")
+
+    p = sub.add_parser("ask", help="answer a question from your files, with sources")
+    p.add_argument("question")
+    p.add_argument("--in", dest="scope", type=Path, help="only this folder")
     p.add_argument("--json", action="store_true", help="machine-readable output (docs/cli.md)")
 
     p = sub.add_parser("status", help="files per state and per folder, and failures")
@@ -154,7 +166,7 @@ def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:
     return EXIT_OK
 
 
-def _first_interrupt_cancels(cancel: CancelToken) -> signal.Handlers | object:
+def _first_interrupt_cancels(cancel: CancelToken) -> Callable[[int, FrameType | None], None]:
     def handler(signum: int, frame: FrameType | None) -> None:
         if cancel.cancelled:
             raise KeyboardInterrupt
@@ -188,6 +200,29 @@ def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> in
             print(f"note: {warning}", file=sys.stderr)
         print_hits(result.hits, sys.stdout)
     return EXIT_OK
+
+
+def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
+    scope = str(args.scope.expanduser().resolve()) if args.scope is not None else None
+    answerer = Answerer(store, services.model)
+    stream = None if args.json else _print_piece
+    cancel = CancelToken()
+    previous = signal.signal(signal.SIGINT, _first_interrupt_cancels(cancel))
+    try:
+        answer = answerer.ask(args.question, scope=scope, on_text=stream, cancel=cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+    else:
+        print()
+        print_sources(answer, sys.stdout)
+    return EXIT_OK
+
+
+def _print_piece(piece: str) -> None:
+    sys.stdout.write(piece)
+    sys.stdout.flush()
 
 
 def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> int:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import TextIO
 
 from tqdm import tqdm
 
 from core.cancel import Progress
+from core.extract import ExtractionError, span_quads
 from core.services import Services
 from core.store import FILE_STATES, Store
-from core.types import Hit
+from core.types import Answer, Citation, Hit
 
 _PHASE_LABEL = {"scan": "Scanning", "extract": "Reading files", "embed": "Embedding"}
 
@@ -101,3 +103,44 @@ def status_json(store: Store, services: Services) -> dict[str, object]:
         "chunks": store.count("SELECT count(*) FROM chunks"),
         "failures": [{"path": p, "state": s, "error": e} for p, s, e in store.failures()],
     }
+
+
+def print_sources(answer: Answer, out: TextIO) -> None:
+    if not answer.citations:
+        return
+    print("\nClosest passages:" if not answer.found else "\nSources:", file=out)
+    for c in answer.citations:
+        where = c.path + (f", page {c.page}" if c.page is not None else "")
+        quote = " ".join(c.quote.split())
+        print(f"  [{c.n}] {where}\n      “{quote}”", file=out)
+
+
+def answer_json(answer: Answer) -> dict[str, object]:
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "found": answer.found,
+        "citations": [_citation_json(c) for c in answer.citations],
+    }
+
+
+def _citation_json(citation: Citation) -> dict[str, object]:
+    data: dict[str, object] = {
+        "n": citation.n,
+        "path": citation.path,
+        "page": citation.page,
+        "start": citation.start,
+        "end": citation.end,
+        "quote": citation.quote,
+    }
+    if citation.page is not None:
+        try:
+            data["quads"] = [
+                list(q)
+                for q in span_quads(
+                    Path(citation.path), citation.page, citation.start, citation.end
+                )
+            ]
+        except ExtractionError:
+            data["quads"] = []
+    return data

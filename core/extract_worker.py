@@ -10,6 +10,7 @@ render pages while indexing runs.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -43,7 +44,9 @@ class IsolatedExtractor:
             status, payload = conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError) as exc:
             self._kill()
-            raise ExtractionError("the file reader crashed on this file; it may be damaged") from exc
+            raise ExtractionError(
+                "the file reader crashed on this file; it may be damaged"
+            ) from exc
         if status == "ok":
             assert isinstance(payload, Document)
             return payload
@@ -53,10 +56,8 @@ class IsolatedExtractor:
 
     def close(self) -> None:
         if self._conn is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._conn.send(None)
-            except OSError:
-                pass
         if self._process is not None:
             self._process.join(timeout=5)
         self._kill()

@@ -54,7 +54,7 @@ class IndexService:
         self.on_idle = on_idle or (lambda: None)
         self.on_error = on_error or (lambda _: None)
         self._wake = threading.Condition()
-        self._requests: list[Callable[[Indexer], None]] = []
+        self._requests: list[Callable[[Indexer], object]] = []
         self._rescan = True
         self._paused = False
         self._stop = CancelToken()
@@ -101,7 +101,7 @@ class IndexService:
     def paused(self) -> bool:
         return self._paused
 
-    def _request(self, action: Callable[[Indexer], None]) -> None:
+    def _request(self, action: Callable[[Indexer], object]) -> None:
         with self._wake:
             self._requests.append(action)
             self._rescan = True

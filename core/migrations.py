@@ -74,7 +74,7 @@ MIGRATIONS: list[str] = [
 
 def migrate(conn: apsw.Connection) -> int:
     """Bring the schema up to date; returns the version now in force."""
-    version: int = conn.execute("PRAGMA user_version").fetchall()[0][0]
+    version = int(conn.execute("PRAGMA user_version").fetchall()[0][0])  # type: ignore[arg-type]
     if version > len(MIGRATIONS):
         raise RuntimeError(
             f"This database was written by a newer Kenning (schema {version}, this version "

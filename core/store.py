@@ -15,6 +15,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import apsw
 import numpy as np
@@ -73,7 +74,8 @@ class Store:
     """Reads and writes of Kenning's database. Not shared between threads."""
 
     def __init__(self, conn: apsw.Connection, path: Path) -> None:
-        self.conn = conn
+        # Typed loosely: rows come back as tuples of SQLite values whose types the SQL decides.
+        self.conn: Any = conn
         self.path = path
         self._vec_tables: dict[str, str] = {}
 
@@ -429,6 +431,6 @@ class Store:
     def rows(self, sql: str, args: tuple[object, ...] = ()) -> Iterator[tuple[object, ...]]:
         yield from self.conn.execute(sql, args)
 
-    def _one(self, sql: str, args: tuple[object, ...] = ()) -> object:
+    def _one(self, sql: str, args: tuple[object, ...] = ()) -> Any:
         rows = self.conn.execute(sql, args).fetchall()
         return rows[0][0] if rows else None

@@ -14,6 +14,14 @@ from collections.abc import Iterator
 
 from core.query import STOPWORDS
 
+# Text that addresses an AI rather than stating facts ("ignore previous instructions...").
+# Such sentences stay visible in the source but never count as support for an answer.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,60}\b(instructions?|prompts?|rules|above|previous|"
+    r"prior)\b|\b(you are now|act as an?|system prompt|(reply|respond|answer) only with|"
+    r"new instructions)\b",
+    re.IGNORECASE | re.DOTALL,
+)
 _SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
 _WORD = re.compile(r"\w+")
 
@@ -28,6 +36,24 @@ def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
             end -= 1
         if end - start > 1 and _WORD.search(text, start, end):
             yield start, end
+
+
+def looks_like_instruction(sentence: str) -> bool:
+    return _INSTRUCTION.search(sentence) is not None
+
+
+def evidence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans that may support a claim. An instruction aimed at an assistant, and the
+    rest of its paragraph, never count: an injected command must not become an answer."""
+    kept: list[tuple[int, int]] = []
+    tainted_until = -1
+    for start, end in sentence_spans(text):
+        if looks_like_instruction(text[start:end]):
+            paragraph_end = text.find("\n\n", end)
+            tainted_until = len(text) if paragraph_end < 0 else paragraph_end
+        if start >= tainted_until:
+            kept.append((start, end))
+    return kept
 
 
 def content_words(text: str) -> set[str]:
@@ -59,15 +85,17 @@ def best_support(
     words the span contains.
     """
     claim_words = content_words(claim)
-    spans = list(sentence_spans(text))
+    spans = evidence_spans(text)
     if not spans:
-        return offset, offset + len(text), 0.0
+        return offset, offset, 0.0
     scored = [(overlap(claim_words, content_words(text[s:e])), s, e) for s, e in spans]
     best = max(scored, key=lambda t: t[0])
     score, start, end = best
     if max_sentences > 1:
         for i in range(len(spans) - 1):
             s, e = spans[i][0], spans[i + 1][1]
+            if looks_like_instruction(text[s:e]):
+                continue
             pair = overlap(claim_words, content_words(text[s:e]))
             # Two sentences only when together they back clearly more of the claim.
             if pair > score + 0.2:

@@ -87,9 +87,6 @@ def main(argv: Sequence[str] | None = None, model_loader: ModelLoader | None = N
         level=logging.INFO if args.verbose else logging.WARNING,
         format="%(levelname)s %(name)s: %(message)s",
     )
-    if args.command is None:
-        parser.print_help()
-        return EXIT_OK
     paths = AppPaths.resolve(args.home)
     settings = Settings.load(paths.settings_file)
     if args.model:
@@ -97,6 +94,8 @@ def main(argv: Sequence[str] | None = None, model_loader: ModelLoader | None = N
     if args.threads:
         settings.threads = args.threads
     services = Services(paths, settings, model_loader or load_default_or_chosen_model)
+    if args.command is None:
+        return open_window(services, parser)
     try:
         store = services.open_store()
         for notice in services.notices:
@@ -104,6 +103,7 @@ def main(argv: Sequence[str] | None = None, model_loader: ModelLoader | None = N
         handler = {
             "index": cmd_index,
             "search": cmd_search,
+            "ask": cmd_ask,
             "status": cmd_status,
             "forget": cmd_forget,
         }[args.command]
@@ -119,6 +119,28 @@ def main(argv: Sequence[str] | None = None, model_loader: ModelLoader | None = N
         return EXIT_INTERRUPTED
     finally:
         services.close()
+
+
+def open_window(services: Services, parser: argparse.ArgumentParser) -> int:
+    """``kenning`` alone opens the window; without a display it says so and points to the CLI."""
+    try:
+        from app.main import display_available, run_window
+    except ImportError as exc:  # a build without the GUI, or Qt libraries missing
+        print(
+            f"kenning: the window cannot start ({exc}). The command line works:\n", file=sys.stderr
+        )
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
+    if not display_available():
+        print(
+            "kenning: no display is available, so the window cannot open. "
+            "Use the command line instead, for example:\n"
+            '  kenning index ~/Documents\n  kenning search "your words"\n',
+            file=sys.stderr,
+        )
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    return run_window(services)
 
 
 def cmd_index(args: argparse.Namespace, services: Services, store: Store) -> int:

@@ -41,7 +41,9 @@ MAX_SOURCES = 5
 SOURCE_TOKENS = 160
 # A passage must share this much of the question's meaningful words to count as evidence.
 EVIDENCE_OVERLAP = 0.4
-# An uncited answer sentence is attributed to a source only with this much support.
+# Share of an answer sentence's meaningful words its cited source must contain to back it...
+SUPPORT_OVERLAP = 0.5
+# ...and, for a sentence that cites nothing, the share a given source needs to be credited.
 ATTRIBUTION_OVERLAP = 0.6
 
 _CONTROL = re.compile(r"<\s*/?\s*(source|start_of_turn|end_of_turn|\|[a-z_]+\|)[^>]*>", re.I)
@@ -65,10 +67,11 @@ class Answerer:
         self.store = store
         self.model = model
         self.settings = settings or GenerationSettings(
-            max_tokens=200,
+            max_tokens=120,
             temperature=0.1,
             repeat_penalty=1.2,
-            stop=("Question:", "<source", "</source", "\n\n\n"),
+            # Small models ramble: one paragraph is the answer.
+            stop=("Question:", "<source", "</source", "\n\n"),
         )
 
     def ask(
@@ -103,10 +106,17 @@ class Answerer:
             return Answer(question, text, bool(text), [], [s.hit for s in sources])
         if not text or text.upper().startswith("NOT FOUND"):
             return self._not_found(question, hits, None)
-        citations = attribute(text, sources)
-        if not citations:
+        checked = attribute(text, sources)
+        if not checked.citations:
             return self._not_found(question, hits, None)
-        return Answer(question, text, True, citations, [s.hit for s in sources])
+        return Answer(
+            question,
+            checked.text,
+            True,
+            checked.citations,
+            [s.hit for s in sources],
+            checked.unsupported,
+        )
 
     def retrieve(
         self, question: str, scope: str | None, history: Sequence[tuple[str, str]] = ()
@@ -228,29 +238,37 @@ def _attr(path: str) -> str:
     return neutralise(name).replace('"', "'")
 
 
-def attribute(text: str, sources: list[Source]) -> list[Citation]:
-    """One citation per (sentence, source) pair that checks out, with the supporting span."""
+@dataclass
+class CheckedAnswer:
+    """The answer rebuilt from the sentences that check out, with their citations."""
+
+    text: str
+    citations: list[Citation]
+    unsupported: list[str]
+
+
+def attribute(text: str, sources: list[Source]) -> CheckedAnswer:
+    """Check every sentence against the sources. A sentence stays when the source it cites
+    (or, when it cites none, one given source) contains most of its meaningful words; it
+    then cites the smallest span that supports it. Other sentences are set aside."""
     by_n = {s.n: s for s in sources}
     citations: list[Citation] = []
-    seen: set[tuple[int, int, int]] = set()
+    kept: list[str] = []
+    unsupported: list[str] = []
+    seen: dict[tuple[int, int, int], Citation] = {}
     for sentence, cited in parse_citations(text):
         claim_words = content_words(sentence)
-        candidates = [by_n[n] for n in cited if n in by_n]
-        if not candidates:
-            # Small models often forget to cite: attribute only clear support.
-            scored = [(overlap(claim_words, content_words(_evidence(s.text))), s) for s in sources]
-            candidates = [s for score, s in scored if score >= ATTRIBUTION_OVERLAP][:1]
+        candidates = [by_n[n] for n in cited if n in by_n] or sources
+        numbers: list[int] = []
         for source in candidates:
             start, end, score = best_support(sentence, source.text, source.start)
-            if score == 0.0 or start == end:
-                continue  # cited, but nothing in the source backs the sentence
-            key = (source.n, start, end)
-            if key in seen:
+            needed = SUPPORT_OVERLAP if source.n in cited else ATTRIBUTION_OVERLAP
+            if start == end or (claim_words and score < needed):
                 continue
-            seen.add(key)
-            quote = source.hit.text[start - source.hit.start : end - source.hit.start]
-            citations.append(
-                Citation(
+            key = (source.n, start, end)
+            if key not in seen:
+                quote = source.hit.text[start - source.hit.start : end - source.hit.start]
+                seen[key] = Citation(
                     source.n,
                     source.hit.path,
                     source.hit.page,
@@ -259,8 +277,23 @@ def attribute(text: str, sources: list[Source]) -> list[Citation]:
                     quote,
                     source.hit.chunk_id,
                 )
-            )
-    return citations
+                citations.append(seen[key])
+            numbers.append(source.n)
+            if source.n not in cited:
+                break  # one attributed source is enough for an uncited sentence
+        if numbers:
+            marks = "".join(f"[{n}]" for n in dict.fromkeys(numbers))
+            kept.append(_with_marks(sentence, marks))
+        else:
+            unsupported.append(sentence)
+    return CheckedAnswer(" ".join(kept), citations, unsupported)
+
+
+def _with_marks(sentence: str, marks: str) -> str:
+    """Citation marks go before the sentence's final full stop, as people write them."""
+    if sentence and sentence[-1] in ".!?":
+        return f"{sentence[:-1]} {marks}{sentence[-1]}"
+    return f"{sentence} {marks}"
 
 
 def _evidence(text: str) -> str:

@@ -121,6 +121,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
         "answer": answer.text,
         "found": answer.found,
         "citations": [_citation_json(c) for c in answer.citations],
+        "unsupported": answer.unsupported,
     }
 
 

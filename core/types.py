@@ -123,3 +123,5 @@ class Answer:
     found: bool
     citations: list[Citation] = field(default_factory=list)
     sources: list[Hit] = field(default_factory=list)
+    #: Sentences the model wrote that no given source supports; never shown as the answer.
+    unsupported: list[str] = field(default_factory=list)

@@ -153,3 +153,14 @@ def test_sources_are_deduplicated_and_trimmed(indexed):
         assert s.hit.start <= s.start < s.end <= s.hit.end
     messages = build_messages("q?", sources)
     assert messages[-1].content.endswith("Question: q?")
+
+
+def test_sentences_no_source_supports_are_set_aside(indexed):
+    model = RecordingModel(
+        "The tenant must give sixty days written notice [1]. The moon is made of cheese [1]."
+    )
+    answer = Answerer(indexed, model).ask("How much notice must the tenant give?")
+    assert answer.found
+    assert "moon" not in answer.text and "sixty days" in answer.text
+    assert answer.unsupported == ["The moon is made of cheese."]
+    assert answer.text.endswith("[1].")

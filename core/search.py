@@ -57,23 +57,27 @@ def search(
     dense_weight: float | None = None,
     candidates: int = CANDIDATES,
 ) -> SearchResult:
-    """Rank chunks for ``query``. ``mode`` is "hybrid", "lexical" or "semantic"; without a
-    model (or without vectors yet) the keyword side answers alone."""
+    """Rank chunks for ``query``. ``mode`` is "hybrid", "lexical" or "semantic" (the nearest
+    passages by meaning, ungated); without a model (or without vectors yet) the keyword side
+    answers alone."""
     parsed = parse_query(query) if isinstance(query, str) else query
     warnings = list(parsed.warnings)
     where, args = filter_sql(parsed)
 
     lexical: list[int] = []
     if mode in ("hybrid", "lexical"):
-        lexical = _lexical_ids(store, parsed, where, args, candidates)
+        lexical = lexical_ids(store, parsed, where, args, candidates)
     semantic: list[int] = []
     table = store.vec_table(model.model_id) if model is not None else None
     if mode in ("hybrid", "semantic") and model is not None and parsed.has_text:
         if table is None:
             warnings.append("Meaning-based search starts once the first files are embedded.")
         else:
-            nearest = _semantic_ids(store, parsed, model, table, where, args, candidates)
-            semantic = gate_dense_only(lexical, nearest, model.profile.min_similarity)
+            nearest = nearest_by_meaning(store, parsed, model, table, where, args, candidates)
+            if mode == "semantic":
+                semantic = [chunk_id for chunk_id, _ in nearest]
+            else:
+                semantic = gate_dense_only(lexical, nearest, model.profile.min_similarity)
     if not parsed.has_text and parsed.has_filters:
         lexical = _filtered_only_ids(store, where, args, candidates)
 
@@ -170,7 +174,7 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _lexical_ids(
+def lexical_ids(
     store: Store, parsed: ParsedQuery, where: str, args: list[object], limit: int
 ) -> list[int]:
     match = parsed.fts_match()
@@ -185,7 +189,7 @@ def _lexical_ids(
     return [int(r[0]) for r in rows]
 
 
-def _semantic_ids(
+def nearest_by_meaning(
     store: Store,
     parsed: ParsedQuery,
     model: TextModel,

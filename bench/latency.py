@@ -100,7 +100,7 @@ def build(size: int, texts: list[str]) -> Path:
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
 def main() -> None:
@@ -111,7 +111,8 @@ def main() -> None:
     args = parser.parse_args()
     corpus = [json.loads(line) for line in (EVAL / args.collection / "corpus.jsonl").open()]
     texts = [f"{d.get('title', '')}\n{d['text']}" for d in corpus]
-    queries = [json.loads(line)["text"] for line in (EVAL / args.collection / "queries.jsonl").open()]
+    with (EVAL / args.collection / "queries.jsonl").open() as f:
+        queries = [json.loads(line)["text"] for line in f]
     queries = queries[: args.queries]
 
     real = load_default_or_chosen_model(Settings(), AppPaths.resolve(CACHE / "home"))

@@ -75,6 +75,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("status", help="files per state and per folder, and failures")
     p.add_argument("--json", action="store_true", help="machine-readable output (docs/cli.md)")
 
+    p = sub.add_parser("retry", help="read the files that failed again")
+    p.add_argument("--no-embed", action="store_true", help="stop after keyword indexing")
+
     p = sub.add_parser("forget", help="stop indexing a folder and remove it from the index")
     p.add_argument("paths", nargs="+", type=Path)
     return parser
@@ -106,6 +109,7 @@ def main(argv: Sequence[str] | None = None, model_loader: ModelLoader | None = N
             "ask": cmd_ask,
             "status": cmd_status,
             "forget": cmd_forget,
+            "retry": cmd_retry,
         }[args.command]
         return handler(args, services, store)
     except ModelUnavailable as exc:
@@ -269,6 +273,17 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
         for f in failures:
             print(f"  {f['path']}: {f['state']}: {f['error']}")
     return EXIT_OK
+
+
+def cmd_retry(args: argparse.Namespace, services: Services, store: Store) -> int:
+    """Read the files that failed again (after fixing them, or after an update)."""
+    count = store.retry_failed()
+    if not count:
+        print("Nothing to retry: no file failed.")
+        return EXIT_OK
+    print(f"Trying {count:,} file{'s' if count != 1 else ''} again.")
+    args.paths = []
+    return cmd_index(args, services, store)
 
 
 def cmd_forget(args: argparse.Namespace, services: Services, store: Store) -> int:

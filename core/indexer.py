@@ -15,38 +15,54 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-from dataclasses import dataclass
+import stat
+import time
 from pathlib import Path
 
 from core.cancel import CancelToken, Progress, ProgressCallback, no_progress
 from core.chunking import chunk_document
 from core.config import Settings
-from core.extract import EXTRACTOR_VERSION, ExtractionError, is_supported
+from core.extract import EXTRACTOR_VERSION, ExtractionError
 from core.extract_worker import IsolatedExtractor
 from core.model import TextModel
+from core.reconcile import (
+    HASH_BLOCK,
+    ChangeSet,
+    Reconciler,
+    ScanReport,
+    content_hash,
+    is_storable,
+)
 from core.store import FileRecord, Store
-from core.walk import ExcludeRules, FoundFile
+from core.walk import NOT_REGULAR, ExcludeRules
+
+__all__ = ["ChangeSet", "Indexer", "ScanReport", "content_hash", "embedding_input"]
 
 log = logging.getLogger(__name__)
 
 EMBED_BATCH_CHUNKS = 16
-HASH_BLOCK = 1 << 20
+# Chunks fetched per query while embedding: finding them scans every extracted file, so one
+# query serves several model batches (a new focus is honoured within this many chunks).
+EMBED_FETCH_CHUNKS = 256
+READ_ATTEMPTS = 3
+KEPT_CHANGING = (
+    "the file kept changing while it was being read; it will be read again once it changes "
+    "next, or with `kenning retry`"
+)
+# Reasons the extractors give that are a choice not to read the file, not a failure to.
+_SKIP_REASONS = ("empty file", "file is larger than the size cap")
 
 
-@dataclass
-class ScanReport:
-    new_or_changed: int = 0
-    unchanged: int = 0
-    deleted: int = 0
-    moved: int = 0
+class _Changed(Exception):
+    """The file changed while it was being read; the attempt is thrown away."""
 
 
-def content_hash(path: str) -> str:
-    digest = hashlib.blake2b(digest_size=20)
-    with open(path, "rb") as f:
-        while block := f.read(HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+class _Skip(Exception):
+    """The file is not to be read (``reason``); its size and mtime are recorded."""
+
+    def __init__(self, reason: str, st: os.stat_result) -> None:
+        super().__init__(reason)
+        self.reason, self.size, self.mtime = reason, st.st_size, st.st_mtime
 
 
 class Indexer:
@@ -63,6 +79,9 @@ class Indexer:
         self.model = model
         self.settings = settings
         self.rules = ExcludeRules(settings.exclude_patterns, settings.use_gitignore)
+        self.reconciler = Reconciler(store, self.rules)
+        #: Folders to work on first (the one the user is asking about), set by the caller.
+        self.focus: list[str] = []
         self._own_extractor = extractor is None
         self.extractor = extractor or IsolatedExtractor()
         if model is not None:
@@ -88,6 +107,11 @@ class Indexer:
         path = path.expanduser().resolve()
         if not path.is_dir():
             raise NotADirectoryError(f"{path} is not a folder I can read.")
+        if not is_storable(str(path)):
+            raise NotADirectoryError(
+                f"{str(path)!r} has a name that is not valid text (UTF-8), which the index "
+                "cannot hold. Renaming the folder fixes this."
+            )
         return self.store.add_folder(path, priority)
 
     def run(
@@ -106,57 +130,14 @@ class Indexer:
         self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
     ) -> ScanReport:
         """Compare folders with the database by size and mtime; record what must be redone."""
-        report = ScanReport()
-        for folder_id, folder in self.store.folders():
-            if cancel is not None and cancel.cancelled:
-                break
-            known = self.store.files_in_folder(folder_id)
-            found: dict[str, FoundFile] = {}
-            for entry in self.rules.walk(Path(folder), wanted=_wanted):
-                found[entry.path] = entry
-                if len(found) % 500 == 0:
-                    progress(Progress("scan", len(found), 0, entry.path))
-            changed = [f for p, f in found.items() if p not in known or _differs(known[p], f)]
-            gone = [rec for p, rec in known.items() if p not in found]
-            moved = self._match_moves(gone, [f for f in changed if f.path not in known])
-            for record, entry in moved:
-                self.store.move_file(record.id, entry.path, folder_id, entry.mtime)
-            moved_paths = {e.path for _, e in moved}
-            moved_ids = {r.id for r, _ in moved}
-            self.store.add_pending(
-                folder_id,
-                ((f.path, f.size, f.mtime) for f in changed if f.path not in moved_paths),
-            )
-            self.store.delete_files(r.id for r in gone if r.id not in moved_ids)
-            report.new_or_changed += len(changed) - len(moved)
-            report.unchanged += len(found) - len(changed)
-            report.deleted += len(gone) - len(moved)
-            report.moved += len(moved)
+        report = self.reconciler.scan(progress, cancel)
+        for folder in report.missing_folders:
+            log.warning("indexed folder %s is missing; its index is kept until it returns", folder)
         return report
 
-    def _match_moves(
-        self, gone: list[FileRecord], new: list[FoundFile]
-    ) -> list[tuple[FileRecord, FoundFile]]:
-        """Files that vanished and reappeared elsewhere with the same content are moves."""
-        by_size: dict[int, list[FileRecord]] = {}
-        for rec in gone:
-            if rec.content_hash:
-                by_size.setdefault(rec.size, []).append(rec)
-        pairs: list[tuple[FileRecord, FoundFile]] = []
-        for entry in new:
-            candidates = by_size.get(entry.size)
-            if not candidates:
-                continue
-            try:
-                digest = content_hash(entry.path)
-            except OSError:
-                continue
-            for rec in candidates:
-                if rec.content_hash == digest:
-                    candidates.remove(rec)
-                    pairs.append((rec, entry))
-                    break
-        return pairs
+    def apply_changes(self, changes: ChangeSet) -> ScanReport:
+        """Record what the watcher saw (renames keep their vectors), without a full scan."""
+        return self.reconciler.apply(changes)
 
     def extract_pending(
         self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
@@ -165,75 +146,110 @@ class Indexer:
         total = self.store.count("SELECT count(*) FROM files WHERE state = 'pending'")
         done = 0
         while True:
-            batch = self.store.pending_files(limit=200)
+            batch = self.store.pending_files(limit=200, focus=self.focus)
             if not batch:
                 break
             for record in batch:
-                progress(Progress("extract", done, total, record.path))
+                progress(Progress("extract", done, max(total, done), record.path))
                 if cancel is not None and cancel.cancelled:
                     return done
                 self.extract_one(record)
                 done += 1
-        progress(Progress("extract", done, total))
+        progress(Progress("extract", done, max(total, done)))
         return done
 
     def extract_one(self, record: FileRecord) -> str:
-        """Bring one pending file to extracted (or embedded, failed, skipped). Never raises
-        for bad input: the reason is recorded on the file."""
+        """Bring one pending file to extracted (or embedded, failed, skipped, deleted). Never
+        raises for bad input: the reason is recorded on the file."""
         try:
-            st = os.stat(record.path)
-            cap = self.settings.max_file_mb * 1024 * 1024
-            if st.st_size > cap:
-                reason = f"larger than the size limit ({self.settings.max_file_mb} MB)"
-                self.store.set_state(record.id, "skipped", reason, size=st.st_size)
-                return "skipped"
-            digest = content_hash(record.path)
-            if digest == record.content_hash and self._has_chunks(record.id):
-                return self._restore(record, st.st_size, st.st_mtime)
-            doc = self.extractor.extract(Path(record.path))
-            counter = self.model.count_tokens if self.model else _approx_tokens
-            chunks = chunk_document(doc, counter, self.settings.chunk_tokens)
-            return self.store.replace_chunks(
-                record.id,
-                chunks,
-                content_hash=digest,
-                size=st.st_size,
-                mtime=st.st_mtime,
-                kind=doc.kind,
-                title=doc.title,
-                page_count=len(doc.pages),
-                model_id=self.model.model_id if self.model else None,
-            )
+            for _ in range(READ_ATTEMPTS):
+                try:
+                    return self._read(record)
+                except _Changed:
+                    continue
+            self.store.mark_unreadable(record.id, "failed", KEPT_CHANGING)
+        except _Skip as skip:
+            self.store.mark_unreadable(record.id, "skipped", skip.reason, skip.size, skip.mtime)
+            return "skipped"
         except ExtractionError as exc:
-            self.store.set_state(record.id, "failed", str(exc))
+            if not os.path.lexists(record.path):
+                return self._vanished(record)
+            state = "skipped" if str(exc).startswith(_SKIP_REASONS) else "failed"
+            self.store.mark_unreadable(record.id, state, str(exc))
+            return state
         except FileNotFoundError:
-            # Deleted since the scan: forget it; the next scan sees the truth.
-            self.store.delete_files([record.id])
-            return "deleted"
+            return self._vanished(record)
         except PermissionError:
-            self.store.set_state(record.id, "failed", "no permission to read this file")
+            self.store.mark_unreadable(record.id, "failed", "no permission to read this file")
         except OSError as exc:
-            self.store.set_state(record.id, "failed", f"could not read the file: {exc.strerror}")
+            reason = f"could not read the file: {exc.strerror or exc}"
+            self.store.mark_unreadable(record.id, "failed", reason)
         except Exception as exc:  # a bug or a library crash on odd input must not stop indexing
             log.exception("unexpected error extracting %s", record.path)
-            self.store.set_state(record.id, "failed", f"unexpected error: {exc!r}")
+            self.store.mark_unreadable(record.id, "failed", f"unexpected error: {exc!r}")
         return "failed"
+
+    def _read(self, record: FileRecord) -> str:
+        before, digest = self._hash_regular_file(record.path)
+        if digest == record.content_hash and self._has_chunks(record.id):
+            return self._restore(record, before.st_size, before.st_mtime)
+        doc = self.extractor.extract(Path(record.path))
+        after = os.stat(record.path)
+        if _identity(after) != _identity(before):
+            raise _Changed  # rewritten or replaced meanwhile: what was read may be a mix
+        counter = self.model.count_tokens if self.model else _approx_tokens
+        chunks = chunk_document(doc, counter, self.settings.chunk_tokens)
+        return self.store.replace_chunks(
+            record.id,
+            chunks,
+            content_hash=digest,
+            size=before.st_size,
+            mtime=before.st_mtime,
+            kind=doc.kind,
+            title=doc.title,
+            page_count=len(doc.pages),
+            model_id=self.model.model_id if self.model else None,
+        )
+
+    def _hash_regular_file(self, path: str) -> tuple[os.stat_result, str]:
+        """The file's status and content hash, read through one descriptor so both describe
+        the same file. Raises ``_Skip`` for files that are not to be read."""
+        # O_NONBLOCK: opening a pipe for reading would otherwise wait for a writer forever.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as f:
+            st = os.fstat(fd)
+            reason = self._reason_to_skip(st)
+            if reason is not None:
+                raise _Skip(reason, st)
+            digest = hashlib.blake2b(digest_size=20)
+            while block := f.read(HASH_BLOCK):
+                digest.update(block)
+        return st, digest.hexdigest()
+
+    def _reason_to_skip(self, st: os.stat_result) -> str | None:
+        if not stat.S_ISREG(st.st_mode):
+            return NOT_REGULAR
+        if st.st_size == 0:
+            return "empty file"
+        if st.st_size > self.settings.max_file_mb * 1024 * 1024:
+            return f"larger than the size limit ({self.settings.max_file_mb} MB)"
+        return None
+
+    def _vanished(self, record: FileRecord) -> str:
+        # Deleted since the scan: forget it; the watcher or next scan sees the truth.
+        self.store.delete_files([record.id])
+        return "deleted"
 
     def _has_chunks(self, file_id: int) -> bool:
         return self.store.count("SELECT count(*) FROM chunks WHERE file_id = ?", (file_id,)) > 0
 
     def _restore(self, record: FileRecord, size: int, mtime: float) -> str:
         """Touched but not changed: keep everything, only note the new size and mtime."""
-        table = self.store.vec_table(self.model.model_id) if self.model else None
         state = "extracted"
-        if table is not None:
-            missing = self.store.count(
-                f"SELECT count(*) FROM chunks c WHERE c.file_id = ? AND NOT EXISTS "
-                f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id)",
-                (record.id,),
-            )
+        if self.model is not None and self.store.vec_table(self.model.model_id) is not None:
+            missing = self.store.missing_vectors(self.model.model_id, record.id)
             state = "embedded" if missing == 0 else "extracted"
-        self.store.set_state(record.id, state, None, size=size, mtime=mtime)
+        self.store.set_state(record.id, state, None, size=size, mtime=mtime, indexed_at=time.time())
         return state
 
     # -- phase two -----------------------------------------------------------------------
@@ -244,7 +260,8 @@ class Indexer:
         cancel: CancelToken | None = None,
         batch_chunks: int = EMBED_BATCH_CHUNKS,
     ) -> int:
-        """Embed chunks that lack a vector, first chunks of every file first."""
+        """Embed chunks that lack a vector: focused folders first, then by folder priority,
+        first chunks of every file before deeper ones."""
         if self.model is None:
             return 0
         model_id = self.model.model_id
@@ -256,15 +273,21 @@ class Indexer:
         )
         done = tokens = 0
         while not (cancel is not None and cancel.cancelled):
-            batch = self.store.chunks_needing_vectors(model_id, batch_chunks)
-            if not batch:
+            fetched = self.store.chunks_needing_vectors(
+                model_id, max(batch_chunks, EMBED_FETCH_CHUNKS), self.focus
+            )
+            if not fetched:
                 break
-            texts = [embedding_input(c.title, c.heading, c.text) for c in batch]
-            vectors = self.model.embed_documents(texts)
-            self.store.add_vectors(model_id, [c.id for c in batch], vectors)
-            done += len(batch)
-            tokens += sum(c.token_count for c in batch)
-            progress(Progress("embed", done, max(total, done), batch[-1].title, tokens))
+            for start in range(0, len(fetched), batch_chunks):
+                if cancel is not None and cancel.cancelled:
+                    break
+                batch = fetched[start : start + batch_chunks]
+                texts = [embedding_input(c.title, c.heading, c.text) for c in batch]
+                vectors = self.model.embed_documents(texts)
+                self.store.add_vectors(model_id, [c.id for c in batch], vectors)
+                done += len(batch)
+                tokens += sum(c.token_count for c in batch)
+                progress(Progress("embed", done, max(total, done), batch[-1].title, tokens))
         return done
 
 
@@ -275,15 +298,9 @@ def embedding_input(title: str, heading: str, text: str) -> str:
     return f"{context}\n{text}" if context else text
 
 
+def _identity(st: os.stat_result) -> tuple[int, int, int]:
+    return st.st_ino, st.st_size, st.st_mtime_ns
+
+
 def _approx_tokens(text: str) -> int:
     return max(1, len(text) // 4)
-
-
-def _differs(record: FileRecord, entry: FoundFile) -> bool:
-    if record.state == "pending":
-        return True
-    return record.size != entry.size or abs(record.mtime - entry.mtime) > 1e-6
-
-
-def _wanted(path: str) -> bool:
-    return is_supported(Path(path))

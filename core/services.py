@@ -15,7 +15,7 @@ from pathlib import Path
 
 from core.config import AppPaths, Settings
 from core.model import TextModel
-from core.store import DatabaseDamaged, Store
+from core.store import DatabaseDamaged, Store, remembered_folders
 
 log = logging.getLogger(__name__)
 
@@ -53,25 +53,33 @@ class Services:
     notices: list[str] = field(default_factory=list, init=False)
 
     def open_store(self) -> Store:
-        """The writer store; a damaged database is moved aside and a fresh one built."""
+        """The writer store. A damaged database is moved aside and a fresh one started with
+        the same folders (kept beside it for this), so the next indexing pass rebuilds it."""
         self.paths.ensure()
+        database = self.paths.database
         try:
-            return Store.open(self.paths.database)
+            return Store.open(database)
         except DatabaseDamaged as exc:
-            aside = self.paths.database.with_name(
-                f"kenning-damaged-{time.strftime('%Y%m%d-%H%M%S')}.db"
+            aside = database.with_name(f"kenning-damaged-{time.strftime('%Y%m%d-%H%M%S')}.db")
+            for suffix in ("", "-wal", "-shm"):
+                source = Path(str(database) + suffix)
+                if source.exists():
+                    os.replace(source, Path(str(aside) + suffix))
+            store = Store.open(database)
+            folders = remembered_folders(database)
+            for folder, priority in folders:
+                store.add_folder(Path(folder), priority)
+            again = (
+                f"Your {len(folders)} folder(s) will be indexed again."
+                if folders
+                else "Add your folders again to index them."
             )
-            os.replace(self.paths.database, aside)
-            for suffix in ("-wal", "-shm"):
-                extra = Path(str(self.paths.database) + suffix)
-                if extra.exists():
-                    os.replace(extra, Path(str(aside) + suffix))
             self.notices.append(
-                f"The index database was damaged ({exc}); it was moved to {aside} and a new one "
-                "was started. Your folders will be indexed again."
+                f"The index database was damaged ({exc}), so it was moved to {aside} and a "
+                f"new one was started. {again} Your files themselves are untouched."
             )
             log.warning(self.notices[-1])
-            return Store.open(self.paths.database)
+            return store
 
     @property
     def model(self) -> TextModel:

@@ -4,28 +4,35 @@ Open one ``Store`` per thread (APSW connections are not shared across threads). 
 indexer's store is the only writer; WAL mode lets any number of readers run meanwhile.
 Every change to one file's chunks, full-text rows and vectors is a single transaction.
 
+The folder list is also kept in a small JSON file beside the database, so that a damaged
+database can be rebuilt from the folders it indexed (see ``remembered_folders``).
+
 >>> store = Store.open(Path("/tmp/k.db"))
 >>> folder_id = store.add_folder(Path("/home/me/Documents"))
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
+import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import apsw
-import numpy as np
 import sqlite_vec
 
 from core.migrations import migrate
-from core.types import Chunk
+from core.store_chunks import ChunkTables, PendingChunk, focus_order, prefix_range, text_hash
+from core.walk import deepest_folder
+
+__all__ = ["FILE_STATES", "DatabaseDamaged", "FileRecord", "PendingChunk", "Store", "text_hash"]
 
 FILE_STATES = ("pending", "extracted", "embedded", "failed", "skipped")
 BUSY_TIMEOUT_MS = 10_000
+_FILE_COLUMNS = "id, folder_id, path, size, mtime, content_hash, state, error, indexed_at"
 
 
 class DatabaseDamaged(Exception):
@@ -42,22 +49,22 @@ class FileRecord:
     content_hash: str | None
     state: str
     error: str | None
+    #: When its content was last read (None if never).
+    indexed_at: float | None = None
 
 
-@dataclass(frozen=True)
-class PendingChunk:
-    """A chunk that still needs a vector from the active model."""
-
-    id: int
-    file_id: int
-    text: str
-    heading: str
-    title: str
-    token_count: int
+def folder_list_path(database: Path) -> Path:
+    return database.with_name(database.stem + "-folders.json")
 
 
-def text_hash(text: str) -> str:
-    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+def remembered_folders(database: Path) -> list[tuple[str, int]]:
+    """The folders (path, priority) last indexed into ``database``, read from the file kept
+    beside it; empty when there is none or it cannot be read."""
+    try:
+        raw = json.loads(folder_list_path(database).read_text(encoding="ascii"))
+        return [(str(item["path"]), int(item["priority"])) for item in raw["folders"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
 
 
 def _connect(path: Path) -> apsw.Connection:
@@ -70,7 +77,7 @@ def _connect(path: Path) -> apsw.Connection:
     return conn
 
 
-class Store:
+class Store(ChunkTables):
     """Reads and writes of Kenning's database. Not shared between threads."""
 
     def __init__(self, conn: apsw.Connection, path: Path) -> None:
@@ -83,15 +90,20 @@ class Store:
     def open(cls, path: Path) -> Store:
         """Open (creating if needed) and migrate. Raises DatabaseDamaged for a broken file."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        conn = _connect(path)
         try:
-            conn = _connect(path)
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
             check = conn.execute("PRAGMA quick_check").fetchall()
             if check != [("ok",)]:
-                raise DatabaseDamaged(f"integrity check failed: {check[0][0]}")
+                lines = [x for row in check for x in str(row[0]).splitlines()]
+                problems = [x for x in lines if not x.startswith("***")] or ["no details"]
+                raise DatabaseDamaged(f"its integrity check failed: {problems[0]}")
             migrate(conn)
-        except (apsw.NotADBError, apsw.CorruptError) as exc:
+        except (apsw.NotADBError, apsw.CorruptError, DatabaseDamaged) as exc:
+            conn.close()
+            if isinstance(exc, DatabaseDamaged):
+                raise
             raise DatabaseDamaged(str(exc)) from exc
         return cls(conn, path)
 
@@ -112,39 +124,79 @@ class Store:
                 "ON CONFLICT(path) DO UPDATE SET priority = max(priority, excluded.priority)",
                 (str(path), time.time(), priority),
             )
-            return int(self._one("SELECT id FROM folders WHERE path = ?", (str(path),)))
+            folder_id = int(self._one("SELECT id FROM folders WHERE path = ?", (str(path),)))
+        self._remember_folders()
+        return folder_id
 
     def folders(self) -> list[tuple[int, str]]:
         rows = self.conn.execute("SELECT id, path FROM folders ORDER BY priority DESC, id")
         return [(int(i), str(p)) for i, p in rows]
 
+    def raise_priority(self, path: Path) -> bool:
+        """Put an indexed folder ahead of all others (its pending files and chunks first)."""
+        top = self._one("SELECT max(priority) FROM folders WHERE path != ?", (str(path),))
+        with self.conn:
+            self.conn.execute(
+                "UPDATE folders SET priority = max(priority, ?) WHERE path = ?",
+                ((top or 0) + 1, str(path)),
+            )
+            changed = int(self.conn.changes()) > 0
+        self._remember_folders()
+        return changed
+
     def remove_folder(self, path: Path) -> bool:
+        """Forget a folder and its files. Files that also lie in another indexed folder (one
+        nested in the other) move to it, keeping their chunks and vectors."""
         row = self.conn.execute("SELECT id FROM folders WHERE path = ?", (str(path),)).fetchall()
         if not row:
             return False
+        folder_id = int(row[0][0])
+        others = [(i, p) for i, p in self.folders() if i != folder_id]
         with self.conn:
-            for (file_id,) in self.conn.execute(
-                "SELECT id FROM files WHERE folder_id = ?", (row[0][0],)
+            for file_id, file_path in self.conn.execute(
+                "SELECT id, path FROM files WHERE folder_id = ?", (folder_id,)
             ).fetchall():
-                self._delete_file_rows(int(file_id))
-            self.conn.execute("DELETE FROM folders WHERE id = ?", (row[0][0],))
+                owner = deepest_folder(others, str(file_path))
+                if owner is None:
+                    self._delete_file_rows(int(file_id))
+                else:
+                    self.set_folder(int(file_id), owner)
+            self.conn.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
+        self._remember_folders()
         return True
+
+    def _remember_folders(self) -> None:
+        rows = self.conn.execute("SELECT path, priority FROM folders ORDER BY id").fetchall()
+        data = {"folders": [{"path": str(p), "priority": int(n)} for p, n in rows]}
+        target = folder_list_path(self.path)
+        temporary = target.with_suffix(".tmp")
+        try:
+            # ASCII with escapes: any path survives, whatever the locale.
+            temporary.write_text(json.dumps(data, indent=1), encoding="ascii")
+            os.replace(temporary, target)
+        except OSError:
+            pass  # only a safety copy; the database itself holds the truth
 
     # -- files ---------------------------------------------------------------------------
 
-    def files_in_folder(self, folder_id: int) -> dict[str, FileRecord]:
+    def files_under(self, path: str) -> dict[str, FileRecord]:
+        """Every file record at ``path`` or anywhere below it, by path (one range query)."""
+        low, high = prefix_range(path)
         rows = self.conn.execute(
-            "SELECT id, folder_id, path, size, mtime, content_hash, state, error "
-            "FROM files WHERE folder_id = ?",
-            (folder_id,),
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE path = ? OR (path >= ? AND path < ?)",
+            (path, low, high),
         )
         return {r[2]: FileRecord(*r) for r in rows}
 
     def file(self, file_id: int) -> FileRecord | None:
         rows = self.conn.execute(
-            "SELECT id, folder_id, path, size, mtime, content_hash, state, error "
-            "FROM files WHERE id = ?",
-            (file_id,),
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE id = ?", (file_id,)
+        ).fetchall()
+        return FileRecord(*rows[0]) if rows else None
+
+    def file_at(self, path: str) -> FileRecord | None:
+        rows = self.conn.execute(
+            f"SELECT {_FILE_COLUMNS} FROM files WHERE path = ?", (path,)
         ).fetchall()
         return FileRecord(*rows[0]) if rows else None
 
@@ -164,12 +216,33 @@ class Store:
                 count += 1
         return count
 
-    def pending_files(self, limit: int = 1000) -> list[FileRecord]:
+    def record_skipped(
+        self, folder_id: int, entries: Iterable[tuple[str, int, float, str]]
+    ) -> None:
+        """Record files (path, size, mtime, reason) that will not be read, dropping anything
+        indexed for them before."""
+        with self.conn:
+            for path, size, mtime, reason in entries:
+                self.conn.execute(
+                    "INSERT INTO files(folder_id, path, size, mtime, state, error) "
+                    "VALUES (?, ?, ?, ?, 'skipped', ?) "
+                    "ON CONFLICT(path) DO UPDATE SET folder_id = excluded.folder_id, "
+                    "size = excluded.size, mtime = excluded.mtime, state = 'skipped', "
+                    "error = excluded.error, content_hash = NULL",
+                    (folder_id, path, size, mtime, reason),
+                )
+                file_id = int(self._one("SELECT id FROM files WHERE path = ?", (path,)))
+                self._delete_chunks_of_file(file_id)
+
+    def pending_files(self, limit: int = 1000, focus: Iterable[str] = ()) -> list[FileRecord]:
+        """Files waiting to be read: under ``focus`` first, then by folder priority."""
+        focused, args = focus_order(list(focus))
         rows = self.conn.execute(
-            "SELECT f.id, f.folder_id, f.path, f.size, f.mtime, f.content_hash, f.state, f.error "
-            "FROM files f JOIN folders d ON d.id = f.folder_id "
-            "WHERE f.state = 'pending' ORDER BY d.priority DESC, f.id LIMIT ?",
-            (limit,),
+            "SELECT f.id, f.folder_id, f.path, f.size, f.mtime, f.content_hash, f.state, "
+            "f.error, f.indexed_at FROM files f JOIN folders d ON d.id = f.folder_id "
+            "WHERE f.state = 'pending' "
+            f"ORDER BY {focused}d.priority DESC, f.id LIMIT ?",
+            (*args, limit),
         )
         return [FileRecord(*r) for r in rows]
 
@@ -182,6 +255,25 @@ class Store:
             self.conn.execute(
                 f"UPDATE files SET {', '.join(sets)} WHERE id = ?",
                 (state, error, *extra.values(), file_id),
+            )
+
+    def mark_unreadable(
+        self,
+        file_id: int,
+        state: str,
+        reason: str,
+        size: int | None = None,
+        mtime: float | None = None,
+    ) -> None:
+        """A file that failed or is skipped: record why, and drop its old chunks and vectors
+        (they describe content the file no longer has), in one transaction."""
+        assert state in ("failed", "skipped")
+        with self.conn:
+            self._delete_chunks_of_file(file_id)
+            self.conn.execute(
+                "UPDATE files SET state = ?, error = ?, content_hash = NULL, "
+                "size = coalesce(?, size), mtime = coalesce(?, mtime) WHERE id = ?",
+                (state, reason, size, mtime, file_id),
             )
 
     def forget_content_hashes(self) -> None:
@@ -203,196 +295,63 @@ class Store:
     def move_file(self, file_id: int, new_path: str, folder_id: int, mtime: float) -> None:
         """A rename: the file keeps its chunks and vectors, so nothing is redone."""
         with self.conn:
+            self._delete_other_at(new_path, keep=file_id)
             self.conn.execute(
                 "UPDATE files SET path = ?, folder_id = ?, mtime = ? WHERE id = ?",
                 (new_path, folder_id, mtime, file_id),
             )
+
+    def move_path(self, source: str, destination: str, folder_id: int) -> int:
+        """A file or a whole folder renamed or moved: every record at or below ``source``
+        takes the new path, keeping its chunks and vectors, in one transaction. Records
+        already at the destination are replaced. Returns how many files moved."""
+        if source == destination:
+            return 0
+        low, high = prefix_range(source)
+        dest_low, dest_high = prefix_range(destination)
+        with self.conn:
+            ids = [
+                int(r[0])
+                for r in self.conn.execute(
+                    "SELECT id FROM files WHERE path = ? OR (path >= ? AND path < ?)",
+                    (source, low, high),
+                ).fetchall()
+            ]
+            if not ids:
+                return 0
+            for (file_id,) in self.conn.execute(
+                "SELECT id FROM files WHERE path = ? OR (path >= ? AND path < ?)",
+                (destination, dest_low, dest_high),
+            ).fetchall():
+                if int(file_id) not in ids:
+                    self._delete_file_rows(int(file_id))
+            # substr() counts characters, as len() does (paths here never hold surrogates).
+            self.conn.execute(
+                "UPDATE files SET path = ? || substr(path, ?), folder_id = ? "
+                "WHERE path = ? OR (path >= ? AND path < ?)",
+                (destination, len(source) + 1, folder_id, source, low, high),
+            )
+        return len(ids)
+
+    def set_folder(self, file_id: int, folder_id: int) -> None:
+        """The file now belongs to another (nested) indexed folder."""
+        with self.conn:
+            self.conn.execute("UPDATE files SET folder_id = ? WHERE id = ?", (folder_id, file_id))
 
     def delete_files(self, file_ids: Iterable[int]) -> None:
         with self.conn:
             for file_id in file_ids:
                 self._delete_file_rows(file_id)
 
+    def _delete_other_at(self, path: str, keep: int) -> None:
+        for (file_id,) in self.conn.execute(
+            "SELECT id FROM files WHERE path = ? AND id != ?", (path, keep)
+        ).fetchall():
+            self._delete_file_rows(int(file_id))
+
     def _delete_file_rows(self, file_id: int) -> None:
-        self._delete_vectors_of_file(file_id)
-        self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
+        self._delete_chunks_of_file(file_id)
         self.conn.execute("DELETE FROM files WHERE id = ?", (file_id,))
-
-    def _delete_vectors_of_file(self, file_id: int) -> None:
-        for table in self._all_vec_tables():
-            self.conn.execute(
-                f"DELETE FROM {table} WHERE chunk_id IN (SELECT id FROM chunks WHERE file_id = ?)",
-                (file_id,),
-            )
-
-    # -- chunks --------------------------------------------------------------------------
-
-    def replace_chunks(
-        self,
-        file_id: int,
-        chunks: Sequence[Chunk],
-        *,
-        content_hash: str,
-        size: int,
-        mtime: float,
-        kind: str,
-        title: str | None,
-        page_count: int,
-        model_id: str | None,
-    ) -> str:
-        """Swap a file's chunks (and their FTS rows and vectors) for new ones in one transaction.
-
-        Vectors of chunks whose text is unchanged (same hash, in this file or any other) are
-        reused for ``model_id``. Returns the file's new state: "embedded" when every chunk
-        already has a vector, else "extracted".
-        """
-        table = self._vec_tables.get(model_id) if model_id else None
-        with self.conn:
-            reusable = self._reusable_vectors(table, [text_hash(c.text) for c in chunks])
-            self._delete_vectors_of_file(file_id)
-            self.conn.execute("DELETE FROM chunks WHERE file_id = ?", (file_id,))
-            missing = 0
-            for chunk in chunks:
-                digest = text_hash(chunk.text)
-                self.conn.execute(
-                    'INSERT INTO chunks(file_id, ordinal, page, start, "end", heading, text, '
-                    "text_hash, token_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        file_id,
-                        chunk.ordinal,
-                        chunk.page,
-                        chunk.start,
-                        chunk.end,
-                        chunk.heading,
-                        chunk.text,
-                        digest,
-                        chunk.token_count,
-                    ),
-                )
-                vector = reusable.get(digest)
-                if table is not None and vector is not None:
-                    self.conn.execute(
-                        f"INSERT INTO {table}(chunk_id, embedding) VALUES (?, ?)",
-                        (self.conn.last_insert_rowid(), vector),
-                    )
-                else:
-                    missing += 1
-            state = "embedded" if missing == 0 and table is not None else "extracted"
-            self.conn.execute(
-                "UPDATE files SET state = ?, error = NULL, content_hash = ?, size = ?, mtime = ?, "
-                "kind = ?, title = ?, page_count = ?, indexed_at = ? WHERE id = ?",
-                (state, content_hash, size, mtime, kind, title, page_count, time.time(), file_id),
-            )
-        return state
-
-    def _reusable_vectors(self, table: str | None, digests: list[str]) -> dict[str, bytes]:
-        if table is None or not digests:
-            return {}
-        found: dict[str, bytes] = {}
-        for digest in set(digests):
-            rows = self.conn.execute(
-                f"SELECT v.embedding FROM chunks c JOIN {table} v ON v.chunk_id = c.id "
-                "WHERE c.text_hash = ? LIMIT 1",
-                (digest,),
-            ).fetchall()
-            if rows:
-                found[digest] = rows[0][0]
-        return found
-
-    # -- vectors -------------------------------------------------------------------------
-
-    def ensure_model(self, model_id: str, dim: int) -> str:
-        """Register a model's vector table (one per model: vectors of different models are
-        never compared) and return its name."""
-        rows = self.conn.execute(
-            "SELECT vec_table, dim FROM models WHERE model_id = ?", (model_id,)
-        ).fetchall()
-        if rows:
-            table = str(rows[0][0])
-        else:
-            table = "vec_" + hashlib.sha1(model_id.encode()).hexdigest()[:12]
-            with self.conn:
-                self.conn.execute(
-                    f"CREATE VIRTUAL TABLE IF NOT EXISTS {table} USING vec0("
-                    f"chunk_id INTEGER PRIMARY KEY, embedding float[{dim}] distance_metric=cosine)"
-                )
-                self.conn.execute(
-                    "INSERT INTO models(model_id, dim, vec_table, created_at) VALUES (?, ?, ?, ?)",
-                    (model_id, dim, table, time.time()),
-                )
-        self._vec_tables[model_id] = table
-        return table
-
-    def vec_table(self, model_id: str) -> str | None:
-        if model_id not in self._vec_tables:
-            rows = self.conn.execute(
-                "SELECT vec_table FROM models WHERE model_id = ?", (model_id,)
-            ).fetchall()
-            if not rows:
-                return None
-            self._vec_tables[model_id] = str(rows[0][0])
-        return self._vec_tables[model_id]
-
-    def _all_vec_tables(self) -> list[str]:
-        return [str(r[0]) for r in self.conn.execute("SELECT vec_table FROM models")]
-
-    def chunks_needing_vectors(self, model_id: str, limit: int) -> list[PendingChunk]:
-        """Chunks of extracted files without a vector, first chunks of every file first so
-        each file becomes findable by meaning early, then deeper ones."""
-        table = self.vec_table(model_id)
-        assert table is not None, "ensure_model() first"
-        rows = self.conn.execute(
-            "SELECT c.id, c.file_id, c.text, c.heading, coalesce(f.title, ''), c.token_count "
-            "FROM chunks c JOIN files f ON f.id = c.file_id "
-            f"WHERE f.state = 'extracted' AND NOT EXISTS "
-            f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id) "
-            "ORDER BY c.ordinal, c.file_id LIMIT ?",
-            (limit,),
-        )
-        return [
-            PendingChunk(int(a), int(b), str(c), str(d), str(e), int(n))
-            for a, b, c, d, e, n in rows
-        ]
-
-    def add_vectors(self, model_id: str, ids: Sequence[int], vectors: np.ndarray) -> None:
-        """Store vectors and promote files whose chunks are now all embedded, in one go."""
-        table = self.vec_table(model_id)
-        assert table is not None, "ensure_model() first"
-        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
-        file_ids: set[int] = set()
-        with self.conn:
-            for chunk_id, vector in zip(ids, vectors, strict=True):
-                owner = self.conn.execute(
-                    "SELECT file_id FROM chunks WHERE id = ?", (chunk_id,)
-                ).fetchall()
-                if not owner:
-                    continue  # the file changed meanwhile and this chunk is gone
-                file_ids.add(int(owner[0][0]))
-                self.conn.execute(f"DELETE FROM {table} WHERE chunk_id = ?", (chunk_id,))
-                self.conn.execute(
-                    f"INSERT INTO {table}(chunk_id, embedding) VALUES (?, ?)",
-                    (chunk_id, vector.tobytes()),
-                )
-            for file_id in sorted(file_ids):
-                self.conn.execute(
-                    "UPDATE files SET state = 'embedded' WHERE id = ? AND state = 'extracted' "
-                    "AND NOT EXISTS (SELECT 1 FROM chunks c WHERE c.file_id = ? AND NOT EXISTS "
-                    f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id))",
-                    (file_id, file_id),
-                )
-
-    def demote_embedded(self, model_id: str) -> int:
-        """After switching models: files lacking vectors of this model go back to extracted."""
-        table = self.vec_table(model_id)
-        if table is None:
-            return 0
-        with self.conn:
-            self.conn.execute(
-                "UPDATE files SET state = 'extracted' WHERE state = 'embedded' AND EXISTS "
-                "(SELECT 1 FROM chunks c WHERE c.file_id = files.id AND NOT EXISTS "
-                f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id))"
-            )
-            return int(self.conn.changes())
 
     # -- status --------------------------------------------------------------------------
 

@@ -118,3 +118,16 @@ def test_forget_removes_folder(home, folder, capsys):
     assert code == 0
     _, out, _ = run(capsys, "status", "--json")
     assert json.loads(out)["files"]["total"] == 0
+
+
+def test_retry_reads_failed_files_again(home, folder, capsys):
+    run(capsys, "index", str(folder))
+    from tests.docs_factory import make_pdf as remake
+
+    remake(folder / "broken.pdf", ["Now a proper page about parking permits."])
+    code, out, _ = run(capsys, "retry")
+    assert code == 0 and "Trying 1 file again" in out
+    _, out, _ = run(capsys, "status", "--json")
+    assert json.loads(out)["files"]["failed"] == 0
+    _, out, _ = run(capsys, "retry")
+    assert "Nothing to retry" in out

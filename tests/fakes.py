@@ -26,9 +26,10 @@ _TOKEN = re.compile(r"\w+|[^\w\s]")
 _PIECE = re.compile(r"\S+\s*|\s+")
 
 # Words too common to say what a text is about; hashing them would make everything alike.
-_STOPWORDS = frozenset(
-    ["a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is", "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will", "with"]
-)
+_STOPWORDS = frozenset((
+    "a", "an", "and", "are", "as", "at", "be", "by", "for", "from", "has", "have", "in", "is",
+    "it", "its", "of", "on", "or", "that", "the", "this", "to", "was", "were", "will", "with",
+))
 
 # Texts with no word in common meet only through hash collisions (|cosine| about 0.2 at 64
 # dimensions); the floor keeps those out of meaning-only results, as a real profile would.

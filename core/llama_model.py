@@ -1,0 +1,385 @@
+"""``UnifiedModel``: one GGUF loaded once through llama.cpp, used to embed and to chat.
+
+The weights are loaded a single time (``llama_model_load_from_file``). Two contexts share
+them: an *embed* context (embeddings on, several texts per ``llama_decode``) and a *chat*
+context (embeddings off, so a prompt computes logits for its last token only).
+
+Why the embed context pools by itself instead of asking llama.cpp for MEAN pooling: in
+embedding mode llama.cpp runs the vocabulary projection (lm_head) on every token, and for
+gemma-3-270m (262k vocabulary) that is more work than the rest of the model. The embed
+context therefore asks for per-token rows (pooling NONE) and stops the graph right after the
+final norm through the scheduler's eval callback; a self-check at load proves the rows match
+a full run, and turns the shortcut off if they ever do not.
+
+    model = UnifiedModel.load(path)
+    vectors = model.embed_documents(["first chunk", "second chunk"])
+    for piece in model.chat_stream([ChatMessage("user", "Hello")]):
+        print(piece, end="")
+    model.close()
+"""
+
+from __future__ import annotations
+
+import codecs
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import llama_cpp
+import numpy as np
+
+from core.cancel import CancelToken
+from core.gguf_info import (
+    ModelFacts,
+    StopScanner,
+    chat_prompt,
+    default_stops,
+    detect_profile,
+    read_facts,
+)
+from core.llama_ctypes import (
+    CAN_READ_TENSOR_NAMES,
+    TokenBatch,
+    clear_memory,
+    default_thread_count,
+    new_sampler,
+    route_llama_logs,
+    tensor_name,
+    token_piece,
+    tokenize,
+)
+from core.model import ChatMessage, GenerationSettings, ModelProfile, TextModel
+
+log = logging.getLogger(__name__)
+
+# llama.cpp names the pooled output so; with pooling NONE it is the final-norm token rows.
+_EMBED_NODE = b"result_embd_pooled"
+_CHAT_BATCH = 512
+_MAX_SEQUENCES = 64
+
+
+class ModelLoadError(RuntimeError):
+    """The GGUF could not be loaded; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class _EmbedInput:
+    tokens: list[int]
+    start: int  # pooled span [start, end) inside tokens
+    end: int
+
+
+class UnifiedModel(TextModel):
+    """A GGUF in its two modes. Build it with :meth:`load`; one thread owns it."""
+
+    def __init__(self, *, path: Path, llama_model: Any, facts: ModelFacts,
+                 profile: ModelProfile, n_threads: int, n_ctx: int,
+                 embed_batch_tokens: int) -> None:
+        self.path = path
+        self.facts = facts
+        self.profile = profile
+        self.model_id = facts.model_id(profile)
+        self.n_threads = n_threads
+        self._model = llama_model
+        self._vocab = llama_cpp.llama_model_get_vocab(llama_model)
+        self.dim = int(llama_cpp.llama_model_n_embd_out(llama_model))
+        self.n_ctx = n_ctx
+        self.embed_max_tokens = embed_batch_tokens
+        self._special_head, self._special_tail = self._special_wrapping()
+        self._stop_after_embd = False  # switched on once the self-check passes
+        self._embed_ctx: Any = None
+        self._chat_ctx: Any = None
+        self._node_callback = llama_cpp.ggml_backend_sched_eval_callback(self._on_graph_node)
+        try:  # from here on this object owns the weights and frees them if it fails
+            self._embed_ctx = self._new_embed_context(embed_batch_tokens)
+            self._pooled_by_llama = (llama_cpp.llama_pooling_type(self._embed_ctx)
+                                     != llama_cpp.LLAMA_POOLING_TYPE_NONE)
+            self._embed_batch = TokenBatch(embed_batch_tokens)
+            if profile.name != "encoder":
+                self._chat_ctx = self._new_chat_context()
+                self._chat_batch = TokenBatch(min(_CHAT_BATCH, n_ctx))
+                self._stop_after_embd = self._early_stop_matches_full_run()
+        except BaseException:
+            self.close()
+            raise
+
+    @classmethod
+    def load(cls, path: Path | str, n_threads: int | None = None, n_ctx: int = 4096,
+             embed_batch_tokens: int = 512,
+             profile: ModelProfile | None = None) -> UnifiedModel:
+        """Load ``path`` once; ``profile`` overrides the one detected from the GGUF.
+
+        ``embed_batch_tokens`` bounds the tokens of one embedding pass, and so the longest text
+        embedded whole; a decoder's embed context takes about 1 MB per batch token for a
+        262k vocabulary (llama.cpp keeps a logits row per output token).
+        """
+        path = Path(path)
+        if not path.is_file():
+            raise ModelLoadError(f"The model file {path} does not exist. Choose an existing "
+                                 ".gguf file in Settings, or reinstall Kenning.")
+        route_llama_logs()
+        llama_cpp.llama_backend_init()
+        params = llama_cpp.llama_model_default_params()
+        llama_model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+        if not llama_model:
+            raise ModelLoadError(f"llama.cpp could not load {path.name}: the file is damaged "
+                                 "or not a GGUF model this version supports. Choose another "
+                                 "model, or reinstall Kenning to restore the default one.")
+        try:
+            facts = read_facts(llama_model, path)
+        except BaseException:
+            llama_cpp.llama_model_free(llama_model)
+            raise
+        context = min(n_ctx, facts.n_ctx_train) if facts.n_ctx_train > 0 else n_ctx
+        return cls(path=path, llama_model=llama_model, facts=facts,
+                   profile=profile or detect_profile(facts),
+                   n_threads=n_threads or default_thread_count(), n_ctx=context,
+                   embed_batch_tokens=min(embed_batch_tokens, context))
+
+    # --- embed mode -------------------------------------------------------------------------
+
+    def count_tokens(self, text: str) -> int:
+        return len(tokenize(self._vocab, text, add_special=False, parse_special=False))
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        prefix = self.profile.document_prefix
+        return self._embed([self._embed_input(text, prefix) for text in texts])
+
+    def embed_query(self, text: str) -> np.ndarray:
+        prefix = self.profile.query_prefix.format(instruction=self.profile.query_instruction)
+        return self._embed([self._embed_input(text, prefix)])[0]
+
+    def _embed_input(self, text: str, prefix: str) -> _EmbedInput:
+        head = list(self._special_head)
+        if prefix:
+            head += tokenize(self._vocab, prefix, add_special=False, parse_special=True)
+        tail = list(self._special_tail)
+        # Document text is never parsed for special tokens: a file cannot inject markers.
+        body = tokenize(self._vocab, text, add_special=False, parse_special=False)
+        body = body or tokenize(self._vocab, " ", add_special=False, parse_special=False)
+        body = body[: max(1, self.embed_max_tokens - len(head) - len(tail))]
+        tokens = (head + body + tail)[: self.embed_max_tokens]
+        if self.profile.name == "grit" and body:
+            return _EmbedInput(tokens, len(head), min(len(head) + len(body), len(tokens)))
+        # The generic recipe (as measured) and encoders pool every token, specials included.
+        return _EmbedInput(tokens, 0, len(tokens))
+
+    def _embed(self, inputs: list[_EmbedInput]) -> np.ndarray:
+        vectors = np.zeros((len(inputs), self.dim), dtype=np.float32)
+        group: list[tuple[int, _EmbedInput]] = []
+        used = 0
+        for index, item in enumerate(inputs):
+            full = used + len(item.tokens) > self.embed_max_tokens
+            if group and (full or len(group) == self._embed_sequences):
+                self._decode_group(group, vectors)
+                group, used = [], 0
+            group.append((index, item))
+            used += len(item.tokens)
+        if group:
+            self._decode_group(group, vectors)
+        return _normalise_rows(vectors)
+
+    def _decode_group(self, group: list[tuple[int, _EmbedInput]], vectors: np.ndarray) -> None:
+        total = self._embed_batch.fill_sequences([item.tokens for _, item in group])
+        clear_memory(self._embed_ctx)
+        status = llama_cpp.llama_decode(self._embed_ctx, self._embed_batch.batch)
+        if status != 0:
+            raise RuntimeError(f"llama.cpp could not embed a batch of {total} tokens "
+                               f"(status {status}). Try a smaller embed batch size.")
+        if self._pooled_by_llama:
+            for sequence, (index, _) in enumerate(group):
+                pooled = llama_cpp.llama_get_embeddings_seq(self._embed_ctx, sequence)
+                vectors[index] = np.ctypeslib.as_array(pooled, shape=(self.dim,))
+            return
+        rows = np.ctypeslib.as_array(llama_cpp.llama_get_embeddings(self._embed_ctx),
+                                     shape=(total, self.dim))
+        offset = 0
+        for index, item in group:
+            span = rows[offset + item.start: offset + item.end]
+            vectors[index] = span.mean(axis=0, dtype=np.float64)
+            offset += len(item.tokens)
+
+    def _on_graph_node(self, tensor: int, ask: bool, _user_data: int) -> bool:
+        # ask=True: "do you want to see this node?"; ask=False: "it is computed; go on?"
+        if ask:
+            return self._stop_after_embd and tensor_name(tensor) == _EMBED_NODE
+        return False  # the rows we pool are done: skip the vocabulary projection after them
+
+    def _early_stop_matches_full_run(self) -> bool:
+        if not CAN_READ_TENSOR_NAMES:
+            return False
+        probe = [self._embed_input("Kenning checks the embedding shortcut on this line.", "")]
+        full = self._embed(probe)
+        self._stop_after_embd = True
+        try:
+            early = self._embed(probe)
+        finally:
+            self._stop_after_embd = False
+        matches = bool(np.isfinite(early).all() and float(full[0] @ early[0]) > 0.9999)
+        if not matches:
+            log.warning("Embedding shortcut disabled for %s: its rows differ from a full run",
+                        self.path.name)
+        return matches
+
+    # --- chat mode --------------------------------------------------------------------------
+
+    def chat_stream(self, messages: Sequence[ChatMessage],
+                    settings: GenerationSettings | None = None,
+                    cancel: CancelToken | None = None) -> Iterator[str]:
+        if self._chat_ctx is None:
+            raise RuntimeError(f"{self.path.name} is an embedding-only model and cannot write "
+                               "answers. Choose a chat-capable GGUF in Settings to use Ask.")
+        settings = settings or GenerationSettings()
+        prompt = self._prompt_tokens(messages)
+        room = self.n_ctx - len(prompt)
+        if room < 1:
+            raise ValueError(f"The prompt takes {len(prompt)} tokens but the model's context "
+                             f"holds {self.n_ctx}. Use fewer or shorter sources.")
+        stops = tuple(s for s in (*settings.stop, *default_stops(self.facts)) if s)
+        return self._generate(prompt, min(settings.max_tokens, room), settings, stops, cancel)
+
+    def _prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
+        text = chat_prompt(self.facts, messages)
+        tokens = tokenize(self._vocab, text, add_special=True, parse_special=True)
+        bos = llama_cpp.llama_vocab_bos(self._vocab)
+        if len(tokens) > 1 and tokens[0] == tokens[1] == bos:
+            tokens = tokens[1:]  # the template wrote BOS and so did the tokenizer
+        return tokens
+
+    def _generate(self, prompt: list[int], budget: int, settings: GenerationSettings,
+                  stops: tuple[str, ...], cancel: CancelToken | None) -> Iterator[str]:
+        sampler = new_sampler(self._vocab, settings)
+        try:
+            clear_memory(self._chat_ctx)
+            if not self._feed(prompt, 0, cancel):
+                return
+            text = StopScanner(stops)
+            utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
+            position = len(prompt)
+            for _ in range(budget):
+                if cancel is not None and cancel.cancelled:
+                    return
+                token = llama_cpp.llama_sampler_sample(sampler, self._chat_ctx, -1)
+                if self._ends_reply(token):
+                    break
+                ready, stopped = text.push(utf8.decode(token_piece(self._vocab, token)))
+                if ready:
+                    yield ready
+                if stopped:
+                    return
+                if not self._feed([token], position, cancel):
+                    return
+                position += 1
+            rest, _ = text.push(utf8.decode(b"", final=True))
+            rest += text.flush()
+            if rest:
+                yield rest
+        finally:
+            llama_cpp.llama_sampler_free(sampler)
+
+    def _feed(self, tokens: list[int], position: int, cancel: CancelToken | None) -> bool:
+        """Decode ``tokens`` into the chat context; False when cancelled first."""
+        step = self._chat_batch.capacity
+        for start in range(0, len(tokens), step):
+            if cancel is not None and cancel.cancelled:
+                return False
+            piece = tokens[start: start + step]
+            last = start + step >= len(tokens)
+            self._chat_batch.fill_run(piece, position + start, last_is_output=last)
+            status = llama_cpp.llama_decode(self._chat_ctx, self._chat_batch.batch)
+            if status != 0:
+                raise RuntimeError(f"llama.cpp could not read the prompt (status {status}).")
+        return True
+
+    def _ends_reply(self, token: int) -> bool:
+        # Control tokens never belong in an answer; a base model emitting one has left the turn.
+        attributes = llama_cpp.llama_vocab_get_attr(self._vocab, token)
+        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token)
+                    or attributes & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL)
+
+    # --- lifecycle --------------------------------------------------------------------------
+
+    def close(self) -> None:
+        for name in ("_embed_ctx", "_chat_ctx"):
+            context = getattr(self, name, None)
+            if context is not None:
+                llama_cpp.llama_free(context)
+                setattr(self, name, None)
+        if getattr(self, "_model", None) is not None:
+            llama_cpp.llama_model_free(self._model)
+            self._model = None
+
+    def __enter__(self) -> UnifiedModel:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    # --- construction helpers ---------------------------------------------------------------
+
+    def _special_wrapping(self) -> tuple[list[int], list[int]]:
+        """The special tokens the vocabulary puts before and after a text (BOS; CLS/SEP)."""
+        plain = tokenize(self._vocab, "a", add_special=False, parse_special=False)
+        full = tokenize(self._vocab, "a", add_special=True, parse_special=False)
+        for start in range(len(full) - len(plain) + 1):
+            if full[start: start + len(plain)] == plain:
+                return full[:start], full[start + len(plain):]
+        return full[:1], []
+
+    def _new_embed_context(self, batch_tokens: int) -> Any:
+        self._embed_sequences = min(_MAX_SEQUENCES, batch_tokens)
+        params = self._context_params(n_ctx=batch_tokens, n_batch=batch_tokens)
+        params.n_seq_max = self._embed_sequences
+        params.embeddings = True
+        # Non-causal attention needs the whole batch in one micro-batch; pooling does too.
+        params.n_ubatch = batch_tokens
+        params.kv_unified = True  # sequences may differ in length; see bench/embed_throughput
+        if self.profile.name == "encoder":
+            params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_UNSPECIFIED  # the model's own
+        else:
+            params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_NONE
+            params.attention_type = (llama_cpp.LLAMA_ATTENTION_TYPE_CAUSAL if self.profile.causal
+                                     else llama_cpp.LLAMA_ATTENTION_TYPE_NON_CAUSAL)
+            params.cb_eval = self._node_callback
+        return self._new_context(params, "embedding")
+
+    def _new_chat_context(self) -> Any:
+        batch = min(_CHAT_BATCH, self.n_ctx)
+        params = self._context_params(n_ctx=self.n_ctx, n_batch=batch)
+        params.n_ubatch = batch
+        params.n_seq_max = 1
+        params.embeddings = False  # logits for the last prompt token only
+        # Each answer starts from an empty cache, so sliding-window layers need only their
+        # window, not the whole context (saves most of gemma-3's KV memory).
+        params.swa_full = False
+        return self._new_context(params, "chat")
+
+    def _context_params(self, n_ctx: int, n_batch: int) -> Any:
+        params = llama_cpp.llama_context_default_params()
+        params.n_ctx = n_ctx
+        params.n_batch = n_batch
+        params.n_threads = self.n_threads
+        params.n_threads_batch = self.n_threads
+        params.flash_attn_type = llama_cpp.LLAMA_FLASH_ATTN_TYPE_AUTO
+        params.no_perf = True
+        return params
+
+    def _new_context(self, params: Any, purpose: str) -> Any:
+        context = llama_cpp.llama_init_from_model(self._model, params)
+        if not context:
+            raise ModelLoadError(f"llama.cpp could not create the {purpose} context for "
+                                 f"{self.path.name} (out of memory?). Close other programs, "
+                                 "or choose a smaller context size in Settings.")
+        return context
+
+
+def _normalise_rows(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    degenerate = ~np.isfinite(norms[:, 0]) | (norms[:, 0] < 1e-12)
+    vectors = np.where(np.isfinite(vectors), vectors, 0.0).astype(np.float32)
+    vectors[degenerate] = 0.0
+    vectors[degenerate, 0] = 1.0  # a unit vector, never NaN, for input with nothing to pool
+    norms[degenerate] = 1.0
+    return (vectors / norms).astype(np.float32)

@@ -1,0 +1,33 @@
+"""Fixtures for tests that run the real default GGUF (marked ``model``)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from core.llama_model import UnifiedModel
+
+
+@pytest.fixture(scope="session")
+def default_gguf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The bundled gemma-3-270m, assembled once per run (about a second) and removed after,
+    so kept pytest temp folders do not pile up 250 MB copies."""
+    from core.default_model import default_model_path
+
+    path = default_model_path(tmp_path_factory.mktemp("models"))
+    yield path
+    path.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="session")
+def real_model(default_gguf: Path) -> Iterator[UnifiedModel]:
+    """One loaded ``UnifiedModel`` shared by the run; loading takes about a second."""
+    from core.llama_model import UnifiedModel
+
+    model = UnifiedModel.load(default_gguf, n_ctx=2048)
+    yield model
+    model.close()

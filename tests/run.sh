@@ -31,7 +31,7 @@ fi
 "$VENV/bin/python" -m pip install -q -e '.[test]'
 
 echo "== ruff"
-"$VENV/bin/ruff" check core app tests bench
+"$VENV/bin/ruff" check .
 echo "== mypy"
 "$VENV/bin/mypy"
 echo "== pytest"

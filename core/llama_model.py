@@ -242,7 +242,10 @@ class UnifiedModel(TextModel):
 
     def _prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
         text = chat_prompt(self.facts, messages)
-        tokens = tokenize(self._vocab, text, add_special=True, parse_special=True)
+        # Only turn formats need their markers read as special tokens; the plain format never
+        # does, so there a source quoting "<start_of_turn>" stays plain text.
+        turn_markers = self.facts.chat_format != "plain"
+        tokens = tokenize(self._vocab, text, add_special=True, parse_special=turn_markers)
         bos = llama_cpp.llama_vocab_bos(self._vocab)
         if len(tokens) > 1 and tokens[0] == tokens[1] == bos:
             tokens = tokens[1:]  # the template wrote BOS and so did the tokenizer

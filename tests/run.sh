@@ -33,6 +33,6 @@ fi
 echo "== ruff"
 "$VENV/bin/ruff" check .
 echo "== mypy"
-"$VENV/bin/mypy"
+"$VENV/bin/mypy" $(for d in core app; do [ -d "$d" ] && printf "%s " "$d"; done)
 echo "== pytest"
 "$VENV/bin/python" -m pytest "$@"

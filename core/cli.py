@@ -30,7 +30,13 @@ from core.cli_output import (
 from core.config import AppPaths, Settings
 from core.indexer import Indexer
 from core.search import search
-from core.services import ModelLoader, ModelUnavailable, Services, load_default_or_chosen_model
+from core.services import (
+    ModelLoader,
+    ModelUnavailable,
+    Services,
+    display_available,
+    load_default_or_chosen_model,
+)
 from core.store import Store
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -127,14 +133,6 @@ def main(argv: Sequence[str] | None = None, model_loader: ModelLoader | None = N
 
 def open_window(services: Services, parser: argparse.ArgumentParser) -> int:
     """``kenning`` alone opens the window; without a display it says so and points to the CLI."""
-    try:
-        from app.main import display_available, run_window
-    except ImportError as exc:  # a build without the GUI, or Qt libraries missing
-        print(
-            f"kenning: the window cannot start ({exc}). The command line works:\n", file=sys.stderr
-        )
-        parser.print_help(sys.stderr)
-        return EXIT_ERROR
     if not display_available():
         print(
             "kenning: no display is available, so the window cannot open. "
@@ -144,6 +142,14 @@ def open_window(services: Services, parser: argparse.ArgumentParser) -> int:
         )
         parser.print_help(sys.stderr)
         return EXIT_USAGE
+    try:
+        from app.main import run_window
+    except ImportError as exc:  # a build without the GUI, or Qt libraries missing
+        print(
+            f"kenning: the window cannot start ({exc}). The command line works:\n", file=sys.stderr
+        )
+        parser.print_help(sys.stderr)
+        return EXIT_ERROR
     return run_window(services)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,6 +21,15 @@ from core.store import DatabaseDamaged, Store, remembered_folders
 log = logging.getLogger(__name__)
 
 ModelLoader = Callable[[Settings, AppPaths], TextModel]
+
+
+def display_available() -> bool:
+    """Whether a window can be shown at all (False on a Linux console or over plain SSH)."""
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal", "vnc")):
+        return True
+    if sys.platform.startswith(("linux", "freebsd", "openbsd")):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True  # Windows and macOS always have a desktop for a GUI process
 
 
 class ModelUnavailable(Exception):

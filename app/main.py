@@ -1,0 +1,82 @@
+"""Start the window: build the Qt application, the engine and the main window, and pass them
+to each other (nothing global). ``kenning`` with no arguments ends up here.
+
+>>> services = Services(AppPaths.resolve(), Settings.load(paths.settings_file))
+>>> sys.exit(run_window(services))
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+from PySide6.QtWidgets import QApplication
+
+from app import theme
+from app.engine import Engine
+from app.tasks import TaskRunner
+from app.window import MainWindow
+from core.config import AppPaths, Settings
+from core.services import Services
+
+
+def display_available() -> bool:
+    """Whether a window can be shown at all (False on a Linux console or over plain SSH)."""
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal", "vnc")):
+        return True
+    if sys.platform.startswith("linux") or sys.platform.startswith(("freebsd", "openbsd")):
+        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    return True  # Windows and macOS always have a desktop for a GUI process
+
+
+def build_window(services: Services) -> MainWindow:
+    """The engine, task runner and window for ``services`` (a QApplication must exist).
+    Nothing runs until ``window.engine.start()``; ``window.engine.shutdown()`` stops it all."""
+    tasks = TaskRunner(services.paths.database)
+    engine = Engine(services, tasks)
+    window = MainWindow(engine, tasks)
+    tasks.setParent(window)
+    engine.setParent(window)
+    return window
+
+
+def run_window(services: Services, argv: Sequence[str] | None = None) -> int:
+    """Show the main window until the user quits; returns the process exit code."""
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication(list(argv or sys.argv))
+    app.setApplicationName("Kenning")
+    app.setOrganizationName("Kenning")
+    app.setWindowIcon(theme.app_icon())
+    window = build_window(services)
+    window.add_tray()
+    window.show()
+    # The window is up first; the model loads in the background meanwhile.
+    window.engine.start()
+    try:
+        return app.exec()
+    finally:
+        window.save_layout()
+        window.engine.shutdown()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m app.main``: the window with the user's own settings and data."""
+    if not display_available():
+        print(
+            "kenning: no display found (DISPLAY or WAYLAND_DISPLAY is not set). Use the "
+            "command line instead: kenning search, kenning index, kenning status.",
+            file=sys.stderr,
+        )
+        return 1
+    paths = AppPaths.resolve()
+    services = Services(paths, Settings.load(paths.settings_file))
+    return run_window(services, argv)
+
+
+if __name__ == "__main__":
+    # Extraction runs in a spawned child process; frozen builds need this first.
+    import multiprocessing
+
+    multiprocessing.freeze_support()
+    sys.exit(main())

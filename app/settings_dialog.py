@@ -1,0 +1,147 @@
+"""Settings: which model, how many CPU threads, and where Kenning keeps its data."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+from functools import partial
+from pathlib import Path
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QDesktopServices
+from PySide6.QtWidgets import (
+    QDialog,
+    QDialogButtonBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from app import jobs
+from app.engine import Engine
+from app.tasks import TaskRunner
+
+BUNDLED = "The bundled model (gemma-3-270m)"
+
+
+def describe_size(size_bytes: int) -> str:
+    mib = size_bytes / 2**20
+    return f"{mib / 1024:.2f} GB" if mib >= 1024 else f"{mib:.0f} MB"
+
+
+class SettingsDialog(QDialog):
+    def __init__(self, engine: Engine, tasks: TaskRunner, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle("Settings")
+        self.resize(620, 320)
+        self.engine = engine
+        self.tasks = tasks
+        settings = engine.settings
+        self._initial_model = settings.model_path
+
+        self.model_path = QLineEdit(settings.model_path)
+        self.model_path.setPlaceholderText(BUNDLED)
+        self.model_path.textChanged.connect(self._describe_chosen)
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self.choose_model)
+        bundled = QPushButton("Use bundled")
+        bundled.setToolTip("Go back to the model that comes with Kenning")
+        bundled.clicked.connect(self.model_path.clear)
+        model_row = QHBoxLayout()
+        model_row.addWidget(self.model_path, 1)
+        model_row.addWidget(browse)
+        model_row.addWidget(bundled)
+        self.model_info = QLabel()
+        self.model_info.setWordWrap(True)
+        self.loaded_info = QLabel(f"In use now: {engine.model_description}")
+        self.loaded_info.setWordWrap(True)
+
+        self.threads = QSpinBox()
+        self.threads.setRange(0, max(1, os.cpu_count() or 1) * 2)
+        self.threads.setSpecialValueText("All cores")
+        self.threads.setValue(settings.threads)
+        self.threads.setToolTip("CPU threads the model may use; fewer keeps the computer livelier")
+
+        data_dir = engine.services.paths.data_dir
+        data_label = QLabel(str(data_dir))
+        data_label.setWordWrap(True)
+        open_data = QPushButton("Open")
+        open_data.clicked.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(data_dir)))
+        )
+        data_row = QHBoxLayout()
+        data_row.addWidget(data_label, 1)
+        data_row.addWidget(open_data)
+
+        form = QFormLayout()
+        form.addRow("Model file (GGUF):", model_row)
+        form.addRow("", self.model_info)
+        form.addRow("", self.loaded_info)
+        form.addRow("CPU threads:", self.threads)
+        form.addRow("Index and models:", data_row)
+        self.restart_note = QLabel("")
+        self.restart_note.setWordWrap(True)
+        buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(self.restart_note)
+        layout.addStretch(1)
+        layout.addWidget(buttons)
+        self._describe_chosen(self.model_path.text())
+
+    def choose_model(self) -> None:
+        start = self.model_path.text() or str(Path.home())
+        chosen, _ = QFileDialog.getOpenFileName(
+            self, "Choose a model file", start, "GGUF models (*.gguf);;All files (*)"
+        )
+        if chosen:
+            self.model_path.setText(chosen)
+
+    def _describe_chosen(self, text: str) -> None:
+        path = text.strip()
+        changed = path != self._initial_model
+        self.restart_note.setText(
+            "A new model takes effect the next time Kenning starts; files are then understood "
+            "again by the new model, in the background."
+            if changed
+            else ""
+        )
+        if not path:
+            self.model_info.setText(f"{BUNDLED}.")
+            return
+        self.model_info.setText("Checking the file…")
+        self.tasks.run(
+            partial(jobs.describe_model_file, path=path),
+            success=self._show_file_info,
+            lane="settings-model-info",
+        )
+
+    def _show_file_info(self, info: jobs.ModelFileInfo) -> None:
+        if info.size_bytes is None:
+            self.model_info.setText(f"Cannot read this file: {info.error}. Choose another.")
+            return
+        # The profile and context length are only known once llama.cpp has loaded the file.
+        self.model_info.setText(
+            f"{describe_size(info.size_bytes)}. Its profile and context length are shown once "
+            "it is loaded."
+        )
+
+    def accept(self) -> None:
+        settings = replace(
+            self.engine.settings,
+            model_path=self.model_path.text().strip(),
+            threads=self.threads.value(),
+        )
+        if settings != self.engine.settings:
+            self.engine.update_settings(settings)
+        super().accept()

@@ -1,0 +1,99 @@
+"""Asking: the answer streams in, and a citation click opens its source at the right page."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, Qt
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QTextBrowser
+from pytestqt.qtbot import QtBot
+
+from core.config import AppPaths
+from tests.app.conftest import WindowFactory, index_folder
+
+WAIT_MS = 10_000
+REPLY = "Sixty days notice is needed [1]."
+
+
+def anchor_point(browser: QTextBrowser, href: str) -> QPoint | None:
+    """Where on screen the link ``href`` is drawn, found through the document's fragments."""
+    document = browser.document()
+    block = document.begin()
+    while block.isValid():
+        fragments = block.begin()
+        while not fragments.atEnd():
+            fragment = fragments.fragment()
+            if fragment.charFormat().anchorHref() == href:
+                cursor = QTextCursor(document)
+                cursor.setPosition(fragment.position())
+                rect = browser.cursorRect(cursor)
+                return QPoint(rect.left() + 3, rect.center().y())
+            fragments += 1
+        block = block.next()
+    return None
+
+
+def test_an_answer_streams_and_its_citation_opens_the_cited_page(
+    qtbot: QtBot, make_window: WindowFactory, paths: AppPaths, folder: Path
+) -> None:
+    index_folder(paths, folder)
+    window = make_window(reply=REPLY)
+    qtbot.waitUntil(lambda: window.engine.interactive_model is not None, timeout=WAIT_MS)
+    pieces: list[str] = []
+    window.answer_panel.text_streamed.connect(pieces.append)
+
+    window.query_box.setText("How many days notice must the tenant give?")
+    qtbot.keyClick(window.query_box, Qt.Key.Key_Return, Qt.KeyboardModifier.ControlModifier)
+
+    panel = window.answer_panel
+    assert panel.isVisible()
+    qtbot.waitUntil(lambda: panel.turns[-1].state == "done", timeout=WAIT_MS)
+    assert len(pieces) > 1, "the answer arrives in pieces, not all at once"
+    assert "".join(pieces).strip() == REPLY
+    citation = panel.citation(0, 1)
+    assert citation is not None and Path(citation.path).name == "lease.pdf"
+    assert citation.page == 2
+
+    point = anchor_point(panel.browser, "cite:0:1")
+    assert point is not None, "the [1] in the answer is a link"
+    qtbot.mouseClick(panel.browser.viewport(), Qt.MouseButton.LeftButton, pos=point)
+
+    preview = window.preview
+    qtbot.waitUntil(lambda: preview.highlight_rects != [], timeout=WAIT_MS)
+    assert preview.target is not None and preview.target.path == citation.path
+    assert preview.current_page == 2
+    assert (preview.target.start, preview.target.end) == (citation.start, citation.end)
+
+
+def test_a_follow_up_question_carries_the_conversation(
+    qtbot: QtBot, make_window: WindowFactory, paths: AppPaths, folder: Path
+) -> None:
+    index_folder(paths, folder)
+    window = make_window(reply=REPLY)
+    panel = window.answer_panel
+    window.ask("How many days notice must the tenant give?")
+    qtbot.waitUntil(lambda: panel.turns[-1].state == "done", timeout=WAIT_MS)
+    panel.question.setText("And by email?")
+    qtbot.keyClick(panel.question, Qt.Key.Key_Return)
+    assert panel.history() == [("How many days notice must the tenant give?", REPLY)]
+    qtbot.waitUntil(lambda: panel.turns[-1].state == "done", timeout=WAIT_MS)
+    assert len(panel.turns) == 2
+    panel.new_conversation()
+    assert panel.turns == []
+
+
+def test_stop_keeps_what_was_written(
+    qtbot: QtBot, make_window: WindowFactory, paths: AppPaths, folder: Path
+) -> None:
+    index_folder(paths, folder)
+    window = make_window(reply=REPLY)
+    panel = window.answer_panel
+    qtbot.waitUntil(lambda: window.engine.interactive_model is not None, timeout=WAIT_MS)
+    window.ask("How many days notice must the tenant give?")
+    assert panel.busy
+    panel.cancel()
+    assert not panel.busy
+    assert panel.turns[-1].state == "stopped"
+    qtbot.wait(300)  # anything the stopped answer still delivers is dropped
+    assert panel.turns[-1].state == "stopped"

@@ -7,7 +7,6 @@ to each other (nothing global). ``kenning`` with no arguments ends up here.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Sequence
 
@@ -18,16 +17,7 @@ from app.engine import Engine
 from app.tasks import TaskRunner
 from app.window import MainWindow
 from core.config import AppPaths, Settings
-from core.services import Services
-
-
-def display_available() -> bool:
-    """Whether a window can be shown at all (False on a Linux console or over plain SSH)."""
-    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal", "vnc")):
-        return True
-    if sys.platform.startswith("linux") or sys.platform.startswith(("freebsd", "openbsd")):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
-    return True  # Windows and macOS always have a desktop for a GUI process
+from core.services import Services, display_available
 
 
 def build_window(services: Services) -> MainWindow:

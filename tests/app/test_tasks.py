@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
-from app.main import display_available
 from app.tasks import Pool, TaskContext, TaskRunner
 from core.config import AppPaths
+from core.services import display_available
 from core.store import Store
 
 WAIT_MS = 5_000

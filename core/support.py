@@ -22,7 +22,9 @@ _INSTRUCTION = re.compile(
     r"new instructions)\b",
     re.IGNORECASE | re.DOTALL,
 )
-_SENTENCE = re.compile(r"[^.!?\n]+(?:[.!?]+|\n|$)")
+# A sentence ends at . ! or ? followed by space, or at a blank line; a single line break is
+# only layout (PDF lines, wrapped paragraphs) and never ends one. "2.5" stays whole.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|\n(?![ \t]*\n)|[.!?](?!\s|$))+(?:[.!?]+|\n[ \t]*\n|$)")
 _WORD = re.compile(r"\w+")
 
 

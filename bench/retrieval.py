@@ -1,5 +1,6 @@
 """Retrieval quality on ../shared/eval: nDCG@10 and recall@100 for keywords alone (BM25),
-meaning alone (dense) and hybrid at several fusion weights, through the real pipeline.
+meaning alone (dense) and hybrid at several fusion settings, through the real pipeline.
+The setting search() uses by default for the model's profile is marked with "*".
 
 Each collection is written as files on disk (one .txt per document; the PDF set as it is),
 indexed by the same Indexer a user's folder goes through, and queried through ``search``.
@@ -8,6 +9,8 @@ Indexes are kept in bench/.cache between runs: an unchanged file costs nothing.
     python bench/retrieval.py                       # every collection, default model
     python bench/retrieval.py medline adi --weights 0,0.25,0.5,1
     python bench/retrieval.py --model path/to/other.gguf
+    python bench/retrieval.py medline --embedder all-minilm-l6-v2.gguf   # a dedicated embedder
+                                                # measured beside the model, same BM25 run
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from core.query import parse_query  # noqa: E402
 from core.search import (  # noqa: E402
     filter_sql,
     fuse,
+    fuse_guarded,
     gate_dense_only,
     lexical_ids,
     nearest_by_meaning,
@@ -86,7 +90,8 @@ def recall_at(ranked: list[str], rel: dict[str, int], k: int = 100) -> float:
     return len(set(ranked[:k]) & set(rel)) / len(rel) if rel else 0.0
 
 
-def evaluate(name: str, model, weights: list[float], max_queries: int | None) -> list[dict]:
+def evaluate(name: str, model, weights: list[float], max_queries: int | None,
+             label: str = "") -> list[dict]:
     folder, mapping = materialise(name)
     db = CACHE / name / f"{model.model_id.replace('/', '_').replace(':', '_')}.db"
     db.parent.mkdir(parents=True, exist_ok=True)
@@ -125,7 +130,8 @@ def evaluate(name: str, model, weights: list[float], max_queries: int | None) ->
         )
         runs.append((qrels[q["_id"]], lexical, nearest))
 
-    floor = model.profile.min_similarity
+    profile = model.profile
+    floor = profile.min_similarity
     settings: list[tuple[str, Callable[[list[int], list[tuple[int, float]]], list[int]]]] = [
         ("bm25", lambda lex, near: lex),
         ("dense", lambda lex, near: [c for c, _ in near]),
@@ -134,17 +140,24 @@ def evaluate(name: str, model, weights: list[float], max_queries: int | None) ->
         settings.append(
             (f"rrf w={w:g} ungated", lambda lex, near, w=w: _fused(lex, [c for c, _ in near], w))
         )
-        for depth in (3, 10):
+        settings.append(
+            (f"rrf w={w:g} gate@10",
+             lambda lex, near, w=w: _fused(lex, gate_dense_only(lex, near, floor), w))
+        )
+        for extra in sorted({3, profile.dense_only}):
             settings.append(
-                (
-                    f"rrf w={w:g} gate@{depth}",
-                    lambda lex, near, w=w, d=depth: _fused(
-                        lex, gate_dense_only(lex, near, floor, d), w
-                    ),
-                )
+                (f"guarded w={w:g} +{extra}",
+                 lambda lex, near, w=w, n=extra: _guarded(lex, near, w, n, floor))
             )
+    default = f"guarded w={profile.dense_weight:g} +{profile.dense_only}"
+    if default not in {name for name, _ in settings}:
+        settings.append(
+            (default, lambda lex, near: _guarded(lex, near, profile.dense_weight,
+                                                 profile.dense_only, floor))
+        )
     rows = []
-    for label, rank in settings:
+    for setting, rank in settings:
+        label_text = f"{label}{setting}{' *' if setting == default else ''}"
         ndcg = recall = 0.0
         for rel, lexical, nearest in runs:
             ranked = _documents(rank(lexical, nearest), doc_of_chunk)
@@ -153,14 +166,14 @@ def evaluate(name: str, model, weights: list[float], max_queries: int | None) ->
         rows.append(
             {
                 "collection": name,
-                "setting": label,
+                "setting": label_text,
                 "queries": len(runs),
                 "ndcg@10": ndcg / len(runs),
                 "recall@100": recall / len(runs),
             }
         )
         print(
-            f"{name:16} {label:22} nDCG@10 {rows[-1]['ndcg@10']:.3f}  "
+            f"{name:16} {label_text:32} nDCG@10 {rows[-1]['ndcg@10']:.3f}  "
             f"recall@100 {rows[-1]['recall@100']:.3f}",
             flush=True,
         )
@@ -177,6 +190,12 @@ def _fused(lexical: list[int], semantic: list[int], weight: float) -> list[int]:
     return [cand.chunk_id for cand, _ in fuse(lexical, semantic, dense_weight=weight)]
 
 
+def _guarded(lexical: list[int], nearest: list[tuple[int, float]], weight: float, extra: int,
+             floor: float) -> list[int]:
+    return [cand.chunk_id for cand, _ in fuse_guarded(lexical, nearest, dense_weight=weight,
+                                                      dense_only=extra, min_similarity=floor)]
+
+
 def _documents(chunk_ids: list[int], doc_of_chunk: dict[int, str]) -> list[str]:
     """Chunk ranking to document ranking: each document at its best chunk's place."""
     return list(dict.fromkeys(doc_of_chunk[c] for c in chunk_ids if c in doc_of_chunk))
@@ -188,16 +207,47 @@ def main() -> None:
     parser.add_argument("--model", help="GGUF file (default: the bundled model)")
     parser.add_argument("--weights", default="0.25,0.5,1", help="dense weights to try")
     parser.add_argument("--max-queries", type=int)
+    parser.add_argument("--embedder", help="a dedicated embedding GGUF (e.g. all-MiniLM-L6-v2) "
+                        "measured beside the model, rows prefixed 'embedder:'")
     args = parser.parse_args()
     settings = Settings(model_path=args.model or "")
     model = load_default_or_chosen_model(settings, AppPaths.resolve(CACHE / "home"))
-    print(
-        f"model {model.model_id} profile {model.profile.name} "
-        f"(default dense weight {model.profile.dense_weight})"
-    )
+    embedder = None
+    if args.embedder:
+        from core.llama_model import UnifiedModel
+
+        embedder = UnifiedModel.load(args.embedder)
+    for each in (model, embedder):
+        if each is not None:
+            print(f"model {each.model_id} profile {each.profile.name} (default: dense weight "
+                  f"{each.profile.dense_weight:g}, at most {each.profile.dense_only} "
+                  "found by meaning alone)")
     weights = [float(w) for w in args.weights.split(",")]
+    rows: list[dict] = []
     for name in args.collections:
-        evaluate(name, model, weights, args.max_queries)
+        rows += evaluate(name, model, weights, args.max_queries)
+        if embedder is not None:
+            rows += evaluate(name, embedder, weights, args.max_queries, label="embedder: ")
+    print_table(rows)
+
+
+def print_table(rows: list[dict]) -> None:
+    """One markdown row per collection and setting; the embedder's figures beside the model's."""
+    embedder = {(r["collection"], r["setting"].removeprefix("embedder: ").removesuffix(" *")): r
+                for r in rows if r["setting"].startswith("embedder: ")}
+    print("\n| collection | setting | nDCG@10 | recall@100 |"
+          + (" embedder nDCG@10 | embedder recall@100 |" if embedder else ""))
+    print("|---|---|---|---|" + ("---|---|" if embedder else ""))
+    for row in rows:
+        if row["setting"].startswith("embedder: "):
+            continue
+        line = (f"| {row['collection']} ({row['queries']} q) | {row['setting']} | "
+                f"{row['ndcg@10']:.3f} | {row['recall@100']:.3f} |")
+        other = embedder.get((row["collection"], row["setting"].removesuffix(" *")))
+        if embedder:
+            line += (f" {other['ndcg@10']:.3f} | {other['recall@100']:.3f} |" if other
+                     else " — | — |")
+        print(line)
 
 
 if __name__ == "__main__":

@@ -37,13 +37,15 @@ GRIT = ModelProfile(
     dense_weight=1.0,
 )
 
-# Any decoder never trained for embeddings (gemma-3-270m, the default). Causal attention and a
-# plain mean: measured best zero-shot on Medline (bidirectional fell from 0.675 to 0.383).
-# Its dense ranking is weak (nDCG@10 0.52 Medline, 0.08 Cranfield vs BM25 0.69, 0.36), so it
-# only nudges the keyword order: weight 0.1 kept hybrid at or above BM25 on Medline and
-# Cranfield (0.699, 0.367) while weight 0.5 fell below on Cranfield (0.318); see
-# docs/benchmarks.md (bench/retrieval.py).
-GENERIC = ModelProfile(name="generic", pooling="mean", causal=True, dense_weight=0.1)
+# Any decoder never trained for embeddings (gemma-3-270m, the default). Measured zero-shot
+# (bench/embed_tricks.py, docs/benchmarks.md): causal attention (bidirectional was worse), the
+# mean of the text's rows at 8/9 of the depth (block 15 of gemma's 18; the last blocks serve
+# next-token prediction), centred on the model's common direction. Dense nDCG@10 rose from
+# 0.573/0.098/0.289 to 0.668/0.194/0.415 (Medline/Cranfield/ADI), still below BM25, so it
+# re-orders the keyword hits at weight 0.25 and adds at most 10 of its own: hybrid stayed
+# at or above BM25 on each collection (plain fusion at weight 0.5 fell below on Cranfield).
+GENERIC = ModelProfile(name="generic", pooling="mean", causal=True, embed_depth=0.89,
+                       centred=True, dense_weight=0.25, dense_only=10)
 
 # BERT-family sentence encoders (all-MiniLM and friends): embeddings only, the model's own
 # pooling; all-MiniLM-L6-v2 alone beat BM25 on Medline (0.788 vs 0.690).
@@ -89,7 +91,9 @@ class ModelFacts:
 
     def recipe(self, profile: ModelProfile) -> str:
         attention = "causal" if profile.causal else "bidir"
-        return f"{profile.name}-{profile.pooling}-{attention}-r{RECIPE_VERSION}"
+        layer = f"-L{profile.embed_layer}" if profile.embed_layer >= 0 else ""
+        centred = "-centred" if profile.centred else ""
+        return f"{profile.name}-{profile.pooling}{layer}{centred}-{attention}-r{RECIPE_VERSION}"
 
     def model_id(self, profile: ModelProfile) -> str:
         """Names weights and recipe, so stored vectors say what made them."""

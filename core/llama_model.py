@@ -21,9 +21,10 @@ a full run, and turns the shortcut off if they ever do not.
 from __future__ import annotations
 
 import codecs
+import ctypes
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +60,60 @@ _EMBED_NODE = b"result_embd_pooled"
 _CHAT_BATCH = 512
 _MAX_SEQUENCES = 64
 
+# Varied everyday and technical prose (written for Kenning) from which a model's common
+# embedding direction is estimated for profiles with ``centred``; it only has to be typical text.
+CENTRE_REFERENCE = (
+    "The tenant shall give the landlord at least two months' written notice before leaving.",
+    "Patients with high blood pressure were given a lower dose for the first six weeks.",
+    "The boiler was serviced in March and the pressure valve was replaced.",
+    "Quarterly revenue grew by eight percent, driven mostly by subscription sales.",
+    "Preheat the oven, then bake the bread for forty minutes until the crust is golden.",
+    "The function returns an empty list when the input file cannot be opened.",
+    "In 1848 revolutions spread across Europe, starting in Sicily and reaching Paris.",
+    "Wind tunnel tests showed the boundary layer separating near the trailing edge.",
+    "Please find attached the minutes of Tuesday's meeting and the revised budget.",
+    "The train to the coast leaves every hour from platform four on weekdays.",
+    "Cells exposed to the protein divided faster than the untreated controls.",
+    "Interest is charged monthly on any balance not paid by the due date.",
+    "The library catalogue indexes each document by author, title and subject headings.",
+    "Water the tomatoes in the morning and keep the soil moist but not wet.",
+    "The committee will review the application and reply within thirty days.",
+    "Our results suggest that the effect is smaller in older participants.",
+    "Remember to back up the photos before reinstalling the operating system.",
+    "The bridge's steel cables are inspected for corrosion every five years.",
+    "She described the novel as a quiet story about memory, grief and a small town.",
+    "Any dispute arising from this agreement shall be settled by arbitration.",
+    "The heat transfer coefficient rises with the flow velocity over the plate.",
+    "Invoice 2041 is overdue; a reminder was sent to the customer on Friday.",
+    "Children learn to read more easily when stories are read aloud at home.",
+    "The new policy allows staff to work from home two days a week.",
+)
+
+
+def _tensor_copier() -> Any:
+    """``copy(tensor, rows)``: a computed graph node's float rows into a numpy array; None
+    when these bindings do not expose ggml (embed layers other than the last need it)."""
+    try:
+        from llama_cpp import _ggml  # the bindings' own handle on libggml
+
+        library = _ggml.libggml
+        count, read = library.ggml_nelements, library.ggml_backend_tensor_get
+    except (ImportError, AttributeError, OSError):
+        return None
+    count.argtypes, count.restype = [ctypes.c_void_p], ctypes.c_int64
+    read.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
+    read.restype = None
+
+    def copy(tensor: int, rows: np.ndarray) -> int:
+        values = min(int(count(tensor)), rows.size)
+        read(tensor, rows.ctypes.data, 0, values * 4)
+        return values
+
+    return copy
+
+
+_copy_tensor = _tensor_copier() if CAN_READ_TENSOR_NAMES else None
+
 
 class ModelLoadError(RuntimeError):
     """The GGUF could not be loaded; the message says why and what to do."""
@@ -79,6 +134,11 @@ class UnifiedModel(TextModel):
                  embed_batch_tokens: int) -> None:
         self.path = path
         self.facts = facts
+        profile = _resolve_layer(profile, int(llama_cpp.llama_model_n_layer(llama_model)))
+        if profile.embed_layer >= 0 and _copy_tensor is None:
+            log.warning("This llama.cpp build cannot read inner layers; embedding from the "
+                        "last layer of %s instead", path.name)
+            profile = replace(profile, embed_layer=-1)
         self.profile = profile
         self.model_id = facts.model_id(profile)
         self.n_threads = n_threads
@@ -89,6 +149,11 @@ class UnifiedModel(TextModel):
         self.embed_max_tokens = embed_batch_tokens
         self._special_head, self._special_tail = self._special_wrapping()
         self._stop_after_embd = False  # switched on once the self-check passes
+        self._layer_node = (f"l_out-{profile.embed_layer}".encode()
+                            if profile.embed_layer >= 0 and profile.name != "encoder" else None)
+        self._layer_rows = np.zeros(embed_batch_tokens * self.dim, dtype=np.float32)
+        self._layer_values = 0  # how many values the tap copied in the last decode
+        self._centre: np.ndarray | None = None
         self._embed_ctx: Any = None
         self._chat_ctx: Any = None
         self._node_callback = llama_cpp.ggml_backend_sched_eval_callback(self._on_graph_node)
@@ -101,6 +166,18 @@ class UnifiedModel(TextModel):
                 self._chat_ctx = self._new_chat_context()
                 self._chat_batch = TokenBatch(min(_CHAT_BATCH, n_ctx))
                 self._stop_after_embd = self._early_stop_matches_full_run()
+            if self._layer_node is not None and not self._layer_tap_works():
+                log.warning("Block %d of %s could not be read; embedding from its last layer",
+                            profile.embed_layer, path.name)
+                self._layer_node = None
+                self.profile = replace(profile, embed_layer=-1)
+                self.model_id = facts.model_id(self.profile)
+            if profile.centred:
+                # One sentence per decode: a load touches no more of the embed context's
+                # buffers than a short text does (the memory arrives with real work).
+                self._centre = np.concatenate([
+                    self._embed([self._embed_input(text, profile.document_prefix)])
+                    for text in CENTRE_REFERENCE]).mean(axis=0)
         except BaseException:
             self.close()
             raise
@@ -161,7 +238,9 @@ class UnifiedModel(TextModel):
         body = body or tokenize(self._vocab, " ", add_special=False, parse_special=False)
         body = body[: max(1, self.embed_max_tokens - len(head) - len(tail))]
         tokens = (head + body + tail)[: self.embed_max_tokens]
-        if self.profile.name == "grit" and body:
+        # GRIT and inner-layer recipes pool the text only: BOS rows inside the model are
+        # huge outliers that every text shares.
+        if (self.profile.name == "grit" or self._layer_node is not None) and body:
             return _EmbedInput(tokens, len(head), min(len(head) + len(body), len(tokens)))
         # The generic recipe (as measured) and encoders pool every token, specials included.
         return _EmbedInput(tokens, 0, len(tokens))
@@ -179,11 +258,14 @@ class UnifiedModel(TextModel):
             used += len(item.tokens)
         if group:
             self._decode_group(group, vectors)
-        return _normalise_rows(vectors)
+        if self._centre is None:
+            return _normalise_rows(vectors)
+        return _normalise_rows(_normalise_rows(vectors) - self._centre)
 
     def _decode_group(self, group: list[tuple[int, _EmbedInput]], vectors: np.ndarray) -> None:
         total = self._embed_batch.fill_sequences([item.tokens for _, item in group])
         clear_memory(self._embed_ctx)
+        self._layer_values = 0
         status = llama_cpp.llama_decode(self._embed_ctx, self._embed_batch.batch)
         if status != 0:
             raise RuntimeError(f"llama.cpp could not embed a batch of {total} tokens "
@@ -193,8 +275,13 @@ class UnifiedModel(TextModel):
                 pooled = llama_cpp.llama_get_embeddings_seq(self._embed_ctx, sequence)
                 vectors[index] = np.ctypeslib.as_array(pooled, shape=(self.dim,))
             return
-        rows = np.ctypeslib.as_array(llama_cpp.llama_get_embeddings(self._embed_ctx),
-                                     shape=(total, self.dim))
+        if self._layer_node is not None:
+            if self._layer_values < total * self.dim:
+                raise RuntimeError("llama.cpp did not hand over the embedding layer's rows.")
+            rows = _rms_rows(self._layer_rows[: total * self.dim].reshape(total, self.dim))
+        else:
+            rows = np.ctypeslib.as_array(llama_cpp.llama_get_embeddings(self._embed_ctx),
+                                         shape=(total, self.dim))
         offset = 0
         for index, item in group:
             span = rows[offset + item.start: offset + item.end]
@@ -204,12 +291,24 @@ class UnifiedModel(TextModel):
     def _on_graph_node(self, tensor: int, ask: bool, _user_data: int) -> bool:
         # ask=True: "do you want to see this node?"; ask=False: "it is computed; go on?"
         if ask:
+            if self._layer_node is not None:
+                return tensor_name(tensor) == self._layer_node
             return self._stop_after_embd and tensor_name(tensor) == _EMBED_NODE
+        if self._layer_node is not None and _copy_tensor is not None:
+            # The later layers are never computed.
+            self._layer_values = _copy_tensor(tensor, self._layer_rows)
         return False  # the rows we pool are done: skip the vocabulary projection after them
 
-    def _early_stop_matches_full_run(self) -> bool:
-        if not CAN_READ_TENSOR_NAMES:
+    def _layer_tap_works(self) -> bool:
+        try:
+            self._embed([self._embed_input("Kenning checks its embedding layer.", "")])
+        except RuntimeError:
             return False
+        return True
+
+    def _early_stop_matches_full_run(self) -> bool:
+        if not CAN_READ_TENSOR_NAMES or self._layer_node is not None:
+            return False  # an inner layer stops the graph earlier still
         probe = [self._embed_input("Kenning checks the embedding shortcut on this line.", "")]
         full = self._embed(probe)
         self._stop_after_embd = True
@@ -376,6 +475,22 @@ class UnifiedModel(TextModel):
                                  f"{self.path.name} (out of memory?). Close other programs, "
                                  "or choose a smaller context size in Settings.")
         return context
+
+
+def _resolve_layer(profile: ModelProfile, blocks: int) -> ModelProfile:
+    """The block ``profile.embed_depth`` points at in a model of ``blocks`` blocks."""
+    if profile.name == "encoder" or profile.embed_layer >= blocks:
+        return replace(profile, embed_layer=-1)
+    if profile.embed_layer >= 0 or profile.embed_depth >= 1.0 or blocks < 2:
+        return profile
+    return replace(profile, embed_layer=max(0, round(profile.embed_depth * blocks) - 1))
+
+
+def _rms_rows(rows: np.ndarray) -> np.ndarray:
+    """Each token row scaled to unit RMS, as the next layer's norm would see it: inner
+    residual rows carry a few huge dimensions that would otherwise own the mean."""
+    scale = np.sqrt(np.mean(np.square(rows, dtype=np.float64), axis=1, keepdims=True) + 1e-6)
+    return rows / scale
 
 
 def _normalise_rows(vectors: np.ndarray) -> np.ndarray:

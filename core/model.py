@@ -49,6 +49,18 @@ class ModelProfile:
     dense_weight: float = 1.0
     #: Cosine similarity below which a passage found only by meaning is not shown.
     min_similarity: float = 0.0
+    #: Where the vector comes from, as a fraction of the model's blocks: 1.0 is the final
+    #: norm; less takes the output of an inner block (an untrained decoder's late-middle
+    #: layers hold more meaning than its last ones). Resolved at load into ``embed_layer``.
+    embed_depth: float = 1.0
+    #: The block whose output is pooled (-1: the final norm); set at load from
+    #: ``embed_depth`` unless given.
+    embed_layer: int = -1
+    #: Subtract the model's common direction (estimated at load from built-in reference text
+    #: embedded the same way) before normalising: raw decoder vectors all point one way.
+    centred: bool = False
+    #: At most this many passages found only by meaning join a hybrid result.
+    dense_only: int = 10
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Hybrid retrieval: FTS5 BM25 and sqlite-vec KNN, fused with weighted reciprocal rank fusion.
+"""Hybrid retrieval: FTS5 BM25 and sqlite-vec KNN, fused with weighted reciprocal rank fusion
+(``fuse_guarded``: meaning re-orders the keyword hits and adds a bounded few of its own).
 
 The query syntax (phrases, exclusions, folder, type and date filters) applies to both sides.
 The meaning-based side uses only vectors of the active model and is weighted by the model
@@ -77,7 +78,8 @@ def search(
             if mode == "semantic":
                 semantic = [chunk_id for chunk_id, _ in nearest]
             else:
-                semantic = gate_dense_only(lexical, nearest, model.profile.min_similarity)
+                semantic = guarded_semantic(lexical, nearest, model.profile.min_similarity,
+                                            model.profile.dense_only)
     if not parsed.has_text and parsed.has_filters:
         lexical = _filtered_only_ids(store, where, args, candidates)
 
@@ -142,6 +144,37 @@ def fuse(
         scores[chunk_id] = scores.get(chunk_id, 0.0) + dense_weight / (k + rank)
     order = sorted(cands, key=lambda c: -scores[c])
     return [(cands[c], scores[c]) for c in order]
+
+
+def fuse_guarded(
+    lexical: list[int],
+    nearest: list[tuple[int, float]],
+    *,
+    dense_weight: float,
+    dense_only: int = 3,
+    min_similarity: float = 0.0,
+    k: int = RRF_K,
+) -> list[tuple[_Candidate, float]]:
+    """Keyword ranking re-ordered by meaning, plus at most ``dense_only`` passages that only
+    the meaning side found.
+
+    The meaning side votes with its order among the keyword candidates, so a passage the
+    keywords ranked well is never outvoted by unrelated nearest neighbours; the few passages
+    found by meaning alone pass ``gate_dense_only`` and keep their own nearest-neighbour rank.
+    """
+    semantic = guarded_semantic(lexical, nearest, min_similarity, dense_only)
+    return fuse(lexical, semantic, dense_weight=dense_weight, k=k)
+
+
+def guarded_semantic(
+    lexical: list[int], nearest: list[tuple[int, float]], min_similarity: float, dense_only: int
+) -> list[int]:
+    """The meaning side's ranking for ``fuse_guarded``: the keyword candidates in meaning
+    order, with at most ``dense_only`` gated passages of its own at their nearest ranks."""
+    found = set(lexical)
+    extras = [c for c in gate_dense_only(lexical, nearest, min_similarity) if c not in found]
+    allowed = found | set(extras[: max(0, dense_only)])
+    return [chunk_id for chunk_id, _ in nearest if chunk_id in allowed]
 
 
 def filter_sql(parsed: ParsedQuery) -> tuple[str, list[object]]:

@@ -41,7 +41,7 @@ TEXTS = [
 def test_gemma_gets_the_generic_profile_and_a_descriptive_id(real_model):
     assert real_model.profile.name == "generic" and real_model.profile.causal
     assert real_model.model_id.startswith("gemma-3-270m-q4_k_m.gguf:")
-    assert real_model.model_id.endswith("generic-mean-causal-r1")
+    assert real_model.model_id.endswith("generic-mean-L15-centred-causal-r1")
     assert real_model.dim == 640 and real_model.n_ctx == 2048
     assert 0 < real_model.embed_max_tokens <= real_model.n_ctx
 
@@ -61,7 +61,8 @@ def test_a_packed_batch_equals_one_text_per_call(real_model):
     # 45 distinct texts from 2 to ~120 tokens: several share each llama_decode and several
     # decodes run. Each batch row must match its own text alone, and nothing else better.
     # (Flash attention sums in f16 in an order that depends on the batch, so a 2-token text
-    # may move by ~1.5e-3 in cosine; a misaligned row lands on another text.)
+    # may move by ~1.5e-3 in cosine, ~6e-3 once centring removed the direction all vectors
+    # share; a misaligned row lands on another text.)
     words = ("lease", "notice", "tenant", "river", "summer", "invoice", "protein", "enzyme",
              "court", "appeal", "harvest", "engine", "voltage", "poem", "theorem", "budget",
              "glacier", "vaccine", "tariff", "orbit")
@@ -71,7 +72,7 @@ def test_a_packed_batch_equals_one_text_per_call(real_model):
     alone = np.stack([real_model.embed_documents([text])[0] for text in texts])
     similarity = batch @ alone.T
     assert (similarity.argmax(axis=1) == np.arange(len(texts))).all()
-    assert similarity.diagonal().min() > 0.998
+    assert similarity.diagonal().min() > 0.99
 
 
 @model_test

@@ -1,0 +1,47 @@
+"""The hybrid fusion rule: a weak meaning side may re-order keyword hits a little, may add a
+bounded number of its own, and never pushes good keyword hits out."""
+
+from __future__ import annotations
+
+from core.search import fuse, fuse_guarded
+
+# Keyword ranking: 1..20 (1 best). The meaning side of a weak embedder: its twenty nearest
+# passages are ones the keywords never found (nearest-neighbour search always answers).
+LEXICAL = list(range(1, 21))
+WEAK_NEAREST = [(100 + i, 0.9 - i * 0.001) for i in range(20)]
+
+
+def _ids(ranked):
+    return [candidate.chunk_id for candidate, _ in ranked]
+
+
+def test_weak_dense_results_do_not_push_the_top_keyword_hits_out():
+    plain = _ids(fuse(LEXICAL, [c for c, _ in WEAK_NEAREST], dense_weight=1.0))
+    guarded = _ids(fuse_guarded(LEXICAL, WEAK_NEAREST, dense_weight=1.0, dense_only=3))
+    # Plain equal-weight fusion lets unrelated neighbours into the first ten...
+    assert len(set(plain[:10]) - set(LEXICAL)) >= 5
+    # ...the guarded rule keeps at least seven of the keywords' top ten there.
+    assert len(set(guarded[:10]) & set(LEXICAL[:10])) >= 7
+    assert set(LEXICAL) <= set(guarded)
+
+
+def test_passages_found_only_by_meaning_are_bounded():
+    for bound in (0, 2, 5):
+        ranked = _ids(fuse_guarded(LEXICAL, WEAK_NEAREST, dense_weight=1.0, dense_only=bound))
+        assert len([c for c in ranked if c not in LEXICAL]) == bound
+
+
+def test_dense_only_hits_come_in_meaning_order_and_respect_the_floor():
+    ranked = _ids(fuse_guarded(LEXICAL, WEAK_NEAREST, dense_weight=1.0, dense_only=3,
+                               min_similarity=0.95))
+    assert sorted(ranked) == LEXICAL  # none reaches the floor: keyword hits only
+    ranked = _ids(fuse_guarded(LEXICAL[:0], WEAK_NEAREST, dense_weight=1.0, dense_only=3))
+    assert ranked == [100, 101, 102]  # no keyword hits: the three nearest
+
+
+def test_meaning_reorders_the_keyword_hits_it_agrees_with():
+    # The meaning side puts keyword hit 4 first: at equal weight it passes hits 2 and 3.
+    nearest = [(4, 0.8), (1, 0.7), (2, 0.6), (3, 0.5)]
+    assert _ids(fuse_guarded([1, 2, 3, 4], nearest, dense_weight=1.0)) == [1, 4, 2, 3]
+    # With a small weight the keyword order stands.
+    assert _ids(fuse_guarded([1, 2, 3, 4], nearest, dense_weight=0.05)) == [1, 2, 3, 4]

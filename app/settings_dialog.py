@@ -23,11 +23,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import jobs
 from app.engine import Engine
-from app.tasks import TaskRunner
+from app.model_download import ModelDownloadPanel
+from app.tasks import TaskContext, TaskRunner
+from core.model_check import ModelReport, check_model
 
 BUNDLED = "The bundled model (gemma-3-270m)"
+PROFILE_TEXT = {
+    "grit": "embeds and answers (GritLM-style unified model)",
+    "generic": "chat model; search leans on keywords",
+    "encoder": "embedding-only model; cannot answer questions",
+}
+
+
+def _check_file(_: TaskContext, path: str) -> ModelReport:
+    return check_model(Path(path))
 
 
 def describe_size(size_bytes: int) -> str:
@@ -39,11 +49,12 @@ class SettingsDialog(QDialog):
     def __init__(self, engine: Engine, tasks: TaskRunner, parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("Settings")
-        self.resize(620, 320)
+        self.resize(680, 380)
         self.engine = engine
         self.tasks = tasks
         settings = engine.settings
         self._initial_model = settings.model_path
+        self._refused = ""  # why the chosen file cannot be used, "" when it can
 
         self.model_path = QLineEdit(settings.model_path)
         self.model_path.setPlaceholderText(BUNDLED)
@@ -83,6 +94,10 @@ class SettingsDialog(QDialog):
         form.addRow("Model file (GGUF):", model_row)
         form.addRow("", self.model_info)
         form.addRow("", self.loaded_info)
+        self.downloads = ModelDownloadPanel(
+            tasks, engine.services.paths.models_dir,
+            on_downloaded=lambda path: self.model_path.setText(str(path)))
+        form.addRow("Download a model:", self.downloads)
         form.addRow("CPU threads:", self.threads)
         form.addRow("Index and models:", data_row)
         self.restart_note = QLabel("")
@@ -120,26 +135,33 @@ class SettingsDialog(QDialog):
             self.model_info.setText(f"{BUNDLED}.")
             return
         self.model_info.setText("Checking the file…")
+        self._refused = ""
         self.tasks.run(
-            partial(jobs.describe_model_file, path=path),
+            partial(_check_file, path=path),
             success=self._show_file_info,
+            failure=self._show_refusal,
             lane="settings-model-info",
         )
 
-    def _show_file_info(self, info: jobs.ModelFileInfo) -> None:
-        if info.size_bytes is None:
-            self.model_info.setText(f"Cannot read this file: {info.error}. Choose another.")
-            return
-        # The profile and context length are only known once llama.cpp has loaded the file.
+    def _show_file_info(self, report: ModelReport) -> None:
+        self._refused = ""
         self.model_info.setText(
-            f"{describe_size(info.size_bytes)}. Its profile and context length are shown once "
-            "it is loaded."
+            f"{report.name}: {describe_size(report.size_bytes)}, {report.architecture}, "
+            f"{report.quantization}, context {report.context_length} tokens, "
+            f"{PROFILE_TEXT.get(report.profile, report.profile)}."
         )
 
+    def _show_refusal(self, error: BaseException) -> None:
+        self._refused = str(error)
+        self.model_info.setText(f"{error} The current model is kept.")
+
     def accept(self) -> None:
+        chosen = self.model_path.text().strip()
+        if self._refused and chosen != self._initial_model:
+            chosen = self._initial_model  # never switch to a file that was refused
         settings = replace(
             self.engine.settings,
-            model_path=self.model_path.text().strip(),
+            model_path=chosen,
             threads=self.threads.value(),
         )
         if settings != self.engine.settings:

@@ -20,6 +20,7 @@ from types import FrameType
 
 from core.answer import Answerer
 from core.cancel import CancelToken
+from core.cli_model import add_model_parser, run_model_command
 from core.cli_output import (
     ProgressPrinter,
     answer_json,
@@ -86,6 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("forget", help="stop indexing a folder and remove it from the index")
     p.add_argument("paths", nargs="+", type=Path)
+
+    add_model_parser(sub)
     return parser
 
 
@@ -105,6 +108,8 @@ def main(argv: Sequence[str] | None = None, model_loader: ModelLoader | None = N
     services = Services(paths, settings, model_loader or load_default_or_chosen_model)
     if args.command is None:
         return open_window(services, parser)
+    if args.command == "model":  # needs no index and no loaded model
+        return run_model_command(args, paths, settings)
     try:
         store = services.open_store()
         for notice in services.notices:

@@ -44,6 +44,8 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextMod
     path = Path(settings.model_path).expanduser() if settings.model_path else None
     if path is None:
         path = default_model_path(paths.models_dir)
+    else:
+        _check_chosen_model(path)
     threads = settings.threads or None
     try:
         return UnifiedModel.load(path, n_threads=threads)
@@ -51,6 +53,19 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextMod
         raise ModelUnavailable(
             f"Could not load the model {path}: {exc}. Choose another GGUF file in the settings "
             "(or `kenning --model PATH`), or remove the setting to use the bundled model."
+        ) from exc
+
+
+def _check_chosen_model(path: Path) -> None:
+    """Refuse a chosen file llama.cpp would fail on (or crash with), in plain words."""
+    from core.model_check import UnusableModel, check_model
+
+    try:
+        check_model(path)
+    except UnusableModel as exc:
+        raise ModelUnavailable(
+            f"{exc} Choose another GGUF file in the settings (or `kenning model use PATH`), "
+            "or remove the setting to use the bundled model."
         ) from exc
 
 

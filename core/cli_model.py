@@ -1,0 +1,148 @@
+"""``kenning model list | use PATH|NAME | download NAME``: see and change the model.
+
+    kenning model list --json
+    kenning model use ~/models/GritLM-7B-Q4_K_M.gguf
+    kenning model download gritlm-7b-q4      # Ctrl+C stops; run it again to resume
+
+Only ``download`` touches the network, and only for the file the user named.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from core.cancel import Cancelled, CancelToken
+from core.catalogue import CatalogueEntry, find_entry, load_catalogue
+from core.config import AppPaths, Settings
+from core.download import DownloadError, DownloadProgress, download, part_path
+from core.model_check import UnusableModel, check_model
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+def add_model_parser(sub: Any) -> None:
+    p = sub.add_parser("model", help="list, choose or download the model")
+    actions = p.add_subparsers(dest="model_action", metavar="ACTION", required=True)
+    listing = actions.add_parser("list", help="the catalogue, what is downloaded and in use")
+    listing.add_argument("--json", action="store_true", help="machine-readable output")
+    use = actions.add_parser("use", help="check a GGUF file (or catalogue name) and use it")
+    use.add_argument("model", help="a .gguf path or a downloaded catalogue name")
+    use.add_argument("--json", action="store_true", help="print the file's report as JSON")
+    fetch = actions.add_parser("download", help="download a catalogue model (resumable)")
+    fetch.add_argument("name", help="a name from `kenning model list`")
+
+
+def run_model_command(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    handler = {"list": _list, "use": _use, "download": _download}[args.model_action]
+    return handler(args, paths, settings)
+
+
+def current_model_path(paths: AppPaths, settings: Settings) -> Path:
+    if settings.model_path:
+        return Path(settings.model_path).expanduser()
+    from core.default_model import MODEL_FILE
+
+    return paths.models_dir / MODEL_FILE
+
+
+def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    in_use = current_model_path(paths, settings).resolve()
+    rows = []
+    for entry in load_catalogue():
+        target = (paths.models_dir / entry.file).resolve()
+        rows.append(entry.to_json() | {
+            "downloaded": target.is_file(),
+            "in_use": target == in_use,
+            "partial_bytes": _size(part_path(target)),
+        })
+    if args.json:
+        print(json.dumps({"in_use": str(in_use), "bundled": not settings.model_path,
+                          "models": rows}, indent=2))
+        return EXIT_OK
+    print(f"In use: {in_use}{' (bundled default)' if not settings.model_path else ''}")
+    for row in rows:
+        mark = "*" if row["in_use"] else ("✓" if row["downloaded"] else " ")
+        size = f"{row['size_bytes'] / 1e9:.1f} GB" if row["size_bytes"] else "size unchecked"
+        note = "" if row["verifiable"] else "  (no checked sha256: download disabled)"
+        print(f" {mark} {row['name']:28} {row['profile']:8} {size:>14}  {row['description']}"
+              f"{note}")
+    return EXIT_OK
+
+
+def _use(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    entry = find_entry(load_catalogue(), args.model)
+    path = paths.models_dir / entry.file if entry else Path(args.model).expanduser()
+    if entry and not path.is_file():
+        print(f"kenning: {entry.name} is not downloaded yet. Run "
+              f"`kenning model download {entry.name}` first.", file=sys.stderr)
+        return EXIT_ERROR
+    try:
+        report = check_model(path)
+    except UnusableModel as error:
+        print(f"kenning: {error} The current model is kept.", file=sys.stderr)
+        return EXIT_ERROR
+    settings.model_path = report.path
+    settings.save(paths.settings_file)
+    if args.json:
+        print(json.dumps(report.to_json(), indent=2))
+    else:
+        print(f"Now using {report.name} ({report.architecture}, {report.quantization}, "
+              f"{report.size_bytes / 1e9:.2f} GB, context {report.context_length}, "
+              f"profile {report.profile}). Files are re-embedded for it in the background "
+              "the next time Kenning indexes; keyword search works meanwhile.")
+    return EXIT_OK
+
+
+def _download(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    entry = find_entry(load_catalogue(), args.name)
+    if entry is None:
+        print(f"kenning: no model called {args.name!r}; see `kenning model list`.",
+              file=sys.stderr)
+        return EXIT_USAGE
+    target = paths.models_dir / entry.file
+    if target.is_file():
+        print(f"{entry.name} is already downloaded: {target}")
+        return EXIT_OK
+    bar = _ProgressBar(entry)
+    try:
+        download(entry.url, target, entry.sha256 or "", entry.size_bytes,
+                 progress=bar, cancel=CancelToken())
+    except (KeyboardInterrupt, Cancelled):
+        bar.close()
+        print("\nStopped. Run the same command to resume the download.", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except DownloadError as error:
+        bar.close()
+        print(f"kenning: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    bar.close()
+    print(f"Downloaded and verified {target}. Use it with `kenning model use {entry.name}`.")
+    return EXIT_OK
+
+
+class _ProgressBar:
+    def __init__(self, entry: CatalogueEntry) -> None:
+        self.entry = entry
+        self.bar: Any = None
+
+    def __call__(self, progress: DownloadProgress) -> None:
+        if not sys.stderr.isatty():
+            return
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=progress.total or None, initial=0, unit="B",
+                            unit_scale=True, desc=self.entry.name, file=sys.stderr)
+        self.bar.update(progress.done - self.bar.n)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _size(path: Path) -> int:
+    return path.stat().st_size if path.is_file() else 0

@@ -1,0 +1,140 @@
+"""Checking a GGUF file before Kenning switches to it, without loading its weights.
+
+Reads the header with ``gguf`` (llama.cpp's own reader): architecture, quantization,
+context length, whether it has GritLM's ``<|embed|>`` token or is an encoder, and whether the
+tensor data really reaches the end it promises. An unusable file is refused with a message
+that says why; the caller keeps the model it had.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+GGUF_MAGIC = b"GGUF"
+
+# Architectures Kenning's profiles are made for (decoders with a chat template or base text,
+# and the BERT-family encoders llama.cpp embeds with). Others may load but are untested.
+SUPPORTED_ARCHITECTURES = frozenset({
+    "llama", "mistral", "gemma", "gemma2", "gemma3", "qwen2", "qwen3", "phi3", "granite",
+    "olmo", "olmo2", "smollm3", "bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2",
+    "modern-bert", "neo-bert", "t5encoder", "eurobert",
+})
+_ENCODERS = frozenset({"bert", "nomic-bert", "nomic-bert-moe", "jina-bert-v2", "modern-bert",
+                       "neo-bert", "t5encoder", "eurobert"})
+# Weights are memory-mapped; add room for the KV cache, compute buffers and the app.
+_RUNTIME_OVERHEAD_BYTES = 600 * 1024 * 1024
+
+
+class UnusableModel(ValueError):
+    """The file cannot be used as a model; the message says why and what to do."""
+
+
+@dataclass(frozen=True)
+class ModelReport:
+    path: str
+    size_bytes: int
+    architecture: str
+    name: str
+    quantization: str
+    context_length: int
+    profile: str  # "grit", "generic" or "encoder"
+    ram_needed_bytes: int
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def check_model(path: Path, available_ram: int | None = None) -> ModelReport:
+    """Report what ``path`` is, or raise ``UnusableModel`` with a plain reason."""
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise UnusableModel(f"There is no file at {path}. Check the path and try again.")
+    with path.open("rb") as handle:
+        if handle.read(4) != GGUF_MAGIC:
+            raise UnusableModel(f"{path.name} is not a GGUF model file. Kenning runs models "
+                                "in the GGUF format (llama.cpp); choose a .gguf file.")
+    size = path.stat().st_size
+    reader = _read(path)
+    end = max((t.data_offset + t.n_bytes for t in reader.tensors), default=0)
+    if not reader.tensors or end > size:
+        raise UnusableModel(f"{path.name} is incomplete (truncated or damaged). Download it "
+                            "again, then choose it.")
+    arch = _string(reader, "general.architecture") or "unknown"
+    if arch not in SUPPORTED_ARCHITECTURES:
+        raise UnusableModel(f"{path.name} is a '{arch}' model, which Kenning does not "
+                            "support. Choose a llama, mistral, gemma, qwen or BERT-family GGUF.")
+    ram_needed = size + _RUNTIME_OVERHEAD_BYTES
+    available = total_ram() if available_ram is None else available_ram
+    if available and ram_needed > available:
+        raise UnusableModel(f"{path.name} needs about {ram_needed / 2**30:.1f} GB of memory and "
+                            f"this computer has {available / 2**30:.1f} GB. Choose a smaller "
+                            "model (a smaller quantization such as Q4_K_M helps).")
+    return ModelReport(
+        path=str(path.resolve()),
+        size_bytes=size,
+        architecture=arch,
+        name=_string(reader, "general.name") or path.stem,
+        quantization=_quantization(reader),
+        context_length=int(_scalar(reader, f"{arch}.context_length") or 0),
+        profile=_profile(reader, arch),
+        ram_needed_bytes=ram_needed,
+    )
+
+
+def total_ram() -> int:
+    """Physical memory in bytes, or 0 when the platform does not say (then no check)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return 0
+
+
+def _read(path: Path) -> Any:
+    from gguf import GGUFReader  # imported late: numpy-heavy and only needed here
+
+    try:
+        return GGUFReader(path)
+    except Exception as error:  # any parse failure means a damaged header
+        raise UnusableModel(f"{path.name} could not be read as GGUF ({error}). It may be "
+                            "truncated or damaged; download it again.") from error
+
+
+def _profile(reader: Any, arch: str) -> str:
+    tokens = reader.fields.get("tokenizer.ggml.tokens")
+    if tokens is not None and any(
+            bytes(tokens.parts[i]) == b"<|embed|>" for i in tokens.data):
+        return "grit"
+    causal = _scalar(reader, f"{arch}.attention.causal")
+    if arch in _ENCODERS or causal is False:
+        return "encoder"
+    return "generic"
+
+
+def _quantization(reader: Any) -> str:
+    from gguf import LlamaFileType
+
+    file_type = _scalar(reader, "general.file_type")
+    if file_type is None:
+        return "unknown"
+    try:
+        return LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_")
+    except ValueError:
+        return f"type {file_type}"
+
+
+def _scalar(reader: Any, key: str) -> Any:
+    field = reader.fields.get(key)
+    if field is None or not field.data:
+        return None
+    value = field.parts[field.data[0]]
+    return value.tolist()[0] if hasattr(value, "tolist") else value
+
+
+def _string(reader: Any, key: str) -> str | None:
+    field = reader.fields.get(key)
+    if field is None or not field.data:
+        return None
+    return bytes(field.parts[field.data[0]]).decode("utf-8", "replace")

@@ -1,0 +1,88 @@
+"""The settings dialog checks a chosen GGUF in the background and refuses a bad one."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import gguf
+import numpy as np
+
+from app.settings_dialog import SettingsDialog
+
+
+def _tiny_gguf(path: Path) -> Path:
+    writer = gguf.GGUFWriter(str(path), "llama")
+    writer.add_name("tiny")
+    writer.add_context_length(512)
+    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
+    writer.add_tensor("token_embd.weight", np.ones((8, 8), dtype=np.float32))
+    writer.write_header_to_file()
+    writer.write_kv_data_to_file()
+    writer.write_tensors_to_file()
+    writer.close()
+    return path
+
+
+def test_a_bad_file_is_refused_with_its_reason_and_not_saved(qtbot, make_window, tmp_path):
+    window = make_window(show=False)
+    dialog = SettingsDialog(window.engine, window.tasks)
+    qtbot.addWidget(dialog)
+    bad = tmp_path / "notes.gguf"
+    bad.write_text("not a model")
+
+    dialog.model_path.setText(str(bad))
+    qtbot.waitUntil(lambda: "not a GGUF" in dialog.model_info.text(), timeout=10_000)
+    assert "current model is kept" in dialog.model_info.text()
+    dialog.accept()
+    assert window.engine.settings.model_path == ""
+
+
+def test_a_good_file_shows_its_details(qtbot, make_window, tmp_path):
+    window = make_window(show=False)
+    dialog = SettingsDialog(window.engine, window.tasks)
+    qtbot.addWidget(dialog)
+    dialog.model_path.setText(str(_tiny_gguf(tmp_path / "tiny.gguf")))
+    qtbot.waitUntil(lambda: "context 512" in dialog.model_info.text(), timeout=10_000)
+    assert "llama" in dialog.model_info.text() and "ALL_F32" in dialog.model_info.text()
+
+
+def test_the_catalogue_download_runs_in_the_background_and_verifies(qtbot, make_window,
+                                                                     tmp_path):
+    import hashlib
+    import http.server
+    import threading
+    from dataclasses import replace
+
+    from app.model_download import ModelDownloadPanel
+
+    payload = b"GGUF" + bytes(300_000)
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        window = make_window(show=False)
+        got: list[Path] = []
+        panel = ModelDownloadPanel(window.tasks, tmp_path / "models", got.append)
+        qtbot.addWidget(panel)
+        assert not panel.download_button.isEnabled()  # catalogue sha256 values are unchecked
+        panel.entries = [replace(panel.entries[0],
+                                 url=f"http://127.0.0.1:{server.server_address[1]}/m.gguf",
+                                 sha256=hashlib.sha256(payload).hexdigest(),
+                                 size_bytes=len(payload))]
+        panel.start()
+        qtbot.waitUntil(lambda: bool(got), timeout=10_000)
+        assert got[0].read_bytes() == payload
+        assert "verified" in panel.status.text()
+    finally:
+        server.shutdown()
+        server.server_close()

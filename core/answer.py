@@ -21,6 +21,8 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import numpy as np
+
 from core.cancel import CancelToken
 from core.citations import CitationFilter, parse_citations, strip_citations
 from core.model import ChatMessage, GenerationSettings, TextModel
@@ -28,8 +30,10 @@ from core.query import parse_query
 from core.search import search
 from core.store import Store
 from core.support import (
+    Similarity,
     best_support,
     content_words,
+    contradicts,
     evidence_spans,
     overlap,
     sentence_spans,
@@ -86,8 +90,10 @@ class Answerer:
         """Answer ``question`` from the indexed files; ``on_text`` receives the answer as it
         streams (already free of citations to sources that were not given)."""
         hits = self.retrieve(question, scope, history)
-        sources = select_sources(question, hits, self.model)
-        if not sources or not has_evidence(question, sources):
+        # The follow-up's subject may live only in the previous question.
+        subject = with_previous_question(question, history)
+        sources = select_sources(subject, hits, self.model)
+        if not sources or not has_evidence(subject, sources):
             return self._not_found(question, hits, on_text)
         messages = build_messages(question, sources, history)
         stream_filter = CitationFilter(len(sources))
@@ -106,7 +112,7 @@ class Answerer:
             return Answer(question, text, bool(text), [], [s.hit for s in sources])
         if not text or text.upper().startswith("NOT FOUND"):
             return self._not_found(question, hits, None)
-        checked = attribute(text, sources)
+        checked = attribute(text, sources, embedding_similarity(self.model))
         if not checked.citations:
             return self._not_found(question, hits, None)
         return Answer(
@@ -121,9 +127,7 @@ class Answerer:
     def retrieve(
         self, question: str, scope: str | None, history: Sequence[tuple[str, str]] = ()
     ) -> list[Hit]:
-        # Follow-ups ("and the deposit?") lean on the previous question's words.
-        text = question if not history else f"{history[-1][0]} {question}"
-        parsed = parse_query(_plain_words(text))
+        parsed = parse_query(_plain_words(with_previous_question(question, history)))
         if scope:
             parsed.dirs.append(scope)
         return search(self.store, parsed, self.model, limit=12, per_file=2).hits
@@ -146,6 +150,11 @@ class Answerer:
             for i, h in enumerate(hits[:3], 1)
         ]
         return Answer(question, NOT_FOUND_TEXT, False, closest, hits[:3])
+
+
+def with_previous_question(question: str, history: Sequence[tuple[str, str]]) -> str:
+    """Follow-ups ("and the deposit?") lean on the previous question's words."""
+    return question if not history else f"{history[-1][0]} {question}"
 
 
 def _plain_words(text: str) -> str:
@@ -247,10 +256,13 @@ class CheckedAnswer:
     unsupported: list[str]
 
 
-def attribute(text: str, sources: list[Source]) -> CheckedAnswer:
+def attribute(
+    text: str, sources: list[Source], similarity: Similarity | None = None
+) -> CheckedAnswer:
     """Check every sentence against the sources. A sentence stays when the source it cites
     (or, when it cites none, one given source) contains most of its meaningful words; it
-    then cites the smallest span that supports it. Other sentences are set aside."""
+    then cites the smallest span that supports it, unless that span contradicts it (negation
+    or roles swapped). Other sentences are set aside."""
     by_n = {s.n: s for s in sources}
     citations: list[Citation] = []
     kept: list[str] = []
@@ -261,10 +273,15 @@ def attribute(text: str, sources: list[Source]) -> CheckedAnswer:
         candidates = [by_n[n] for n in cited if n in by_n] or sources
         numbers: list[int] = []
         for source in candidates:
-            start, end, score = best_support(sentence, source.text, source.start)
+            start, end, score = best_support(
+                sentence, source.text, source.start, similarity=similarity
+            )
             needed = SUPPORT_OVERLAP if source.n in cited else ATTRIBUTION_OVERLAP
             if start == end or (claim_words and score < needed):
                 continue
+            span_text = source.hit.text[start - source.hit.start : end - source.hit.start]
+            if contradicts(sentence, span_text):
+                continue  # the source's words, saying something else: not support
             key = (source.n, start, end)
             if key not in seen:
                 quote = source.hit.text[start - source.hit.start : end - source.hit.start]
@@ -298,3 +315,19 @@ def _with_marks(sentence: str, marks: str) -> str:
 
 def _evidence(text: str) -> str:
     return " ".join(text[s:e] for s, e in evidence_spans(text))
+
+
+def embedding_similarity(model: TextModel) -> Similarity:
+    """Cosine similarity between a claim and candidate spans with the model's own embeddings;
+    vectors are kept for the answer's lifetime, so each span is embedded once."""
+    vectors: dict[str, np.ndarray] = {}
+
+    def similarity(claim: str, passages: Sequence[str]) -> list[float]:
+        missing = [p for p in dict.fromkeys(passages) if p not in vectors]
+        if missing:
+            vectors.update(zip(missing, model.embed_documents(missing), strict=True))
+        if claim not in vectors:
+            vectors[claim] = model.embed_query(claim)
+        return [float(vectors[claim] @ vectors[p]) for p in passages]
+
+    return similarity

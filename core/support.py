@@ -1,7 +1,10 @@
 """Finding the passage that supports a claim: sentence spans and how well they back a sentence.
 
 Scores are lexical (content words shared, with light stemming) so they are fast, exact and
-explainable; the answer module adds the model's embedding similarity where it helps.
+explainable; an optional embedding similarity (the model's, passed in by the answer module)
+breaks ties between candidate spans. Sharing words is not agreeing: ``contradicts`` catches
+the cheap cases where a claim uses the source's words to say something else (a negation the
+source lacks, or the two parties on either side of the verb swapped).
 
 >>> best_support("Notice is 60 days.", "Rent is due monthly. Notice must be 60 days.", 0)
 (21, 44, ...)
@@ -10,7 +13,7 @@ explainable; the answer module adds the model's embedding similarity where it he
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 
 from core.query import STOPWORDS
 
@@ -26,6 +29,13 @@ _INSTRUCTION = re.compile(
 # only layout (PDF lines, wrapped paragraphs) and never ends one. "2.5" stays whole.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|\n(?![ \t]*\n)|[.!?](?!\s|$))+(?:[.!?]+|\n[ \t]*\n|$)")
 _WORD = re.compile(r"\w+")
+_NEGATION = frozenset(("not", "no", "never", "nor", "neither", "without", "cannot", "none"))
+# How much the embedding similarity (cosine, -1..1) weighs against the lexical share (0..1)
+# when choosing among candidate spans; lexical stays the main, explainable signal.
+EMBEDDING_WEIGHT = 0.5
+
+# Given a claim and candidate passages, how alike each passage is in meaning (cosine).
+Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 
 
 def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
@@ -78,28 +88,100 @@ def overlap(claim_words: set[str], passage_words: set[str]) -> float:
 
 
 def best_support(
-    claim: str, text: str, offset: int, max_sentences: int = 2
+    claim: str,
+    text: str,
+    offset: int,
+    max_sentences: int = 2,
+    similarity: Similarity | None = None,
 ) -> tuple[int, int, float]:
     """The span of one or two neighbouring sentences of ``text`` that best backs ``claim``.
 
     Returns (start, end, score) with offsets shifted by ``offset`` (so they are page offsets
     when ``text`` is a chunk starting at ``offset``). Score is the share of the claim's content
-    words the span contains.
+    words the span contains. Spans are ranked by that share plus, when ``similarity`` is
+    given, EMBEDDING_WEIGHT times their meaning similarity to the claim; two sentences are
+    taken only when together they rank clearly above the best single one.
     """
     claim_words = content_words(claim)
     spans = evidence_spans(text)
     if not spans:
         return offset, offset, 0.0
-    scored = [(overlap(claim_words, content_words(text[s:e])), s, e) for s, e in spans]
-    best = max(scored, key=lambda t: t[0])
-    score, start, end = best
+    candidates = list(spans)
     if max_sentences > 1:
-        for i in range(len(spans) - 1):
-            s, e = spans[i][0], spans[i + 1][1]
-            if looks_like_instruction(text[s:e]):
-                continue
-            pair = overlap(claim_words, content_words(text[s:e]))
-            # Two sentences only when together they back clearly more of the claim.
-            if pair > score + 0.2:
-                score, start, end = pair, s, e
-    return offset + start, offset + end, score
+        candidates += [
+            (spans[i][0], spans[i + 1][1])
+            for i in range(len(spans) - 1)
+            if not looks_like_instruction(text[spans[i][0] : spans[i + 1][1]])
+        ]
+    lexical = [overlap(claim_words, content_words(text[s:e])) for s, e in candidates]
+    meaning: Sequence[float] = [0.0] * len(candidates)
+    if similarity is not None:
+        meaning = similarity(claim, [text[s:e] for s, e in candidates])
+    rank = [lex + EMBEDDING_WEIGHT * sim for lex, sim in zip(lexical, meaning, strict=True)]
+    singles = range(len(spans))
+    best = max(singles, key=lambda i: rank[i])
+    for i in range(len(spans), len(candidates)):
+        if rank[i] > rank[best] + 0.2 and lexical[i] >= lexical[best]:
+            best = i
+    start, end = candidates[best]
+    return offset + start, offset + end, lexical[best]
+
+
+def contradicts(claim: str, passage: str) -> bool:
+    """Whether ``claim`` says something other than ``passage`` with the same words: one of
+    them is negated and the other is not, or two words they share sit on opposite sides of a
+    shared word (the verb) in opposite order ("the tenant must give the landlord notice"
+    against "the landlord must give the tenant notice"): the shared words right before and
+    after the same one to three shared words trade places. Cheap and conservative: a passive
+    sentence ("... by the landlord") is not checked for order."""
+    claim_tokens = _tokens(claim)
+    passage_tokens = _tokens(passage)
+    if _negated(claim_tokens) != _negated(passage_tokens):
+        return True
+    if "by" in claim_tokens or "by" in passage_tokens:
+        return False
+    passage_order = _first_positions(passage_tokens)
+    claim_order = _first_positions(claim_tokens)
+    claim_seq = [w for w in sorted(claim_order, key=claim_order.__getitem__) if w in passage_order]
+    passage_seq = [w for w in sorted(passage_order, key=passage_order.__getitem__)
+                   if w in claim_order]
+    # "X <verb words> Y" in the claim, "Y <the same verb words> X" in the passage.
+    position = {w: i for i, w in enumerate(passage_seq)}
+    for i, first in enumerate(claim_seq):
+        for gap in range(1, 4):
+            if i + gap + 1 >= len(claim_seq):
+                break
+            last = claim_seq[i + gap + 1]
+            between = claim_seq[i + 1 : i + gap + 1]
+            j = position[last]
+            if passage_seq[j + 1 : j + gap + 2] == [*between, first]:
+                return True
+    return False
+
+
+def _tokens(text: str) -> list[str]:
+    words = [w.replace("’", "'") for w in re.findall(r"[\w'’]+", text.lower())]
+    expanded: list[str] = []
+    for word in words:
+        if word.endswith("n't"):
+            expanded += [word[:-3], "not"]
+        else:
+            expanded.append(word.strip("'"))
+    return expanded
+
+
+def _negated(tokens: list[str]) -> bool:
+    return sum(t in _NEGATION for t in tokens) % 2 == 1
+
+
+def _first_positions(tokens: list[str]) -> dict[str, int]:
+    """Content word → position of its only occurrence; repeated words say nothing of order."""
+    counts: dict[str, int] = {}
+    positions: dict[str, int] = {}
+    for i, token in enumerate(tokens):
+        if token in STOPWORDS or len(token) < 2 or token in _NEGATION:
+            continue
+        stem = _stem(token)
+        counts[stem] = counts.get(stem, 0) + 1
+        positions.setdefault(stem, i)
+    return {w: p for w, p in positions.items() if counts[w] == 1}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,11 @@ from core.answer import NOT_FOUND_TEXT, Answerer, build_messages, select_sources
 from core.cancel import CancelToken
 from core.config import Settings
 from core.indexer import Indexer
+from core.model import GenerationSettings
 from core.search import search
 from core.store import Store
+from core.support import contradicts
+from tests.docs_factory import make_pdf
 from tests.fakes import FakeModel
 
 LEASE = (
@@ -164,3 +168,105 @@ def test_sentences_no_source_supports_are_set_aside(indexed):
     assert "moon" not in answer.text and "sixty days" in answer.text
     assert answer.unsupported == ["The moon is made of cheese."]
     assert answer.text.endswith("[1].")
+
+
+def test_a_follow_up_keeps_the_conversation(indexed):
+    """"How much is it?" alone names nothing; the previous question carries the subject,
+    and the earlier turn reaches the model as conversation, without its citation marks."""
+    model = RecordingModel("The deposit of 1,900 pounds is returned within thirty days [1].")
+    first = ("What about the deposit?", "The lease has a deposit section [1].")
+    assert not Answerer(indexed, model).ask("How much is it?").found
+
+    answer = Answerer(indexed, model).ask("How much is it?", history=[first])
+
+    assert answer.found
+    assert answer.citations[0].path.endswith("lease.md")
+    conversation = model.prompts[-1]
+    assert [m.role for m in conversation] == ["user", "assistant", "user"]
+    assert conversation[0].content == first[0]
+    assert conversation[1].content == "The lease has a deposit section."
+    assert conversation[2].content.endswith("Question: How much is it?")
+
+
+def test_only_the_last_turns_of_a_long_conversation_are_sent(indexed):
+    model = RecordingModel("The tenant must give sixty days written notice [1].")
+    history = [(f"Question number {n} about the tenant notice?", f"Answer {n}.") for n in range(8)]
+    Answerer(indexed, model).ask("How much notice must the tenant give?", history=history)
+    sent = [m.content for m in model.prompts[-1] if m.role == "assistant"]
+    assert sent == ["Answer 5.", "Answer 6.", "Answer 7."]
+
+
+def test_a_sentence_that_negates_its_source_is_not_shown_as_checked(indexed):
+    model = RecordingModel(
+        "Notice must be sent by post or email to the landlord [1]. "
+        "The tenant must not give sixty days written notice [1]."
+    )
+    answer = Answerer(indexed, model).ask("How much notice must the tenant give?")
+    assert answer.found, answer.text
+    assert answer.unsupported == ["The tenant must not give sixty days written notice."]
+    assert "not give" not in answer.text
+
+
+# --- with the real default GGUF -------------------------------------------------------------
+
+GREEDY_ANSWER = GenerationSettings(
+    max_tokens=80, temperature=0.0, repeat_penalty=1.2, stop=("Question:", "\n\n")
+)
+
+
+@pytest.fixture
+def real_pdf_index(tmp_path: Path, extractor, real_model) -> Store:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    make_pdf(
+        docs / "lease.pdf",
+        [
+            "Tenancy agreement for Flat 4, 12 Mill Lane. The rent is 950 pounds a month.",
+            "Ending the tenancy. The Landlord must give the Tenant at least two months' notice "
+            "in writing. The tenant must give sixty days written notice before leaving.",
+            "Deposit. The deposit of 1,900 pounds is returned within thirty days.",
+        ],
+    )
+    (docs / "recipe.txt").write_text("Bake the bread at 220 degrees for forty minutes.")
+    store = Store.open(tmp_path / "index.db")
+    with Indexer(store, real_model, Settings(), extractor) as indexer:
+        indexer.add_folder(docs)
+        indexer.run()
+    yield store
+    store.close()
+
+
+@pytest.mark.model
+def test_real_model_cites_the_page_and_span_that_hold_the_answer(real_pdf_index, real_model):
+    streamed: list[str] = []
+    answer = Answerer(real_pdf_index, real_model, GREEDY_ANSWER).ask(
+        "How many days of written notice must the tenant give before leaving?",
+        on_text=streamed.append,
+    )
+    assert answer.found, answer
+    assert streamed and "".join(streamed).strip()
+    first = answer.citations[0]
+    assert first.path.endswith("lease.pdf") and first.page == 2
+    assert first.end - first.start < 200  # a sentence or two, not the page
+    page_text = "sixty days written notice"
+    assert page_text in first.quote or "two months" in first.quote
+    for citation in answer.citations:
+        assert 1 <= citation.n <= len(answer.sources)
+    assert not re.search(r"\[(\d+)\]", answer.text) or all(
+        1 <= int(n) <= len(answer.sources) for n in re.findall(r"\[(\d+)\]", answer.text)
+    )
+    # Whatever the model wrote, nothing shown as checked contradicts its quote.
+    for citation in answer.citations:
+        for sentence in re.split(r"(?<=[.!?])\s+", answer.text):
+            if f"[{citation.n}]" in sentence:
+                assert not contradicts(re.sub(r"\s*\[\d+\]", "", sentence), citation.quote)
+
+
+@pytest.mark.model
+def test_real_model_says_it_could_not_find_an_unanswerable_question(real_pdf_index, real_model):
+    streamed: list[str] = []
+    answer = Answerer(real_pdf_index, real_model, GREEDY_ANSWER).ask(
+        "What is the airspeed velocity of an unladen swallow?", on_text=streamed.append
+    )
+    assert not answer.found
+    assert answer.text == NOT_FOUND_TEXT == "".join(streamed)

@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import jobs
+from app import jobs, open_at_page
 from app.page_view import PageView
 from app.tasks import Pool, TaskRunner
 from app.text_view import TextView
@@ -146,6 +146,11 @@ class PreviewPane(QWidget):
     @property
     def highlight_rects(self) -> list[jobs.Rect]:
         return self.pages.highlight_rects if self.stack.currentWidget() is self.pages else []
+
+    @property
+    def settled(self) -> bool:
+        """No render is in flight or about to start: the pane shows its final picture."""
+        return not self.tasks.lane_busy("preview") and not self._refit.isActive()
 
     @property
     def text_highlight(self) -> tuple[int, int] | None:
@@ -349,8 +354,23 @@ class PreviewPane(QWidget):
     # -- leaving the app -------------------------------------------------------------------
 
     def open_file(self) -> None:
-        if self.target is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(self.target.path))
+        """Open in the usual app; a PDF at the page on screen when its viewer takes a page."""
+        if self.target is None:
+            return
+        path = self.target.path
+        if not jobs.is_paged(path) or not sys.platform.startswith("linux"):
+            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
+            return
+        page = self.current_page or 1
+        self.tasks.run(
+            lambda ctx: open_at_page.command_for(path, page),
+            success=partial(self._launch, path),
+            failure=lambda _error: self._launch(path, None),
+        )
+
+    def _launch(self, path: str, command: list[str] | None) -> None:
+        if command is None or not QProcess.startDetached(command[0], command[1:]):
+            QDesktopServices.openUrl(QUrl.fromLocalFile(path))
 
     def reveal(self) -> None:
         if self.target is None:

@@ -176,6 +176,10 @@ class TaskRunner(QObject):
     def busy(self) -> bool:
         return bool(self._operations)
 
+    def lane_busy(self, lane: str) -> bool:
+        """Whether the latest task of ``lane`` has not delivered its outcome yet."""
+        return lane in self._latest_in_lane
+
     def _is_current(self, operation: Operation[Any]) -> bool:
         if self._closed or operation.cancelled:
             return False

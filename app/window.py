@@ -25,6 +25,7 @@ from app.engine import Engine
 from app.first_run import WelcomePanel
 from app.folders_dialog import FoldersDialog
 from app.preview import PreviewPane, PreviewTarget
+from app.quick_search import QuickSearch
 from app.results import ResultsModel, ResultsView
 from app.search_bar import FiltersBar, QueryBox
 from app.search_controller import SearchController
@@ -101,6 +102,9 @@ class MainWindow(QMainWindow):
         self.status_area = StatusArea(engine)
         self.statusBar().addPermanentWidget(self.status_area, 1)
         self.tray: Tray | None = None
+        self._keep_preview = False
+        self.quick_box = QuickSearch()
+        self.quick_box.submitted.connect(self.search_for)
         self._overview_timer_running = False
 
         self.search = SearchController(
@@ -142,7 +146,7 @@ class MainWindow(QMainWindow):
 
     def add_tray(self) -> None:
         self.tray = create_tray(
-            theme.app_icon(), self.engine, self.quick_search, QApplication.quit, self
+            theme.app_icon(), self.engine, self.popup_quick_search, QApplication.quit, self
         )
 
     def _on_engine_ready(self) -> None:
@@ -169,10 +173,14 @@ class MainWindow(QMainWindow):
         # Keep the file being previewed selected when indexing re-runs the query.
         row = self.results_model.row_of(previous.path) if previous else -1
         if row >= 0:
-            self.results_view.selectionModel().setCurrentIndex(
-                self.results_model.index(row),
-                QItemSelectionModel.SelectionFlag.ClearAndSelect,
-            )
+            self._keep_preview = True  # the row follows the preview, not the other way round
+            try:
+                self.results_view.selectionModel().setCurrentIndex(
+                    self.results_model.index(row),
+                    QItemSelectionModel.SelectionFlag.ClearAndSelect,
+                )
+            finally:
+                self._keep_preview = False
 
     def _update_placeholder(self) -> None:
         if self.search.query and self.search.last is not None and not self.search.last.hits:
@@ -191,7 +199,7 @@ class MainWindow(QMainWindow):
 
     def _on_current_changed(self, current: QModelIndex, _previous: QModelIndex) -> None:
         hit = self.results_model.hit(current.row())
-        if hit is not None:
+        if hit is not None and not self._keep_preview:
             self.preview.show_target(PreviewTarget.from_hit(hit, self.search.query))
 
     def focus_results(self) -> None:
@@ -218,6 +226,16 @@ class MainWindow(QMainWindow):
         self.raise_()
         self.activateWindow()
         self.focus_query()
+
+    def popup_quick_search(self) -> None:
+        self.quick_box.box.setText(self.query_box.text())
+        self.quick_box.popup()
+
+    def search_for(self, text: str) -> None:
+        """Bring the window up with ``text`` in the query box and its results coming."""
+        self.quick_search()
+        self.query_box.setText(text)  # setText is not an edit: start the search here
+        self.search.set_text(text)
 
     # -- asking ----------------------------------------------------------------------------
 
@@ -309,6 +327,7 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.save_layout()
+        self.quick_box.close()
         if self.tray is not None:
             self.tray.hide()
         super().closeEvent(event)

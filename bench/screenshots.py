@@ -31,6 +31,7 @@ from core.config import AppPaths, Settings
 from core.services import Services
 
 QUERY = "notice before leaving"
+INDEXING_QUERY = "boiler"
 QUESTION = "How much notice must the tenant give to end the tenancy?"
 INDEX_TIMEOUT_S = 600
 
@@ -51,7 +52,8 @@ def wait_until(app: QApplication, done: Callable[[], bool], timeout: float, what
 
 
 def shoot(app: QApplication, window: MainWindow, out: Path, name: str) -> None:
-    pump(app, 0.6)  # let timers redraw the status line and layouts settle
+    wait_until(app, lambda: window.preview.settled, 60, "the preview to settle")
+    pump(app, 0.2)  # one more paint after the last render or status update
     path = out / f"{name}.png"
     window.grab().save(str(path))
     print(f"saved {path}")
@@ -116,7 +118,11 @@ def main() -> int:
             INDEX_TIMEOUT_S,
             "indexing progress",
         )
+        # Keyword results work while the meaning side is still being learned: show that.
+        QTest.keyClicks(window.query_box, INDEXING_QUERY)
+        wait_until(app, lambda: bool(window.results_model.hits), 60, "results while indexing")
         shoot(app, window, args.out, "indexing" + suffix)
+        window.query_box.clear()
 
         wait_until(
             app,
@@ -135,15 +141,23 @@ def main() -> int:
         shoot(app, window, args.out, "search" + suffix)
 
         # Each state is shot once the preview has shown *its* page (not the previous one).
-        shown: list[str] = []
-        window.preview.shown.connect(lambda path, _page: shown.append(path))
+        shown: list[tuple[str, int]] = []
+        window.preview.shown.connect(lambda path, page: shown.append((path, page)))
+
+        def rendered(path: str, page: int | None = None) -> bool:
+            return window.preview.settled and any(
+                p == path and (page is None or n in (page, 0)) for p, n in shown
+            )
+
         rows = [Path(h.path).suffix for h in window.results_model.hits]
         row = rows.index(".pdf") if ".pdf" in rows else 0
         window.results_view.selectionModel().setCurrentIndex(
             window.results_model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
         )
         wanted = window.results_model.hits[row].path
-        wait_until(app, lambda: wanted in shown or bool(window.preview.error), 60, "the preview")
+        wanted_page = window.results_model.hits[row].page
+        wait_until(app, lambda: rendered(wanted, wanted_page) or bool(window.preview.error), 60,
+                   "the preview")  # fmt: skip
         shoot(app, window, args.out, "preview" + suffix)
 
         text_rows = [i for i, suffix_ in enumerate(rows) if suffix_ in (".md", ".txt", ".html")]
@@ -153,7 +167,7 @@ def main() -> int:
                 QItemSelectionModel.SelectionFlag.ClearAndSelect,
             )
             wanted = window.results_model.hits[text_rows[0]].path
-            wait_until(app, lambda: wanted in shown, 60, "the text preview")
+            wait_until(app, lambda: rendered(wanted), 60, "the text preview")
             shoot(app, window, args.out, "preview-text" + suffix)
 
         if not args.model_free:
@@ -165,8 +179,9 @@ def main() -> int:
             print(f"answer ({turn.state}): {turn.text!r}")
             if turn.citations:
                 shown.clear()
-                panel.open_citation(len(panel.turns) - 1, turn.citations[0].n)
-                wait_until(app, lambda: bool(shown), 60, "the cited passage")
+                cited = turn.citations[0]
+                panel.open_citation(len(panel.turns) - 1, cited.n)
+                wait_until(app, lambda: rendered(cited.path, cited.page), 60, "the cited passage")
             shoot(app, window, args.out, "answer" + suffix)
     finally:
         window.close()

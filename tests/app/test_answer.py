@@ -65,6 +65,13 @@ def test_an_answer_streams_and_its_citation_opens_the_cited_page(
     assert preview.current_page == 2
     assert (preview.target.start, preview.target.end) == (citation.start, citation.end)
 
+    # Results refreshing afterwards (indexing, the model freed) keep the cited passage on screen.
+    cited = preview.target
+    with qtbot.waitSignal(window.search.finished, timeout=WAIT_MS):
+        window.search.set_text("sixty days notice lease")
+    assert "lease.pdf" in [Path(h.path).name for h in window.results_model.hits]
+    assert preview.target == cited
+
 
 def test_a_follow_up_question_carries_the_conversation(
     qtbot: QtBot, make_window: WindowFactory, paths: AppPaths, folder: Path

@@ -88,7 +88,9 @@ def test_selecting_a_pdf_hit_renders_its_page_with_the_passage_highlighted(
     window.results_view.selectionModel().setCurrentIndex(
         window.results_model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
     )
+    assert not window.preview.settled  # the page is being rendered
     qtbot.waitUntil(lambda: window.preview.highlight_rects != [], timeout=WAIT_MS)
+    qtbot.waitUntil(lambda: window.preview.settled, timeout=WAIT_MS)
 
     preview = window.preview
     assert preview.current_page == 2

@@ -69,3 +69,15 @@ def test_a_fragment_at_the_snippet_edge_is_dropped_not_completed() -> None:
     hit = hit_with_snippet("tenancy by giving", "Landlord must")  # ends "… post.\n\nThe "
     start, end = passage_span(hit)
     assert CHUNK[start - hit.start : end - hit.start].endswith("Notice may be sent by post.")
+
+
+def test_pdf_viewers_that_take_a_page_get_it_and_others_do_not() -> None:
+    from app.open_at_page import page_command
+
+    lease = "/docs/lease.pdf"
+    assert page_command("org.gnome.Evince.desktop", lease, 2) == [
+        "evince", "--page-index=2", lease,
+    ]  # fmt: skip
+    assert page_command("okularApplication_pdf.desktop", lease, 3) == ["okular", "-p", "3", lease]
+    assert page_command("org.pwmt.zathura.desktop\n", lease, 4) == ["zathura", "-P", "4", lease]
+    assert page_command("firefox.desktop", lease, 2) is None

@@ -11,8 +11,9 @@ import gguf
 import numpy as np
 import pytest
 
+from core.embed_recipe import CENTRE_REFERENCE, resolve_layer
 from core.gguf_info import GENERIC
-from core.llama_model import CENTRE_REFERENCE, UnifiedModel, _EmbedInput, _resolve_layer
+from core.llama_model import UnifiedModel, _EmbedInput
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.embed_tricks import cut_gguf
@@ -43,11 +44,11 @@ def final_model(default_gguf: Path):
 
 
 def test_embed_depth_resolves_to_a_block_of_any_model():
-    assert _resolve_layer(GENERIC, 18).embed_layer == 15  # gemma-3-270m
-    assert _resolve_layer(GENERIC, 32).embed_layer == 27
-    assert _resolve_layer(FINAL, 18).embed_layer == -1
-    assert _resolve_layer(replace(FINAL, embed_layer=40), 18).embed_layer == -1  # no such block
-    assert _resolve_layer(replace(GENERIC, name="encoder"), 12).embed_layer == -1
+    assert resolve_layer(GENERIC, 18).embed_layer == 15  # gemma-3-270m
+    assert resolve_layer(GENERIC, 32).embed_layer == 27
+    assert resolve_layer(FINAL, 18).embed_layer == -1
+    assert resolve_layer(replace(FINAL, embed_layer=40), 18).embed_layer == -1  # no such block
+    assert resolve_layer(replace(GENERIC, name="encoder"), 12).embed_layer == -1
 
 
 @model_test

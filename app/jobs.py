@@ -266,20 +266,3 @@ def word_rects(page: pymupdf.Page, words: Sequence[str]) -> list[Rect]:
 def _transform(rect: Sequence[float], matrix: pymupdf.Matrix) -> Rect:
     r = pymupdf.Rect(rect) * matrix
     return (r.x0, r.y0, r.x1, r.y1)
-
-
-# -- model files ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ModelFileInfo:
-    path: str
-    size_bytes: int | None
-    error: str | None = None
-
-
-def describe_model_file(ctx: TaskContext, path: str) -> ModelFileInfo:
-    try:
-        return ModelFileInfo(path, Path(path).stat().st_size)
-    except OSError as exc:
-        return ModelFileInfo(path, None, exc.strerror or str(exc))

@@ -134,9 +134,14 @@ def read_facts(model: llama_cpp.llama_model_p, path: Path) -> ModelFacts:
 
 
 def detect_profile(facts: ModelFacts) -> ModelProfile:
-    if facts.has_embed_token:
+    return profile_for(facts.has_embed_token, facts.causal_attention)
+
+
+def profile_for(has_embed_token: bool, causal_attention: bool) -> ModelProfile:
+    """The one rule, whether the facts come from a loaded model or from a file's header."""
+    if has_embed_token:
         return GRIT
-    if not facts.causal_attention:
+    if not causal_attention:
         return ENCODER
     return GENERIC
 

@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from core.gguf_info import profile_for
+
 GGUF_MAGIC = b"GGUF"
 
 # Architectures Kenning's profiles are made for (decoders with a chat template or base text,
@@ -104,13 +106,10 @@ def _read(path: Path) -> Any:
 
 def _profile(reader: Any, arch: str) -> str:
     tokens = reader.fields.get("tokenizer.ggml.tokens")
-    if tokens is not None and any(
-            bytes(tokens.parts[i]) == b"<|embed|>" for i in tokens.data):
-        return "grit"
+    has_embed_token = tokens is not None and any(
+        bytes(tokens.parts[i]) == b"<|embed|>" for i in tokens.data)
     causal = _scalar(reader, f"{arch}.attention.causal")
-    if arch in _ENCODERS or causal is False:
-        return "encoder"
-    return "generic"
+    return profile_for(has_embed_token, arch not in _ENCODERS and causal is not False).name
 
 
 def _quantization(reader: Any) -> str:

@@ -4,23 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import gguf
-import numpy as np
-
 from app.settings_dialog import SettingsDialog
-
-
-def _tiny_gguf(path: Path) -> Path:
-    writer = gguf.GGUFWriter(str(path), "llama")
-    writer.add_name("tiny")
-    writer.add_context_length(512)
-    writer.add_file_type(gguf.LlamaFileType.ALL_F32)
-    writer.add_tensor("token_embd.weight", np.ones((8, 8), dtype=np.float32))
-    writer.write_header_to_file()
-    writer.write_kv_data_to_file()
-    writer.write_tensors_to_file()
-    writer.close()
-    return path
+from tests.gguf_factory import write_tiny_gguf
 
 
 def test_a_bad_file_is_refused_with_its_reason_and_not_saved(qtbot, make_window, tmp_path):
@@ -41,7 +26,7 @@ def test_a_good_file_shows_its_details(qtbot, make_window, tmp_path):
     window = make_window(show=False)
     dialog = SettingsDialog(window.engine, window.tasks)
     qtbot.addWidget(dialog)
-    dialog.model_path.setText(str(_tiny_gguf(tmp_path / "tiny.gguf")))
+    dialog.model_path.setText(str(write_tiny_gguf(tmp_path / "tiny.gguf", name="tiny")))
     qtbot.waitUntil(lambda: "context 512" in dialog.model_info.text(), timeout=10_000)
     assert "llama" in dialog.model_info.text() and "ALL_F32" in dialog.model_info.text()
 

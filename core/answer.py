@@ -30,6 +30,7 @@ from core.query import parse_query
 from core.search import search
 from core.store import Store
 from core.support import (
+    EMBEDDING_WEIGHT,
     Similarity,
     best_support,
     content_words,
@@ -41,14 +42,25 @@ from core.support import (
 from core.types import Answer, Citation, Hit
 
 NOT_FOUND_TEXT = "I could not find this in your files."
+# Said before a passage quoted as the answer, when the model's own wording did not check out.
+QUOTE_INTRO = "Your files say:"
+# Shown after a streamed reply that the support check then replaced.
+WORDING_SET_ASIDE = "That wording did not check out against your files, so it is set aside."
 MAX_SOURCES = 5
-SOURCE_TOKENS = 160
+# Five sources of this size keep the prompt near 650 tokens: the first word of an answer
+# arrives in about a second on two cores with the default model (docs/benchmarks.md).
+SOURCE_TOKENS = 100
 # A passage must share this much of the question's meaningful words to count as evidence.
 EVIDENCE_OVERLAP = 0.4
 # Share of an answer sentence's meaningful words its cited source must contain to back it...
 SUPPORT_OVERLAP = 0.5
 # ...and, for a sentence that cites nothing, the share a given source needs to be credited.
 ATTRIBUTION_OVERLAP = 0.6
+# A sentence quoted as the answer must hold this share of the question's meaningful words and
+# say at least this many of its own: a heading that only echoes the question answers nothing.
+QUOTE_OVERLAP = 0.6
+QUOTE_NEW_WORDS = 2
+QUOTE_CONTRADICTION_PENALTY = 0.5
 
 _CONTROL = re.compile(r"<\s*/?\s*(source|start_of_turn|end_of_turn|\|[a-z_]+\|)[^>]*>", re.I)
 
@@ -75,7 +87,7 @@ class Answerer:
             temperature=0.1,
             repeat_penalty=1.2,
             # Small models ramble: one paragraph is the answer.
-            stop=("Question:", "<source", "</source", "\n\n"),
+            stop=("Question:", "\nAnswer:", "<source", "</source", "\n\n"),
         )
 
     def ask(
@@ -110,11 +122,21 @@ class Answerer:
         text = "".join(pieces).strip()
         if cancel is not None and cancel.cancelled:
             return Answer(question, text, bool(text), [], [s.hit for s in sources])
-        if not text or text.upper().startswith("NOT FOUND"):
-            return self._not_found(question, hits, None)
-        checked = attribute(text, sources, embedding_similarity(self.model))
+        similarity = embedding_similarity(self.model)
+        checked = (
+            attribute(text, sources, similarity)
+            if text and not text.upper().startswith("NOT FOUND")
+            else CheckedAnswer("", [], [])
+        )
         if not checked.citations:
-            return self._not_found(question, hits, None)
+            # A small model often words an answer its sources do not back; the sentence that
+            # does answer is then shown as it stands in the file, rather than nothing.
+            quoted = quote_answer(subject, sources, similarity)
+            if quoted is None:
+                return self._not_found(question, hits, None)
+            unsupported = checked.unsupported or ([text] if text else [])
+            return Answer(question, quoted.text, True, quoted.citations,
+                          [s.hit for s in sources], unsupported, quoted=True)
         return Answer(
             question,
             checked.text,
@@ -304,6 +326,40 @@ def attribute(
         else:
             unsupported.append(sentence)
     return CheckedAnswer(" ".join(kept), citations, unsupported)
+
+
+def quote_answer(
+    question: str, sources: list[Source], similarity: Similarity | None = None
+) -> CheckedAnswer | None:
+    """The one sentence of the sources that best answers ``question``, quoted and cited; None
+    when no sentence holds most of the question's words and something besides them."""
+    question_words = content_words(question)
+    candidates: list[tuple[Source, int, int]] = []
+    for source in sources:
+        for start, end in evidence_spans(source.text):
+            words = content_words(source.text[start:end])
+            if (
+                overlap(question_words, words) >= QUOTE_OVERLAP
+                and len(words - question_words) >= QUOTE_NEW_WORDS
+            ):
+                candidates.append((source, start, end))
+    if not candidates:
+        return None
+    texts = [source.text[start:end] for source, start, end in candidates]
+    meaning = similarity(question, texts) if similarity is not None else [0.0] * len(texts)
+    # A sentence negated where the question is not ("may not end the tenancy" for "how much
+    # notice to end the tenancy?") rarely answers it; it still can when nothing else does.
+    rank = [
+        overlap(question_words, content_words(text)) + EMBEDDING_WEIGHT * sim
+        - (QUOTE_CONTRADICTION_PENALTY if contradicts(question, text) else 0.0)
+        for text, sim in zip(texts, meaning, strict=True)
+    ]
+    best = max(range(len(candidates)), key=rank.__getitem__)
+    source, start, end = candidates[best]
+    quote = " ".join(texts[best].split())
+    citation = Citation(source.n, source.hit.path, source.hit.page, source.start + start,
+                        source.start + end, texts[best], source.hit.chunk_id)
+    return CheckedAnswer(f"{QUOTE_INTRO} “{quote}” [{source.n}]", [citation], [])
 
 
 def _with_marks(sentence: str, marks: str) -> str:

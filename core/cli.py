@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
 
-from core.answer import Answerer
+from core.answer import WORDING_SET_ASIDE, Answerer
 from core.cancel import CancelToken
 from core.cli_model import add_model_parser, run_model_command
 from core.cli_output import (
@@ -242,7 +242,8 @@ def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> in
 def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
     scope = str(args.scope.expanduser().resolve()) if args.scope is not None else None
     answerer = Answerer(store, services.model)
-    stream = None if args.json else _print_piece
+    streamed: list[str] = []
+    stream = None if args.json else _printer(streamed)
     cancel = CancelToken()
     previous = signal.signal(signal.SIGINT, _first_interrupt_cancels(cancel))
     try:
@@ -251,15 +252,24 @@ def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
         signal.signal(signal.SIGINT, previous)
     if args.json:
         print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
-    else:
-        print()
-        print_sources(answer, sys.stdout)
+        return EXIT_OK
+    shown = "".join(streamed).strip()
+    set_aside = answer.quoted or not answer.found
+    if shown and shown != answer.text and set_aside and not cancel.cancelled:
+        # What streamed was the model's wording; the checked answer replaces it.
+        print(f"\n\n{WORDING_SET_ASIDE}\n{answer.text}", end="")
+    print()
+    print_sources(answer, sys.stdout)
     return EXIT_OK
 
 
-def _print_piece(piece: str) -> None:
-    sys.stdout.write(piece)
-    sys.stdout.flush()
+def _printer(streamed: list[str]) -> Callable[[str], None]:
+    def print_piece(piece: str) -> None:
+        streamed.append(piece)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    return print_piece
 
 
 def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> int:

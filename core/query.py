@@ -25,7 +25,7 @@ STOPWORDS = frozenset(
         "how", "i", "if", "in", "into", "is", "it", "its", "of", "on", "or", "that", "the",
         "their", "then", "there", "these", "they", "this", "to", "was", "were", "what", "when",
         "where", "which", "who", "why", "will", "with", "you", "your", "does", "do", "did", "can",
-        "about",
+        "about", "much", "many", "must", "should", "would", "could", "shall", "might",
     ]
 )
 

@@ -76,7 +76,11 @@ def content_words(text: str) -> set[str]:
 def _stem(word: str) -> str:
     for suffix in ("ingly", "edly", "ing", "ied", "ies", "ed", "es", "ly", "s"):
         if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            return word[: -len(suffix)]
+            word = word[: -len(suffix)]
+            break
+    # "give", "gives" and "giving" meet at "giv"; "notice" and "noticed" at "notic".
+    if word.endswith("e") and len(word) >= 4:
+        word = word[:-1]
     return word
 
 

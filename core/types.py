@@ -125,3 +125,6 @@ class Answer:
     sources: list[Hit] = field(default_factory=list)
     #: Sentences the model wrote that no given source supports; never shown as the answer.
     unsupported: list[str] = field(default_factory=list)
+    #: The answer is a sentence quoted from a source, because the model's own wording did not
+    #: check out against the sources (its words are then in ``unsupported``).
+    quoted: bool = False

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.answer import NOT_FOUND_TEXT, Answerer, build_messages, select_sources
+from core.answer import NOT_FOUND_TEXT, QUOTE_INTRO, Answerer, build_messages, select_sources
 from core.cancel import CancelToken
 from core.config import Settings
 from core.indexer import Indexer
@@ -102,12 +102,48 @@ def test_no_evidence_says_so_without_generating(indexed):
     assert model.prompts == []
 
 
-def test_model_answer_that_cites_nothing_checkable_is_not_shown_as_found(indexed):
+def test_unsupported_wording_gives_way_to_the_sentence_that_answers(indexed):
     model = RecordingModel("Bananas are yellow.")
     answer = Answerer(indexed, model).ask("How much notice must the tenant give?")
-    assert not answer.found
+    assert answer.found and answer.quoted
+    assert answer.unsupported == ["Bananas are yellow."]
+    assert "Bananas" not in answer.text
+    assert answer.text.startswith(QUOTE_INTRO) and answer.text.endswith("[1]")
+    [cited] = answer.citations
+    assert cited.quote == "The tenant must give sixty days written notice before leaving the flat."
+    assert Path(cited.path).read_text()[cited.start:cited.end] == cited.quote
+    assert cited.quote in answer.text
+
+
+def test_unsupported_wording_without_an_answering_sentence_is_not_found(indexed):
+    model = RecordingModel("Bananas are yellow.")
+    # The lease shares "deposit" and "returned", but no sentence holds most of the question.
+    answer = Answerer(indexed, model).ask("Is the deposit returned with interest by the bank?")
+    assert not answer.found and not answer.quoted
     assert answer.text == NOT_FOUND_TEXT
     assert answer.citations  # the closest passages, to look at
+
+
+def test_quoted_sentence_must_say_more_than_the_question(indexed):
+    # "Ending the tenancy" holds the question's words and nothing else: it answers nothing.
+    model = RecordingModel("Bananas are yellow.")
+    answer = Answerer(indexed, model).ask("Ending the tenancy?")
+    assert "Ending the tenancy”" not in answer.text
+
+
+def test_a_negated_sentence_is_quoted_only_when_nothing_else_answers():
+    from core.answer import Source, quote_answer
+    from core.types import Hit
+
+    text = ("The landlord may not end the tenancy early. "
+            "The tenant may end the tenancy with sixty days notice.")
+    hit = Hit(chunk_id=1, file_id=1, path="/lease.txt", page=None, start=0, end=len(text),
+              text=text, heading="", snippet=text, snippet_matches=[], snippet_start=0,
+              score=1.0)
+    source = Source(1, hit, 0, len(text), text)
+    quoted = quote_answer("How can the tenancy end?", [source])
+    assert quoted is not None
+    assert quoted.citations[0].quote == "The tenant may end the tenancy with sixty days notice."
 
 
 def test_document_text_is_fenced_data_and_cannot_close_its_fence(indexed):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.answer import QUOTE_INTRO, WORDING_SET_ASIDE
 from core.cli import main
 from tests.docs_factory import make_pdf
 from tests.fakes import FakeModel
@@ -86,6 +87,25 @@ def test_ask_without_evidence_says_so(home, folder, capsys):
     data = json.loads(out)
     assert code == 0 and data["found"] is False
     assert "could not find" in data["answer"]
+
+
+def test_ask_says_when_streamed_wording_was_set_aside(home, folder, capsys):
+    run(capsys, "index", str(folder))
+    question = "How many days of paid leave does an employee get?"
+    code = main(["ask", question],
+                model_loader=lambda s, p: FakeModel(reply="Employees get a pony."))
+    out, _ = capsys.readouterr()
+    assert code == 0
+    streamed, _, rest = out.partition(WORDING_SET_ASIDE)
+    assert "Employees get a pony." in streamed
+    assert rest.strip().startswith(f"{QUOTE_INTRO} “Holidays: every employee gets twenty-eight")
+    assert "pony" not in rest
+
+    main(["ask", question, "--json"],
+         model_loader=lambda s, p: FakeModel(reply="Employees get a pony."))
+    data = json.loads(capsys.readouterr().out)
+    assert data["quoted"] is True and data["unsupported"] == ["Employees get a pony."]
+    assert data["citations"][0]["page"] == 2
 
 
 def test_missing_folder_is_a_usage_error(home, tmp_path, capsys):

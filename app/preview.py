@@ -312,8 +312,11 @@ class PreviewPane(QWidget):
         rendered = self.pages.rendered
         if not self._paged or rendered is None:
             return
-        current = rendered.points_to_pixels / self.devicePixelRatioF()
-        current *= jobs.POINTS_PER_INCH / jobs.SCREEN_DPI
+        # Steps build on the zoom last asked for, so quick clicks add up before a render lands.
+        current = self._zoom
+        if current is None:
+            current = rendered.points_to_pixels / self.devicePixelRatioF()
+            current *= jobs.POINTS_PER_INCH / jobs.SCREEN_DPI
         self._zoom = min(max(current * factor, ZOOM_RANGE[0]), ZOOM_RANGE[1])
         self._render(self.current_page, scroll="keep")
 

@@ -184,6 +184,11 @@ class Engine(QObject):
         self._request(lambda service: service.add_folder(path))
         self.folders_changed.emit()
 
+    def ask_about(self, path: Path) -> None:
+        """Index ``path`` first (adding it if no indexed folder holds it)."""
+        self._request(lambda service: service.ask_about(path))
+        self.folders_changed.emit()
+
     def remove_folder(self, path: Path) -> None:
         self._request(lambda service: service.remove_folder(path))
         self.folders_changed.emit()

@@ -83,6 +83,8 @@ class FiltersBar(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         self.folder = self._combo("Only results from this folder")
         self.folder.addItem("All folders", "")
+        self._folders: list[str] = []
+        self._pinned = ""
         self.file_type = self._combo("Only this kind of file")
         for label, filter_text in FILE_TYPES:
             self.file_type.addItem(label, filter_text)
@@ -106,10 +108,13 @@ class FiltersBar(QWidget):
 
     def set_folders(self, folders: list[str]) -> None:
         chosen = self.folder.currentData()
+        self._folders = list(folders)
         self.folder.blockSignals(True)
         self.folder.clear()
         self.folder.addItem("All folders", "")
-        for path in folders:
+        # A folder asked about from the file manager may sit inside an indexed one.
+        extra = [self._pinned] if self._pinned and self._pinned not in folders else []
+        for path in [*folders, *extra]:
             self.folder.addItem(_short_folder_name(path), path)
             self.folder.setItemData(self.folder.count() - 1, path, Qt.ItemDataRole.ToolTipRole)
         index = self.folder.findData(chosen)
@@ -117,6 +122,12 @@ class FiltersBar(QWidget):
         self.folder.blockSignals(False)
         if index < 0 and chosen:
             self.changed.emit()  # the chosen folder is gone: the filter no longer applies
+
+    def set_scope(self, folder: str) -> None:
+        """Limit results (and answers) to ``folder``, listing it if it is not there yet."""
+        self._pinned = folder
+        self.set_folders(self._folders)
+        self.folder.setCurrentIndex(self.folder.findData(folder))  # emits changed
 
     @property
     def scope(self) -> str | None:

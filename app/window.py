@@ -222,9 +222,7 @@ class MainWindow(QMainWindow):
         self.query_box.selectAll()
 
     def quick_search(self) -> None:
-        self.showNormal()
-        self.raise_()
-        self.activateWindow()
+        self.raise_window()
         self.focus_query()
 
     def popup_quick_search(self) -> None:
@@ -264,6 +262,33 @@ class MainWindow(QMainWindow):
             f"Reading {path.name}… Type to search; results appear as files are read."
         )
         self.focus_query()
+
+    def ask_about_folder(self, path: Path) -> None:
+        """"Ask Kenning about this folder": index it first, scope search and answers to it and
+        put the cursor in the question box. Answers can start from the first files read."""
+        folder = path.expanduser().resolve()
+        self.engine.ask_about(folder)
+        self._show_welcome(False)
+        self.filters.set_scope(str(folder))
+        self.raise_window()
+        self.answer_panel.show()
+        self.answer_panel.question.setPlaceholderText(f"Ask a question about {folder.name}…")
+        self.answer_panel.question.setFocus()
+
+    def handle_request(self, request: dict[str, object]) -> None:
+        """A request from a later launch (``kenning`` or ``kenning ask-folder``)."""
+        if request.get("action") == "ask-folder" and isinstance(request.get("path"), str):
+            self.ask_about_folder(Path(str(request["path"])))
+        else:
+            self.raise_window()
+
+    def raise_window(self) -> None:
+        """Bring the window to the front, un-minimised (a maximised window stays maximised)."""
+        state = self.windowState() & ~Qt.WindowState.WindowMinimized
+        self.setWindowState(state | Qt.WindowState.WindowActive)
+        self.show()
+        self.raise_()
+        self.activateWindow()
 
     def _show_welcome(self, welcome: bool) -> None:
         """First run: the welcome panel gets the whole width (there is nothing to preview)."""

@@ -20,6 +20,7 @@ from types import FrameType
 
 from core.answer import WORDING_SET_ASIDE, Answerer
 from core.cancel import CancelToken
+from core.cli_integrate import add_integrate_parser, run_integrate_command
 from core.cli_model import add_model_parser, run_model_command
 from core.cli_output import (
     ProgressPrinter,
@@ -28,6 +29,7 @@ from core.cli_output import (
     print_sources,
     status_json,
 )
+from core.cli_window import add_ask_folder_parser, open_window, run_ask_folder
 from core.config import AppPaths, Settings
 from core.indexer import Indexer
 from core.search import search
@@ -35,7 +37,6 @@ from core.services import (
     ModelLoader,
     ModelUnavailable,
     Services,
-    display_available,
     load_default_or_chosen_model,
 )
 from core.store import Store
@@ -89,6 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", type=Path)
 
     add_model_parser(sub)
+    add_integrate_parser(sub)
+    add_ask_folder_parser(sub)
     return parser
 
 
@@ -107,9 +110,13 @@ def main(argv: Sequence[str] | None = None, model_loader: ModelLoader | None = N
         settings.threads = args.threads
     services = Services(paths, settings, model_loader or load_default_or_chosen_model)
     if args.command is None:
-        return open_window(services, parser)
+        return open_window(services)
+    if args.command == "ask-folder":
+        return run_ask_folder(args, services)
     if args.command == "model":  # needs no index and no loaded model
         return run_model_command(args, paths, settings)
+    if args.command == "integrate":  # writes file-manager entries only
+        return run_integrate_command(args)
     try:
         store = services.open_store()
         for notice in services.notices:
@@ -134,28 +141,6 @@ def main(argv: Sequence[str] | None = None, model_loader: ModelLoader | None = N
         return EXIT_INTERRUPTED
     finally:
         services.close()
-
-
-def open_window(services: Services, parser: argparse.ArgumentParser) -> int:
-    """``kenning`` alone opens the window; without a display it says so and points to the CLI."""
-    if not display_available():
-        print(
-            "kenning: no display is available, so the window cannot open. "
-            "Use the command line instead, for example:\n"
-            '  kenning index ~/Documents\n  kenning search "your words"\n',
-            file=sys.stderr,
-        )
-        parser.print_help(sys.stderr)
-        return EXIT_USAGE
-    try:
-        from app.main import run_window
-    except ImportError as exc:  # a build without the GUI, or Qt libraries missing
-        print(
-            f"kenning: the window cannot start ({exc}). The command line works:\n", file=sys.stderr
-        )
-        parser.print_help(sys.stderr)
-        return EXIT_ERROR
-    return run_window(services)
 
 
 def cmd_index(args: argparse.Namespace, services: Services, store: Store) -> int:

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 
 WatcherFactory = Callable[[Callable[[ChangeSet], None], ExcludeRules], Watcher]
 _MAX_FOCUS = 3
+#: Folders added by "ask about this folder" go ahead of ones added in the ordinary way (0).
+ASKED_PRIORITY = 1
 
 
 @dataclass(frozen=True)
@@ -103,6 +105,19 @@ class IndexService:
             _focus(indexer, path)
 
         self._request(add, rescan=True)
+
+    def ask_about(self, path: Path) -> None:
+        """The user asks about ``path`` (e.g. from the file manager): add it unless an indexed
+        folder already holds it, and read and embed its files before anything else."""
+
+        def add_or_focus(indexer: Indexer) -> None:
+            folder = path.expanduser().resolve()
+            known = [Path(known) for _, known in indexer.store.folders()]
+            if not any(folder == k or folder.is_relative_to(k) for k in known):
+                indexer.add_folder(folder, ASKED_PRIORITY)
+            _focus(indexer, folder)
+
+        self._request(add_or_focus, rescan=True)
 
     def remove_folder(self, path: Path) -> None:
         self._request(lambda indexer: indexer.store.remove_folder(path.expanduser().resolve()))

@@ -62,6 +62,8 @@ cat > "$STAGE/DEBIAN/postinst" <<'POSTINST'
 set -e
 if command -v update-desktop-database >/dev/null 2>&1; then update-desktop-database -q /usr/share/applications || true; fi
 if command -v gtk-update-icon-cache >/dev/null 2>&1; then gtk-update-icon-cache -q -t /usr/share/icons/hicolor || true; fi
+# A hint only (this script runs as root; the right-click entry lives in each user's home).
+if [ "$1" = configure ]; then echo "Kenning: to add \"Ask Kenning about this folder\" to your file manager, run: kenning integrate install"; fi
 POSTINST
 cp "$STAGE/DEBIAN/postinst" "$STAGE/DEBIAN/postrm"
 chmod 755 "$STAGE/DEBIAN/postinst" "$STAGE/DEBIAN/postrm"

@@ -9,6 +9,7 @@ import pytest
 
 from core.answer import QUOTE_INTRO, WORDING_SET_ASIDE
 from core.cli import main
+from core.cli_window import folder_argument
 from tests.docs_factory import make_pdf
 from tests.fakes import FakeModel
 
@@ -130,6 +131,32 @@ def test_no_command_without_display_points_to_the_cli(home, capsys, monkeypatch)
     monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
     code, _, err = run(capsys)
     assert code == 2 and "no display" in err and "kenning search" in err
+
+
+def test_ask_folder_without_display_says_how_to_ask_from_the_terminal(
+    home, folder, capsys, monkeypatch
+):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    code, _, err = run(capsys, "ask-folder", str(folder))
+    assert code == 2 and "no display" in err
+    assert f'kenning ask --in "{folder}"' in err
+
+
+def test_ask_folder_refuses_what_is_not_a_folder(home, folder, capsys):
+    code, _, err = run(capsys, "ask-folder", str(folder / "missing"))
+    assert code == 2 and "is not a folder" in err
+    code, _, err = run(capsys, "ask-folder", str(folder / "note.md"))
+    assert code == 2 and "is not a folder" in err
+
+
+def test_ask_folder_resolves_relative_paths_and_explorer_drive_roots(folder, monkeypatch):
+    monkeypatch.chdir(folder.parent)
+    assert folder_argument(folder.name) == folder.resolve()
+    assert folder_argument("~") == Path.home().resolve()
+    # Explorer passes a drive root as "C:\"; Windows' rules leave C:" in argv.
+    assert str(folder_argument('C:"', platform="win32")).endswith('C:\\')
 
 
 def test_forget_removes_folder(home, folder, capsys):

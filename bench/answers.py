@@ -3,10 +3,15 @@
 For each question (or the first ``--limit``): ask through the same ``Answerer`` the CLI uses and
 report the share answered vs "could not find", the share whose first cited source is a relevant
 filing (per the collection's qrels), the share of answer sentences that survived the support
-check, prompt size, and time to first token and total time per answer (p50/p95). The PDFs are
-indexed once; the index is cached under /tmp so reruns only pay for the questions.
+check, the share answered by quoting a source sentence, prompt size, and time to first token and
+total time per answer (p50/p95). The PDFs are indexed once, into the same cached index
+bench/retrieval.py uses (bench/.cache/docugami_sec10q), so reruns only pay for the questions.
+
+Each ``--source-tokens`` size is run over the same questions in the same run; the first is the
+shipped setting and the others are printed with their ratio to it.
 
     nice -n 10 python bench/answers.py --limit 40
+    nice -n 10 python bench/answers.py --limit 40 --source-tokens 100,160
     nice -n 10 python bench/answers.py --limit 40 --temperature 0 --max-tokens 80
 """
 
@@ -22,7 +27,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.answer import Answerer, build_messages, select_sources  # noqa: E402
+import core.answer  # noqa: E402
+from core.answer import NOT_FOUND_TEXT, Answerer, build_messages, select_sources  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402
 from core.indexer import Indexer  # noqa: E402
 from core.model import GenerationSettings  # noqa: E402
@@ -31,7 +37,7 @@ from core.store import Store  # noqa: E402
 from core.support import sentence_spans  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval" / "docugami_sec10q"
-CACHE = Path("/tmp/kenning-bench-answers")
+CACHE = ROOT / "bench" / ".cache" / "docugami_sec10q"  # shared with bench/retrieval.py
 
 
 def load_relevant() -> dict[str, set[str]]:
@@ -57,6 +63,8 @@ def main() -> None:
     parser.add_argument("--repeat-penalty", type=float)
     parser.add_argument("--max-tokens", type=int)
     parser.add_argument("--show", action="store_true", help="print each answer")
+    parser.add_argument("--source-tokens", default=str(core.answer.SOURCE_TOKENS),
+                        help="comma-separated source sizes; the first is the reference")
     args = parser.parse_args()
 
     paths = AppPaths.resolve()
@@ -87,57 +95,76 @@ def main() -> None:
     # Warm-up: loading weights and first-call allocation are not part of answering.
     answerer.ask("What were total net sales?")
 
-    first_token: list[float] = []
-    total: list[float] = []
-    retrieval: list[float] = []
-    prompt_tokens: list[int] = []
-    answered = right_first = sentences = supported = 0
-    for q in queries:
-        t0 = time.perf_counter()
-        hits = answerer.retrieve(q["text"], None)
-        retrieval.append(time.perf_counter() - t0)
-        sources = select_sources(q["text"], hits, model)
-        if sources:
-            prompt = build_messages(q["text"], sources)[-1].content
-            prompt_tokens.append(model.count_tokens(prompt))
-        seen_first: list[float] = []
-
-        def on_text(piece: str, t0: float = time.perf_counter(), seen: list = seen_first) -> None:
-            if not seen:
-                seen.append(time.perf_counter() - t0)
-
-        t0 = time.perf_counter()
-        answer = answerer.ask(q["text"], on_text=on_text)
-        elapsed = time.perf_counter() - t0
-        if answer.found:
-            answered += 1
-            first_token.append(seen_first[0] if seen_first else elapsed)
-            total.append(elapsed)
-            kept = len(list(sentence_spans(answer.text)))
-            sentences += kept + len(answer.unsupported)
-            supported += kept
-            first_doc = Path(answer.citations[0].path).stem if answer.citations else ""
-            right_first += first_doc in relevant[q["_id"]]
-        if args.show:
-            print(f"--- {q['_id']} {q['text']}\n{answer.text}\n  unsupported: "
-                  f"{answer.unsupported}", flush=True)
+    sizes = [int(x) for x in args.source_tokens.split(",")]
+    results = []
+    for size in sizes:
+        core.answer.SOURCE_TOKENS = size
+        results.append(run_questions(answerer, model, queries, relevant, args.show))
+    core.answer.SOURCE_TOKENS = sizes[0]
 
     n = len(queries)
     load = os.getloadavg()
     print(f"questions {n} (first {n} judged of docugami_sec10q), settings {answerer.settings}")
-    print(f"answered {answered}/{n} = {answered / n:.2f}; could not find {n - answered}")
-    print(f"first cited source relevant: {right_first}/{n} = {right_first / n:.2f} "
-          f"(of answered: {right_first / max(answered, 1):.2f})")
-    print(f"sentences kept by the support check: {supported}/{sentences} = "
-          f"{supported / max(sentences, 1):.2f}")
-    print(f"prompt tokens p50 {percentile(prompt_tokens, 0.5):.0f} "
-          f"p95 {percentile(prompt_tokens, 0.95):.0f}")
-    print(f"retrieval s p50 {percentile(retrieval, 0.5):.2f} p95 {percentile(retrieval, 0.95):.2f}")
-    print(f"first token s p50 {percentile(first_token, 0.5):.2f} "
-          f"p95 {percentile(first_token, 0.95):.2f}")
-    print(f"total s p50 {percentile(total, 0.5):.2f} p95 {percentile(total, 0.95):.2f}")
-    print(f"load average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    base = results[0]
+    for size, r in zip(sizes, results, strict=True):
+        print(f"\n== sources of at most {size} tokens" + (" (shipped)" if r is base else ""))
+        print(f"answered {r['answered']}/{n} = {r['answered'] / n:.2f} "
+              f"(quoted from a source: {r['quoted']}); could not find {n - r['answered']}")
+        print(f"first cited source relevant: {r['right_first']}/{n} = {r['right_first'] / n:.2f} "
+              f"(of answered: {r['right_first'] / max(r['answered'], 1):.2f})")
+        print(f"model sentences kept by the support check: {r['supported']}/{r['sentences']} = "
+              f"{r['supported'] / max(r['sentences'], 1):.2f}")
+        for name in ("prompt_tokens", "retrieval", "first_token", "total"):
+            p50, p95 = percentile(r[name], 0.5), percentile(r[name], 0.95)
+            ratio = ""
+            if r is not base:
+                ratio = (f"  (x{p50 / percentile(base[name], 0.5):.2f} p50, "
+                         f"x{p95 / percentile(base[name], 0.95):.2f} p95 of shipped)")
+            print(f"{name:13} p50 {p50:7.2f} p95 {p95:7.2f}{ratio}")
+    print(f"\nload average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     store.close()
+
+
+def run_questions(answerer: Answerer, model, queries: list[dict],
+                  relevant: dict[str, set[str]], show: bool) -> dict:
+    r: dict = {"first_token": [], "total": [], "retrieval": [], "prompt_tokens": [],
+               "answered": 0, "right_first": 0, "sentences": 0, "supported": 0, "quoted": 0}
+    for q in queries:
+        t0 = time.perf_counter()
+        hits = answerer.retrieve(q["text"], None)
+        r["retrieval"].append(time.perf_counter() - t0)
+        sources = select_sources(q["text"], hits, model)
+        if sources:
+            prompt = build_messages(q["text"], sources)[-1].content
+            r["prompt_tokens"].append(model.count_tokens(prompt))
+        seen_first: list[float] = []
+        t0 = time.perf_counter()
+
+        def on_text(piece: str, seen: list = seen_first, t0: float = t0) -> None:
+            # The "could not find" line for a question without evidence is not generated.
+            if not seen and piece != NOT_FOUND_TEXT:
+                seen.append(time.perf_counter() - t0)
+
+        answer = answerer.ask(q["text"], on_text=on_text)
+        elapsed = time.perf_counter() - t0
+        if seen_first:
+            r["first_token"].append(seen_first[0])
+            r["total"].append(elapsed)
+        if answer.found:
+            r["answered"] += 1
+            r["quoted"] += answer.quoted
+            if not answer.quoted:
+                kept = len(list(sentence_spans(answer.text)))
+                r["sentences"] += kept + len(answer.unsupported)
+                r["supported"] += kept
+            else:
+                r["sentences"] += len(answer.unsupported)
+            first_doc = Path(answer.citations[0].path).stem if answer.citations else ""
+            r["right_first"] += first_doc in relevant[q["_id"]]
+        if show:
+            print(f"--- {q['_id']} {q['text']}\n{answer.text}\n  unsupported: "
+                  f"{answer.unsupported}", flush=True)
+    return r
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 from app.engine import Engine
 from app.model_download import ModelDownloadPanel
 from app.tasks import TaskContext, TaskRunner
+from core.integrate import Report, change_here, installed_here
 from core.model_check import ModelReport, check_model
 
 BUNDLED = "The bundled model (gemma-3-270m)"
@@ -99,6 +100,8 @@ class SettingsDialog(QDialog):
             on_downloaded=lambda path: self.model_path.setText(str(path)))
         form.addRow("Download a model:", self.downloads)
         form.addRow("CPU threads:", self.threads)
+        self.file_manager = FileManagerEntry(tasks)
+        form.addRow("File manager:", self.file_manager)
         form.addRow("Index and models:", data_row)
         self.restart_note = QLabel("")
         self.restart_note.setWordWrap(True)
@@ -167,3 +170,57 @@ class SettingsDialog(QDialog):
         if settings != self.engine.settings:
             self.engine.update_settings(settings)
         super().accept()
+
+
+class FileManagerEntry(QWidget):
+    """Add or remove "Ask Kenning about this folder" in the file manager's right-click menu."""
+
+    def __init__(self, tasks: TaskRunner, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tasks = tasks
+        self.state = QLabel("Checking…")
+        self.state.setWordWrap(True)
+        self.button = QPushButton()
+        self.button.setEnabled(False)
+        self.button.clicked.connect(self._toggle)
+        self._installed = False
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.state, 1)
+        row.addWidget(self.button)
+        tasks.run(lambda _: installed_here(), success=self._show, lane="settings-integrate")
+
+    def _show(self, installed: object) -> None:
+        self._installed = bool(installed)
+        self.state.setText(
+            "Right-click a folder and choose \u201cAsk Kenning about this folder\u201d."
+            if self._installed
+            else "Not in the right-click menu of your file manager."
+        )
+        self.button.setText("Remove" if self._installed else "Add to right-click menu")
+        self.button.setEnabled(True)
+
+    def _toggle(self) -> None:
+        self.button.setEnabled(False)
+        install = not self._installed
+        self.tasks.run(
+            lambda _: change_here(install), success=self._changed, failure=self._failed,
+            lane="settings-integrate",
+        )  # fmt: skip
+
+    def _changed(self, report: object) -> None:
+        assert isinstance(report, Report)
+        self._show(report.action == "install" and not report.failed)
+        if report.failed:
+            failed = [o for o in report.outcomes if o.status == "error"]
+            problems = "; ".join(o.message or o.path for o in failed)
+            self.state.setText(f"Some entries could not be changed: {problems}")
+        elif report.action == "install":
+            self.state.setText(
+                "Added. Right-click a folder and choose \u201cAsk Kenning about this folder\u201d "
+                "(a file manager that is open may need a restart to show it)."
+            )
+
+    def _failed(self, error: BaseException) -> None:
+        self.state.setText(f"Could not change the right-click menu: {error}")
+        self.button.setEnabled(True)

@@ -131,3 +131,20 @@ def apply(plan: Plan, action: str, dry_run: bool = False) -> Report:
             outcome = Outcome(entry.kind, entry.location, "error", str(error))
         outcomes.append(outcome)
     return Report(action, dry_run, plan, outcomes)
+
+
+def installed_here(home: Path | None = None) -> bool:
+    """Whether any of Kenning's right-click entries is present for this user."""
+    plan = plan_uninstall(current_system(), home or Path.home(), os.environ)
+    report = apply(plan, "uninstall", dry_run=True)
+    return any(outcome.status == "would-remove" for outcome in report.outcomes)
+
+
+def change_here(install: bool, home: Path | None = None) -> Report:
+    """Add (for the file managers found) or remove the entries for this user, running this
+    Kenning; what the settings window offers."""
+    home = home or Path.home()
+    system = current_system()
+    if install:
+        return apply(plan_install(system, home, launch_command(None), os.environ), "install")
+    return apply(plan_uninstall(system, home, os.environ), "uninstall")

@@ -71,3 +71,28 @@ def test_the_catalogue_download_runs_in_the_background_and_verifies(qtbot, make_
     finally:
         server.shutdown()
         server.server_close()
+
+
+def test_the_right_click_entry_is_added_and_removed_from_the_settings(
+    qtbot, make_window, tmp_path, monkeypatch
+):
+    user_home = tmp_path / "user"
+    for variable, folder in (("HOME", ""), ("XDG_DATA_HOME", ".local/share"),
+                             ("XDG_CONFIG_HOME", ".config")):
+        monkeypatch.setenv(variable, str(user_home / folder))
+    desktop_entry = user_home / ".local/share/applications/kenning-ask-folder.desktop"
+    window = make_window(show=False)
+    dialog = SettingsDialog(window.engine, window.tasks)
+    qtbot.addWidget(dialog)
+    entry = dialog.file_manager
+    qtbot.waitUntil(entry.button.isEnabled, timeout=10_000)
+    assert entry.button.text() == "Add to right-click menu"
+
+    entry.button.click()
+    qtbot.waitUntil(lambda: entry.state.text().startswith("Added."), timeout=10_000)
+    assert "ask-folder %f" in desktop_entry.read_text(encoding="utf-8")
+    assert entry.button.text() == "Remove"
+
+    entry.button.click()
+    qtbot.waitUntil(lambda: entry.button.text() == "Add to right-click menu", timeout=10_000)
+    assert not desktop_entry.exists()

@@ -20,7 +20,7 @@ from core.config import Settings
 from core.extract import extract, open_document, span_quads
 from core.extract.pdf import PAGED_KINDS
 from core.model import TextModel
-from core.query import STOPWORDS, parse_query
+from core.query import QUERY_STOPWORDS, parse_query
 from core.search import SearchResult, search
 from core.types import Answer, Hit
 
@@ -72,7 +72,7 @@ def passage_span(hit: Hit) -> tuple[int, int]:
 def query_words(query: str) -> list[str]:
     """The words and phrases of a query worth marking in a preview (no filters, no stopwords)."""
     parsed = parse_query(query)
-    words = [t for t in parsed.terms if t.lower() not in STOPWORDS]
+    words = [t for t in parsed.terms if t.lower() not in QUERY_STOPWORDS]
     return [*parsed.phrases, *words]
 
 

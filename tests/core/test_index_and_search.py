@@ -72,6 +72,14 @@ def test_index_then_search_finds_the_right_file_and_marks_words(store, folder, e
     assert result.semantic_used
 
 
+def test_a_common_word_does_not_outrank_the_word_that_matters(store, folder, extractor):
+    # Two words of three ("leaves", "before") against the one that matters ("notice").
+    write(folder / "trip.md", "# Lisbon\n\nThe host leaves the keys in a box the day before.")
+    index(store, folder, extractor)
+    result = search(store, "notice before leaving", mode="lexical")
+    assert [Path(hit.path).name for hit in result.hits][:2] == ["lease.md", "draft.txt"]
+
+
 def test_counts_agree_after_indexing(store, folder, extractor):
     index(store, folder, extractor)
     chunks, fts, vectors = counts(store)

@@ -12,6 +12,7 @@ import re
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _PREFIX = re.compile(r"\[\d*(?:\s*,\s*\d*)*$")
+_CONTINUED_LINE = re.compile(r"[ \t]*\n+[ \t]*(?=[a-z])")
 _SENTENCE_END = re.compile(r"(?<=[.!?])(?:\s*\[\d+(?:\s*,\s*\d+)*\])*\s+|\n+")
 
 
@@ -60,6 +61,9 @@ class CitationFilter:
 
 def parse_citations(text: str) -> list[tuple[str, list[int]]]:
     """Each sentence of ``text`` (markers removed) with the source numbers cited in it."""
+    # A line that starts in lower case carries on the sentence before it (small models
+    # break lines mid-sentence); only other line breaks end a sentence.
+    text = _CONTINUED_LINE.sub(" ", text)
     result: list[tuple[str, list[int]]] = []
     pos = 0
     for match in _SENTENCE_END.finditer(text):

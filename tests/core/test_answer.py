@@ -74,6 +74,14 @@ def test_answer_cites_the_source_and_the_supporting_sentence(indexed):
     assert "950 pounds" not in cited.quote and len(cited.quote) < 120
 
 
+def test_a_sentence_broken_over_two_lines_stays_one_cited_sentence(indexed):
+    model = RecordingModel(
+        "The tenant must give sixty days written notice [1]\nbefore leaving [1]."
+    )
+    answer = Answerer(indexed, model).ask("How much notice must the tenant give?")
+    assert answer.text == "The tenant must give sixty days written notice before leaving [1]."
+
+
 def test_citation_numbers_outside_the_sources_never_reach_the_user(indexed):
     model = RecordingModel(
         "The tenant must give sixty days written notice [1][9]. Rent is due [42]."

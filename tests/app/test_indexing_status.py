@@ -14,6 +14,7 @@ from app.folders_dialog import FoldersDialog
 from app.status import StatusArea
 from core.cancel import Progress
 from tests.app.conftest import WindowFactory, write
+from tests.docs_factory import make_pdf
 
 WAIT_MS = 20_000
 FILES = 400
@@ -79,6 +80,30 @@ def test_a_broken_file_is_listed_with_its_reason(
     assert [dialog.folders.item(i).text() for i in range(dialog.folders.count())] == [
         str(broken_folder.resolve())
     ]
+    dialog.reject()
+
+
+def test_retry_reads_a_repaired_file_again(
+    qtbot: QtBot, make_window: WindowFactory, broken_folder: Path
+) -> None:
+    window = make_window()
+    window.add_folder(broken_folder)
+    qtbot.waitUntil(lambda: window.status_area.problems.isVisible(), timeout=WAIT_MS)
+    dialog = FoldersDialog(window.engine, window.tasks, window)
+    qtbot.addWidget(dialog)
+    dialog.show()
+    qtbot.waitUntil(lambda: dialog.failures.topLevelItemCount() == 1, timeout=WAIT_MS)
+
+    make_pdf(broken_folder / "broken.pdf", ["The boiler was serviced in March."])
+    dialog.retry.click()
+    assert not dialog.retry.isEnabled()
+    qtbot.waitUntil(lambda: dialog.failures.topLevelItemCount() == 0, timeout=WAIT_MS)
+    assert dialog.failures_note.text() == "Every file could be read."
+    window.search.set_text("boiler serviced")
+    qtbot.waitUntil(
+        lambda: [Path(h.path).name for h in window.results_model.hits][:1] == ["broken.pdf"],
+        timeout=WAIT_MS,
+    )
     dialog.reject()
 
 

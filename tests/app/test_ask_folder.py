@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from PySide6.QtNetwork import QLocalServer
 from pytestqt.qtbot import QtBot
 
 from app.single_instance import InstanceServer, instance_name, send_request
@@ -184,3 +185,37 @@ def test_asking_about_a_new_folder_indexes_it_first(
     finally:
         store.close()
     assert priorities == {str((tmp_path / "old").resolve()): 0, str(new.resolve()): ASKED_PRIORITY}
+
+
+def folders_in(database: Path) -> dict[str, int]:
+    if not database.exists():
+        return {}
+    store = Store.open_reader(database)
+    try:
+        return {str(p): int(str(n)) for p, n in store.rows("SELECT path, priority FROM folders")}
+    finally:
+        store.close()
+
+
+def test_two_real_launches_share_one_window(
+    qtbot: QtBot, paths: AppPaths, home: Path, tmp_path: Path
+) -> None:
+    first_folder = fill_folder(tmp_path / "first")
+    second_folder = tmp_path / HOSTILE_NAME
+    write(second_folder / "boiler.txt", "The boiler pressure should read 1.5 bar when cold.")
+    first = kenning("ask-folder", str(first_folder), home=home)
+    try:
+        qtbot.waitUntil(lambda: str(first_folder.resolve()) in folders_in(paths.database),
+                        timeout=LAUNCH_MS)
+        second = kenning("ask-folder", str(second_folder), home=home)
+        _, err = second.communicate(timeout=LAUNCH_MS / 1000)
+        assert second.returncode == 0, err
+        # The first window took the request: it added the folder, ahead of the others.
+        qtbot.waitUntil(lambda: str(second_folder.resolve()) in folders_in(paths.database),
+                        timeout=LAUNCH_MS)
+        assert folders_in(paths.database)[str(second_folder.resolve())] == ASKED_PRIORITY
+        assert first.poll() is None, "the first window should still be running"
+    finally:
+        first.terminate()
+        first.communicate(timeout=LAUNCH_MS / 1000)
+        QLocalServer.removeServer(instance_name(paths))  # terminated: its socket stays behind

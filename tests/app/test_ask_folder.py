@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import apsw
 import pytest
 from PySide6.QtNetwork import QLocalServer
 from pytestqt.qtbot import QtBot
@@ -193,6 +194,8 @@ def folders_in(database: Path) -> dict[str, int]:
     store = Store.open_reader(database)
     try:
         return {str(p): int(str(n)) for p, n in store.rows("SELECT path, priority FROM folders")}
+    except apsw.Error:  # the other process is still creating the database
+        return {}
     finally:
         store.close()
 

@@ -96,20 +96,46 @@ def test_pdf_layout_blocks_lines_hyphens_and_table_rows(tmp_path: Path) -> None:
     assert "Name\tQty" in text and "Apples\t12" in text  # cells of a row stay on one line
 
 
+def test_indexing_text_matches_the_highlighting_layout_exactly(tmp_path: Path) -> None:
+    # Indexing reads pages with layout_text, highlighting with layout_page: stored offsets
+    # only find the right glyphs if both give the same text and lines, character for character.
+    from core.extract.pdf import open_document
+    from core.extract.pdf_layout import layout_page, layout_text
+
+    hyphenated = f"{LONG_LINE} {LONG_LINE}\n\nSecond paragraph, hyphen-\nated across lines."
+    files = [
+        make_pdf(tmp_path / "table.pdf", [hyphenated, "Page two."],
+                 heading="Wetland Survey", table=[["Name", "Qty"], ["Apples", "12"]]),
+        make_pdf(tmp_path / "rotated.pdf", [LONG_LINE], heading="Turned", rotate=90),
+        make_sectioned_pdf(tmp_path / "sections.pdf", [
+            (1, "Methods", LONG_LINE), (2, "Sampling", LONG_LINE), (3, "Bold aside", "Short.")]),
+        make_docx(tmp_path / "memo.docx", [LONG_LINE, "Second  paragraph ."], heading="Memo"),
+        make_epub(tmp_path / "book.epub", [("One", LONG_LINE), ("Two", "Short chapter.")]),
+    ]
+    pages = 0
+    for path in files:
+        with open_document(path) as document:
+            for page in document:
+                full, text_only = layout_page(page), layout_text(page)
+                assert (text_only.text, text_only.lines) == (full.text, full.lines), path.name
+                pages += 1
+    assert pages >= len(files)
+
+
 def test_pdf_with_a_broken_page_keeps_the_others(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import core.extract.pdf as pdf_module
 
     path = make_pdf(tmp_path / "r.pdf", ["First page.", "Second page.", "Third page."])
-    real_layout = pdf_module.layout_page
+    real_layout = pdf_module.layout_text  # what indexing reads pages with
 
     def layout_failing_on_page_two(page: pymupdf.Page) -> PageLayout:
         if page.number == 1:
             raise RuntimeError("damaged content stream")
         return real_layout(page)
 
-    monkeypatch.setattr(pdf_module, "layout_page", layout_failing_on_page_two)
+    monkeypatch.setattr(pdf_module, "layout_text", layout_failing_on_page_two)
     doc = extract(path)
     assert [(page.number, page.text) for page in doc.pages] == [
         (1, "First page."),
@@ -126,7 +152,7 @@ def test_pdf_where_no_page_can_be_read_is_refused(
     def always_fails(page: pymupdf.Page) -> PageLayout:
         raise RuntimeError("boom")
 
-    monkeypatch.setattr(pdf_module, "layout_page", always_fails)
+    monkeypatch.setattr(pdf_module, "layout_text", always_fails)
     with pytest.raises(ExtractionError, match="no page could be read"):
         extract(make_pdf(tmp_path / "r.pdf", ["One.", "Two."]))
 

@@ -5,11 +5,18 @@ Kept apart from ``core.llama_model`` so the recipe can be read and tested withou
 
 from __future__ import annotations
 
+import hashlib
+import logging
+import os
+from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 
 from core.model import ModelProfile
+
+log = logging.getLogger(__name__)
 
 # Varied everyday and technical prose (written for Kenning) from which a model's common
 # embedding direction is estimated for profiles with ``centred``; it only has to be typical text.
@@ -65,3 +72,32 @@ def normalise_rows(vectors: np.ndarray) -> np.ndarray:
     vectors[degenerate, 0] = 1.0  # a unit vector, never NaN, for input with nothing to pool
     norms[degenerate] = 1.0
     return (vectors / norms).astype(np.float32)
+
+
+def cached_centre(
+    cache_dir: Path | None, model_id: str, dim: int, estimate: Callable[[], np.ndarray]
+) -> np.ndarray:
+    """The model's common direction: read from ``cache_dir`` when an earlier load saved it
+    there, else ``estimate()`` (and saved for next time). Estimating embeds every reference
+    sentence, the largest part of a model load on a busy machine; the key is the model id,
+    which names the weights and the whole recipe."""
+    digest = hashlib.sha256(model_id.encode()).hexdigest()[:16]
+    cached = cache_dir / f"centre-{digest}.npy" if cache_dir is not None else None
+    if cached is not None and cached.is_file():
+        try:
+            centre = np.load(cached, allow_pickle=False)
+            if centre.shape == (dim,) and np.isfinite(centre).all():
+                return centre.astype(np.float32)
+        except (OSError, ValueError):
+            pass  # unreadable: estimated again and rewritten below
+    centre = estimate().astype(np.float32)
+    if cached is not None:
+        try:
+            cached.parent.mkdir(parents=True, exist_ok=True)
+            partial = cached.with_name(cached.name + ".partial")
+            with partial.open("wb") as out:
+                np.save(out, centre)
+            os.replace(partial, cached)
+        except OSError as exc:  # a read-only folder only costs the next load some time
+            log.info("could not keep the embedding centre in %s: %s", cache_dir, exc)
+    return centre

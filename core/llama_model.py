@@ -32,7 +32,13 @@ import llama_cpp
 import numpy as np
 
 from core.cancel import CancelToken
-from core.embed_recipe import CENTRE_REFERENCE, normalise_rows, resolve_layer, rms_rows
+from core.embed_recipe import (
+    CENTRE_REFERENCE,
+    cached_centre,
+    normalise_rows,
+    resolve_layer,
+    rms_rows,
+)
 from core.gguf_info import (
     ModelFacts,
     StopScanner,
@@ -104,7 +110,7 @@ class UnifiedModel(TextModel):
 
     def __init__(self, *, path: Path, llama_model: Any, facts: ModelFacts,
                  profile: ModelProfile, n_threads: int, n_ctx: int,
-                 embed_batch_tokens: int) -> None:
+                 embed_batch_tokens: int, cache_dir: Path | None = None) -> None:
         self.path = path
         self.facts = facts
         profile = resolve_layer(profile, int(llama_cpp.llama_model_n_layer(llama_model)))
@@ -148,9 +154,11 @@ class UnifiedModel(TextModel):
             if profile.centred:
                 # One sentence per decode: a load touches no more of the embed context's
                 # buffers than a short text does (the memory arrives with real work).
-                self._centre = np.concatenate([
-                    self._embed([self._embed_input(text, profile.document_prefix)])
-                    for text in CENTRE_REFERENCE]).mean(axis=0)
+                self._centre = cached_centre(
+                    cache_dir, self.model_id, self.dim,
+                    lambda: np.concatenate([
+                        self._embed([self._embed_input(text, profile.document_prefix)])
+                        for text in CENTRE_REFERENCE]).mean(axis=0))
         except BaseException:
             self.close()
             raise
@@ -158,8 +166,11 @@ class UnifiedModel(TextModel):
     @classmethod
     def load(cls, path: Path | str, n_threads: int | None = None, n_ctx: int = 4096,
              embed_batch_tokens: int = 512,
-             profile: ModelProfile | None = None) -> UnifiedModel:
+             profile: ModelProfile | None = None,
+             cache_dir: Path | None = None) -> UnifiedModel:
         """Load ``path`` once; ``profile`` overrides the one detected from the GGUF.
+        ``cache_dir`` keeps what a load works out about the model (its embedding centre), so
+        the next load of the same model skips that work.
 
         ``embed_batch_tokens`` bounds the tokens of one embedding pass, and so the longest text
         embedded whole; a decoder's embed context takes about 1 MB per batch token for a
@@ -186,7 +197,7 @@ class UnifiedModel(TextModel):
         return cls(path=path, llama_model=llama_model, facts=facts,
                    profile=profile or detect_profile(facts),
                    n_threads=n_threads or default_thread_count(), n_ctx=context,
-                   embed_batch_tokens=min(embed_batch_tokens, context))
+                   embed_batch_tokens=min(embed_batch_tokens, context), cache_dir=cache_dir)
 
     # --- embed mode -------------------------------------------------------------------------
 

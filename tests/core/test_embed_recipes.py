@@ -11,7 +11,7 @@ import gguf
 import numpy as np
 import pytest
 
-from core.embed_recipe import CENTRE_REFERENCE, resolve_layer
+from core.embed_recipe import CENTRE_REFERENCE, cached_centre, resolve_layer
 from core.gguf_info import GENERIC
 from core.llama_model import UnifiedModel, _EmbedInput
 
@@ -118,3 +118,36 @@ def test_centring_removes_the_direction_every_text_shares(default_gguf, final_mo
     # The paraphrase is still the nearest of the others.
     sims = centred[1:] @ query
     assert int(np.argmax(sims)) == 0
+
+
+def test_the_centre_is_kept_for_the_next_load_and_rebuilt_when_unusable(tmp_path: Path) -> None:
+    estimates: list[int] = []
+
+    def estimate() -> np.ndarray:
+        estimates.append(1)
+        return np.arange(4, dtype=np.float64)
+
+    first = cached_centre(tmp_path, "model-a", 4, estimate)
+    again = cached_centre(tmp_path, "model-a", 4, estimate)
+    assert len(estimates) == 1 and np.array_equal(first, again) and again.dtype == np.float32
+    cached_centre(tmp_path, "model-b", 4, estimate)  # another model: its own centre
+    assert len(estimates) == 2
+    for damaged in tmp_path.glob("centre-*.npy"):
+        damaged.write_bytes(b"not numpy")
+    assert np.array_equal(cached_centre(tmp_path, "model-a", 4, estimate), first)
+    assert len(estimates) == 3
+    assert np.array_equal(cached_centre(None, "model-a", 4, estimate), first)  # no cache
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    assert np.array_equal(cached_centre(blocked, "model-a", 4, estimate), first)
+
+
+@model_test
+def test_a_load_with_a_kept_centre_embeds_exactly_as_a_fresh_one(
+    default_gguf: Path, tmp_path: Path
+) -> None:
+    with UnifiedModel.load(default_gguf, embed_batch_tokens=256, cache_dir=tmp_path) as fresh:
+        expected = fresh.embed_documents(RELATED)
+    assert len(list(tmp_path.glob("centre-*.npy"))) == 1
+    with UnifiedModel.load(default_gguf, embed_batch_tokens=256, cache_dir=tmp_path) as kept:
+        assert np.allclose(kept.embed_documents(RELATED), expected, atol=1e-5)

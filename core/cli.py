@@ -56,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         "(default: the platform's user folders; also $KENNING_HOME)",
     )
     parser.add_argument("--model", help="a GGUF model file to use instead of the bundled one")
+    parser.add_argument("--embedding-model", metavar="PATH",
+                        help="a separate embedding GGUF for search (e.g. all-MiniLM-L6-v2); "
+                        "the model still writes answers")
     parser.add_argument("--threads", type=int, help="CPU threads for the model (default: all)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -106,6 +109,8 @@ def main(argv: Sequence[str] | None = None, model_loader: ModelLoader | None = N
     settings = Settings.load(paths.settings_file)
     if args.model:
         settings.model_path = str(Path(args.model).expanduser().resolve())
+    if args.embedding_model:
+        settings.embedding_model_path = str(Path(args.embedding_model).expanduser().resolve())
     if args.threads:
         settings.threads = args.threads
     services = Services(paths, settings, model_loader or load_default_or_chosen_model)

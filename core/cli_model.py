@@ -1,7 +1,9 @@
-"""``kenning model list | use PATH|NAME | download NAME``: see and change the model.
+"""``kenning model list | use PATH|NAME | use-embedder PATH|NAME|--none | download NAME``.
 
     kenning model list --json
     kenning model use ~/models/GritLM-7B-Q4_K_M.gguf
+    kenning model use-embedder ~/models/all-minilm-l6-v2.gguf  # it searches, the model answers
+    kenning model use-embedder --none                          # one model for both again
     kenning model download gritlm-7b-q4      # Ctrl+C stops; run it again to resume
 
 Only ``download`` touches the network, and only for the file the user named.
@@ -32,12 +34,21 @@ def add_model_parser(sub: Any) -> None:
     use = actions.add_parser("use", help="check a GGUF file (or catalogue name) and use it")
     use.add_argument("model", help="a .gguf path or a downloaded catalogue name")
     use.add_argument("--json", action="store_true", help="print the file's report as JSON")
+    embedder = actions.add_parser(
+        "use-embedder", help="search with a separate embedding GGUF; the model keeps answering")
+    choice = embedder.add_mutually_exclusive_group(required=True)
+    choice.add_argument("model", nargs="?",
+                        help="a .gguf path (e.g. all-MiniLM-L6-v2) or a downloaded catalogue name")
+    choice.add_argument("--none", action="store_true",
+                        help="stop using a separate embedder: the model does both again")
+    embedder.add_argument("--json", action="store_true", help="print the result as JSON")
     fetch = actions.add_parser("download", help="download a catalogue model (resumable)")
     fetch.add_argument("name", help="a name from `kenning model list`")
 
 
 def run_model_command(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
-    handler = {"list": _list, "use": _use, "download": _download}[args.model_action]
+    handler = {"list": _list, "use": _use, "use-embedder": _use_embedder,
+               "download": _download}[args.model_action]
     return handler(args, paths, settings)
 
 
@@ -59,11 +70,15 @@ def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
             "in_use": target == in_use,
             "partial_bytes": _size(part_path(target)),
         })
+    embedder = current_embedder_path(settings)
     if args.json:
         print(json.dumps({"in_use": str(in_use), "bundled": not settings.model_path,
+                          "embedder": str(embedder) if embedder else None,
                           "models": rows}, indent=2))
         return EXIT_OK
     print(f"In use: {in_use}{' (bundled default)' if not settings.model_path else ''}")
+    if embedder:
+        print(f"Search uses a separate embedder: {embedder}")
     for row in rows:
         mark = "*" if row["in_use"] else ("✓" if row["downloaded"] else " ")
         size = f"{row['size_bytes'] / 1e9:.1f} GB" if row["size_bytes"] else "size unchecked"
@@ -73,12 +88,26 @@ def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
     return EXIT_OK
 
 
-def _use(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
-    entry = find_entry(load_catalogue(), args.model)
-    path = paths.models_dir / entry.file if entry else Path(args.model).expanduser()
+def current_embedder_path(settings: Settings) -> Path | None:
+    """The separate embedding model, or None when one model does both."""
+    return Path(settings.embedding_model_path).expanduser() if settings.embedding_model_path \
+        else None
+
+
+def _chosen_file(paths: AppPaths, name: str) -> Path | None:
+    """The file a path or catalogue name means; None (after saying why) when not downloaded."""
+    entry = find_entry(load_catalogue(), name)
+    path = paths.models_dir / entry.file if entry else Path(name).expanduser()
     if entry and not path.is_file():
         print(f"kenning: {entry.name} is not downloaded yet. Run "
               f"`kenning model download {entry.name}` first.", file=sys.stderr)
+        return None
+    return path
+
+
+def _use(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    path = _chosen_file(paths, args.model)
+    if path is None:
         return EXIT_ERROR
     try:
         report = check_model(path)
@@ -94,6 +123,43 @@ def _use(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
               f"{report.size_bytes / 1e9:.2f} GB, context {report.context_length}, "
               f"profile {report.profile}). Files are re-embedded for it in the background "
               "the next time Kenning indexes; keyword search works meanwhile.")
+    return EXIT_OK
+
+
+def _use_embedder(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    # Saved from the file, not from ``settings``: a one-run --model or --embedding-model flag
+    # must not become permanent through this command.
+    saved = Settings.load(paths.settings_file)
+    if args.none:
+        saved.embedding_model_path = ""
+        saved.save(paths.settings_file)
+        if args.json:
+            print(json.dumps({"embedder": None}, indent=2))
+        else:
+            print("Search and answers use one model again. Files it has not embedded yet are "
+                  "embedded in the background the next time Kenning indexes.")
+        return EXIT_OK
+    path = _chosen_file(paths, args.model)
+    if path is None:
+        return EXIT_ERROR
+    try:
+        report = check_model(path)
+    except UnusableModel as error:
+        print(f"kenning: {error} The current embedder is kept.", file=sys.stderr)
+        return EXIT_ERROR
+    saved.embedding_model_path = report.path
+    saved.save(paths.settings_file)
+    if args.json:
+        print(json.dumps({"embedder": report.to_json()}, indent=2))
+    else:
+        note = ("" if report.profile == "encoder" else
+                f" Note: it is a '{report.profile}' model, not a sentence encoder; a BERT-family "
+                "embedder such as all-MiniLM-L6-v2 is what this setting is for.")
+        print(f"Search now uses {report.name} ({report.architecture}, {report.quantization}, "
+              f"{report.size_bytes / 1e6:.0f} MB, profile {report.profile}); answers still "
+              f"come from {current_model_path(paths, saved).name}. Files are re-embedded for "
+              "it in the background the next time Kenning indexes; keyword search works "
+              f"meanwhile.{note}")
     return EXIT_OK
 
 

@@ -63,6 +63,10 @@ class Settings:
 
     #: A GGUF file to use instead of the bundled default model ("" = bundled default).
     model_path: str = ""
+    #: A separate embedding GGUF (a BERT-family sentence encoder such as all-MiniLM-L6-v2) for
+    #: search, while ``model_path`` (or the bundled model) keeps writing answers ("" = none:
+    #: one model does both).
+    embedding_model_path: str = ""
     #: CPU threads for the model (0 = all cores).
     threads: int = 0
     #: Files larger than this are recorded as skipped rather than read.

@@ -37,10 +37,13 @@ class ModelUnavailable(Exception):
 
 
 def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextModel:
-    """The user's chosen GGUF, or the bundled default model."""
+    """The user's chosen GGUF, or the bundled default model; paired with a separate embedder
+    when ``settings.embedding_model_path`` names one (the model then only writes answers)."""
     from core.default_model import default_model_path
     from core.llama_model import UnifiedModel
 
+    # The embedder's file is checked before anything loads, so a bad setting costs nothing.
+    embedder_path = _chosen_embedder(settings)
     path = Path(settings.model_path).expanduser() if settings.model_path else None
     if path is None:
         path = default_model_path(paths.models_dir)
@@ -48,12 +51,46 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextMod
         _check_chosen_model(path)
     threads = settings.threads or None
     try:
-        return UnifiedModel.load(path, n_threads=threads)
+        model = UnifiedModel.load(path, n_threads=threads)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelUnavailable(
             f"Could not load the model {path}: {exc}. Choose another GGUF file in the settings "
             "(or `kenning --model PATH`), or remove the setting to use the bundled model."
         ) from exc
+    if embedder_path is None or embedder_path.resolve() == path.resolve():
+        return model  # the same file in both roles is one model doing both
+    try:
+        embedder = UnifiedModel.load(embedder_path, n_threads=threads)
+    except (OSError, ValueError, RuntimeError) as exc:
+        model.close()
+        raise ModelUnavailable(
+            f"Could not load the embedding model {embedder_path}: {exc}. {_EMBEDDER_WAY_OUT}"
+        ) from exc
+    from core.paired_model import PairedModel
+
+    return PairedModel(embedder=embedder, chat=model)
+
+
+# How to get back to one model when the separate embedder cannot be used.
+_EMBEDDER_WAY_OUT = (
+    "Choose another file with `kenning model use-embedder PATH`, or go back to one model "
+    "for search and answers with `kenning model use-embedder --none` (this clears "
+    "the embedding_model_path setting)."
+)
+
+
+def _chosen_embedder(settings: Settings) -> Path | None:
+    if not settings.embedding_model_path:
+        return None
+    from core.model_check import UnusableModel, check_model
+
+    path = Path(settings.embedding_model_path).expanduser()
+    try:
+        check_model(path)
+    except UnusableModel as exc:
+        raise ModelUnavailable(f"The embedding model cannot be used: {exc} "
+                               f"{_EMBEDDER_WAY_OUT}") from exc
+    return path
 
 
 def _check_chosen_model(path: Path) -> None:

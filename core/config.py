@@ -49,6 +49,11 @@ class AppPaths:
         return self.data_dir / "models"
 
     @property
+    def model_cache_dir(self) -> Path:
+        """What loading a model works out once and keeps (e.g. its embedding centre)."""
+        return self.models_dir / "cache"
+
+    @property
     def settings_file(self) -> Path:
         return self.config_dir / "settings.json"
 

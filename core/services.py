@@ -51,7 +51,7 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextMod
         _check_chosen_model(path)
     threads = settings.threads or None
     try:
-        model = UnifiedModel.load(path, n_threads=threads)
+        model = UnifiedModel.load(path, n_threads=threads, cache_dir=paths.model_cache_dir)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelUnavailable(
             f"Could not load the model {path}: {exc}. Choose another GGUF file in the settings "
@@ -60,7 +60,8 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextMod
     if embedder_path is None or embedder_path.resolve() == path.resolve():
         return model  # the same file in both roles is one model doing both
     try:
-        embedder = UnifiedModel.load(embedder_path, n_threads=threads)
+        embedder = UnifiedModel.load(embedder_path, n_threads=threads,
+                                     cache_dir=paths.model_cache_dir)
     except (OSError, ValueError, RuntimeError) as exc:
         model.close()
         raise ModelUnavailable(

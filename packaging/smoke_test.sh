@@ -4,7 +4,8 @@
 # 1. index the sample documents shipped inside the bundle (PDF, HTML, Markdown, text), which
 #    exercises the spawned extraction child, PyMuPDF, sqlite-vec and the bundled model;
 # 2. search with --json and require hits from a sample file;
-# 3. open the window on the offscreen Qt platform and require it to stay up (no display needed).
+# 3. open the window on the offscreen Qt platform and require it to stay up (no display needed);
+# 4. kenning ask-folder hands a folder to that running window, which adds it to the index.
 # Prints how long each step took. Exit status 0 means every step passed.
 set -euo pipefail
 
@@ -55,6 +56,22 @@ if ! kill -0 "$window" 2>/dev/null; then
     echo "smoke: the window exited early" >&2
     exit 1
 fi
-kill "$window"; wait "$window" 2>/dev/null || true
 echo "smoke: window started (offscreen) and stayed up"
+
+# "Ask Kenning about this folder" while the window runs: the request must reach that window
+# (the command exits at once) and the window must add the folder to the index.
+ASKED="$WORK/asked \$ 'folder'"
+mkdir -p "$ASKED" && echo "The gutter above the porch overflows in heavy rain." > "$ASKED/gutter.txt"
+start="$(now)"
+QT_QPA_PLATFORM=offscreen "$BIN" --home "$WORK/home" ask-folder "$ASKED" \
+    || { echo "smoke: ask-folder failed" >&2; kill "$window"; exit 1; }
+echo "smoke: ask-folder handed over to the running window: $(elapsed "$start" "$(now)") s"
+for _ in $(seq 1 60); do
+    "$BIN" --home "$WORK/home" status --json 2>/dev/null | grep -qF "asked \$ 'folder'" && break
+    sleep 1
+done
+"$BIN" --home "$WORK/home" status --json | grep -qF "asked \$ 'folder'" \
+    || { echo "smoke: the window did not add the asked folder" >&2; kill "$window"; exit 1; }
+echo "smoke: the running window added the asked folder"
+kill "$window"; wait "$window" 2>/dev/null || true
 echo "smoke: OK"

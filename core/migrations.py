@@ -1,13 +1,39 @@
 """Numbered schema migrations, applied in order; ``PRAGMA user_version`` records the last one.
 
-Add a migration by appending to ``MIGRATIONS``; never edit one that has shipped.
+Add a migration by appending to ``MIGRATIONS``; never edit one that has shipped. A migration
+is SQL, or a function for steps that depend on the data (one table per model). Each runs in
+one transaction with its version bump, so an interrupted upgrade leaves the database as it
+was and the next start runs it again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import apsw
 
-MIGRATIONS: list[str] = [
+
+def _add_bit_vectors(conn: apsw.Connection) -> None:
+    """2: a one-bit-per-dimension copy of every model's vectors (``core/vector_index.py``
+    searches it past tens of thousands of chunks), and the full-text vocabulary, whose
+    document counts let the keyword side skip words that are everywhere."""
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS chunks_fts_terms USING fts5vocab(chunks_fts, row)"
+    )
+    for vec_table, dim in conn.execute("SELECT vec_table, dim FROM models").fetchall():
+        # Written out rather than imported: a shipped migration must not change with the code.
+        bits_table = "vbit_" + str(vec_table).removeprefix("vec_")
+        conn.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {bits_table} USING vec0("
+            f"chunk_id INTEGER PRIMARY KEY, embedding bit[{int(str(dim))}])"
+        )
+        conn.execute(
+            f"INSERT INTO {bits_table}(chunk_id, embedding) "
+            f"SELECT chunk_id, vec_quantize_binary(embedding) FROM {vec_table}"
+        )
+
+
+MIGRATIONS: list[str | Callable[[apsw.Connection], None]] = [
     # 1: folders, files and their state machine, chunks, full-text index, model registry.
     """
     CREATE TABLE folders(
@@ -69,6 +95,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    _add_bit_vectors,
 ]
 
 
@@ -81,7 +108,11 @@ def migrate(conn: apsw.Connection) -> int:
             f"knows {len(MIGRATIONS)}). Update Kenning, or choose another data folder."
         )
     for number in range(version + 1, len(MIGRATIONS) + 1):
+        step = MIGRATIONS[number - 1]
         with conn:
-            conn.execute(MIGRATIONS[number - 1])
+            if callable(step):
+                step(conn)
+            else:
+                conn.execute(step)
             conn.execute(f"PRAGMA user_version = {number}")
     return len(MIGRATIONS)

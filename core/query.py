@@ -73,13 +73,18 @@ class ParsedQuery:
     def has_filters(self) -> bool:
         return bool(self.dirs or self.exts or self.after or self.before)
 
-    def fts_match(self) -> str | None:
+    def keywords(self) -> list[str]:
+        """The free words the keyword side looks for: stop words out, unless that is all."""
+        return [t for t in self.terms if t.lower() not in QUERY_STOPWORDS] or self.terms
+
+    def fts_match(self, words: list[str] | None = None) -> str | None:
         """The FTS5 MATCH expression for the keyword side, or None when there are no words.
 
-        Phrases are required; free words are OR-ed (BM25 ranks documents with more of them
-        first); exclusions are subtracted.
+        Phrases are required; free words (``keywords()`` unless ``words`` narrows them) are
+        OR-ed (BM25 ranks documents with more of them first); exclusions are subtracted.
         """
-        words = [t for t in self.terms if t.lower() not in QUERY_STOPWORDS] or self.terms
+        if words is None:
+            words = self.keywords()
         parts = [fts_quote(p) for p in self.phrases]
         if words:
             parts.append("(" + " OR ".join(fts_quote(w) for w in words) + ")")

@@ -14,14 +14,24 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import apsw
+
 from core.model import TextModel
-from core.query import ParsedQuery, parse_query
+from core.query import ParsedQuery, fts_quote, parse_query
 from core.snippets import Snippeter
 from core.store import Store
 from core.types import Hit
+from core.vector_index import EXACT_SCAN_LIMIT, Restriction, bits_table_for, nearest
 
 RRF_K = 60
 CANDIDATES = 100
+#: When the keyword side's words occur in more than ``POSTINGS_BUDGET`` chunks together,
+#: those in more than ``COMMON_SHARE`` of all chunks are left out (``informative_words``).
+POSTINGS_BUDGET = 20_000
+COMMON_SHARE = 0.5
+KEEP_WHEN_ALL_COMMON = 3
+#: The full-text index's tokenizer, as created in core/migrations.py (migration 1).
+FTS_TOKENIZER = ("porter", ["unicode61", "remove_diacritics", "2"])
 
 
 @dataclass
@@ -57,10 +67,12 @@ def search(
     mode: str = "hybrid",
     dense_weight: float | None = None,
     candidates: int = CANDIDATES,
+    exact_scan_limit: int = EXACT_SCAN_LIMIT,
 ) -> SearchResult:
     """Rank chunks for ``query``. ``mode`` is "hybrid", "lexical" or "semantic" (the nearest
     passages by meaning, ungated); without a model (or without vectors yet) the keyword side
-    answers alone."""
+    answers alone. Past ``exact_scan_limit`` vectors the meaning side searches a shortlist
+    (``core/vector_index.py``)."""
     parsed = parse_query(query) if isinstance(query, str) else query
     warnings = list(parsed.warnings)
     where, args = filter_sql(parsed)
@@ -74,11 +86,14 @@ def search(
         if table is None:
             warnings.append("Meaning-based search starts once the first files are embedded.")
         else:
-            nearest = nearest_by_meaning(store, parsed, model, table, where, args, candidates)
+            closest = nearest_by_meaning(
+                store, parsed, model, table, where, args, candidates,
+                exact_scan_limit=exact_scan_limit,
+            )
             if mode == "semantic":
-                semantic = [chunk_id for chunk_id, _ in nearest]
+                semantic = [chunk_id for chunk_id, _ in closest]
             else:
-                semantic = guarded_semantic(lexical, nearest, model.profile.min_similarity,
+                semantic = guarded_semantic(lexical, closest, model.profile.min_similarity,
                                             model.profile.dense_only)
     if not parsed.has_text and parsed.has_filters:
         lexical = _filtered_only_ids(store, where, args, candidates)
@@ -208,11 +223,34 @@ def _like_escape(text: str) -> str:
 
 
 def lexical_ids(
-    store: Store, parsed: ParsedQuery, where: str, args: list[object], limit: int
+    store: Store,
+    parsed: ParsedQuery,
+    where: str,
+    args: list[object],
+    limit: int,
+    *,
+    common_share: float = COMMON_SHARE,
 ) -> list[int]:
-    match = parsed.fts_match()
+    """Chunk ids by BM25 (body, and heading at 0.3 weight), best first.
+
+    In a large collection, words found in more than ``common_share`` of all chunks are
+    left out of the OR (``informative_words``): each such word adds most of the collection to
+    what BM25 must score and sort, while its own weight (inverse document frequency) is near
+    zero. Without filters the full-text table answers alone, so no join runs for the
+    thousands of rows that miss the limit.
+    """
+    words = parsed.keywords()
+    if len(words) > 1:
+        words = informative_words(store, words, common_share)
+    match = parsed.fts_match(words)
     if match is None:
         return []
+    if where == "1":
+        sql = (
+            "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ? "
+            "ORDER BY bm25(chunks_fts, 1.0, 0.3) LIMIT ?"
+        )
+        return [int(r[0]) for r in store.conn.execute(sql, (match, limit))]
     rows = store.conn.execute(
         "SELECT c.id FROM chunks_fts JOIN chunks c ON c.id = chunks_fts.rowid "
         "JOIN files f ON f.id = c.file_id "
@@ -220,6 +258,40 @@ def lexical_ids(
         (match, *args, limit),
     )
     return [int(r[0]) for r in rows]
+
+
+def informative_words(store: Store, words: list[str], common_share: float) -> list[str]:
+    """``words`` less those in more than ``common_share`` of the chunks, when together they
+    occur in more than ``POSTINGS_BUDGET`` chunks (by the full-text vocabulary's document
+    counts, the words tokenised as the index tokenises them). A small collection keeps every
+    word: there BM25 is fast anyway and a common word still helps fill the candidates. When
+    every word is that common, the ``KEEP_WHEN_ALL_COMMON`` rarest stay."""
+    try:
+        tokenize = store.conn.fts5_tokenizer(*FTS_TOKENIZER)
+        tokens = {
+            w: tokenize(w.encode(), apsw.FTS5_TOKENIZE_QUERY, None, include_offsets=False,
+                        include_colocated=False)
+            for w in words
+        }
+        wanted = sorted({t for ts in tokens.values() for t in ts})
+        counts = dict(
+            store.conn.execute(
+                "SELECT term, doc FROM chunks_fts_terms WHERE term IN "
+                f"({', '.join('?' * len(wanted))})",
+                wanted,
+            ).fetchall()
+        ) if wanted else {}
+    except apsw.SQLError:
+        return words  # a database from before the vocabulary table: no pruning
+    frequency = {w: max((counts.get(t, 0) for t in ts), default=0) for w, ts in tokens.items()}
+    if sum(frequency[w] for w in set(words)) <= POSTINGS_BUDGET:
+        return words
+    total = store.count("SELECT count(*) FROM chunks")
+    kept = [w for w in words if frequency[w] <= common_share * total]
+    if kept:
+        return kept
+    rarest = sorted(set(words), key=lambda w: frequency[w])[:KEEP_WHEN_ALL_COMMON]
+    return [w for w in words if w in rarest]
 
 
 def nearest_by_meaning(
@@ -230,29 +302,36 @@ def nearest_by_meaning(
     where: str,
     args: list[object],
     limit: int,
+    *,
+    exact_scan_limit: int = EXACT_SCAN_LIMIT,
 ) -> list[tuple[int, float]]:
-    vector = model.embed_query(parsed.semantic_text).astype("float32").tobytes()
-    constraints: list[str] = []
-    c_args: list[object] = []
+    """The ``limit`` chunks closest in meaning that pass the query's filters, phrases and
+    exclusions, as (chunk id, cosine similarity); see ``core/vector_index.py`` for how."""
+    vector = model.embed_query(parsed.semantic_text)
+    included: list[str] = []
+    include_args: list[object] = []
     if parsed.has_filters:
-        constraints.append(
-            f"SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE {where}"
-        )
-        c_args.extend(args)
+        included.append(f"SELECT c.id FROM chunks c JOIN files f ON f.id = c.file_id WHERE {where}")
+        include_args.extend(args)
     for phrase in parsed.phrases:
-        constraints.append("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?")
-        c_args.append('"' + phrase.replace('"', '""') + '"')
-    sql = f"SELECT chunk_id, distance FROM {table} WHERE embedding MATCH ? AND k = ?"
-    if constraints:
-        sql += " AND chunk_id IN (" + " INTERSECT ".join(constraints) + ")"
-    if parsed.excluded:
-        sql += " AND chunk_id NOT IN (SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?)"
-        c_args.append(parsed.excluded_match())
-    sql += " ORDER BY distance"
-    # vec0 reports cosine distance; similarity = 1 - distance.
-    return [
-        (int(r[0]), 1.0 - float(r[1])) for r in store.conn.execute(sql, (vector, limit, *c_args))
-    ]
+        included.append("SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?")
+        include_args.append(fts_quote(phrase))
+    excluded = "SELECT rowid FROM chunks_fts WHERE chunks_fts MATCH ?"
+    restriction = Restriction(
+        include=" INTERSECT ".join(included) if included else None,
+        include_args=include_args,
+        exclude=excluded if parsed.excluded else None,
+        exclude_args=[parsed.excluded_match()] if parsed.excluded else [],
+    )
+    return nearest(
+        store.conn,
+        table,
+        bits_table_for(table),
+        vector,
+        limit,
+        restriction,
+        exact_scan_limit=exact_scan_limit,
+    )
 
 
 def _filtered_only_ids(store: Store, where: str, args: list[object], limit: int) -> list[int]:

@@ -98,11 +98,6 @@ class ParsedQuery:
     def excluded_match(self) -> str:
         return " OR ".join(fts_quote(e) for e in self.excluded)
 
-    def highlight_match(self) -> str | None:
-        """Any positive word or phrase: used only to mark matches in snippets."""
-        items = [*self.phrases, *self.terms]
-        return " OR ".join(fts_quote(i) for i in items) if items else None
-
 
 def fts_quote(text: str) -> str:
     """Quote user text as one FTS5 string (a phrase of its tokens)."""

@@ -20,6 +20,7 @@ from core.model import TextModel
 from core.query import ParsedQuery, fts_quote, parse_query
 from core.snippets import Snippeter
 from core.store import Store
+from core.store_chunks import FTS_TOKENIZER
 from core.types import Hit
 from core.vector_index import EXACT_SCAN_LIMIT, Restriction, bits_table_for, nearest
 
@@ -30,8 +31,6 @@ CANDIDATES = 100
 POSTINGS_BUDGET = 20_000
 COMMON_SHARE = 0.5
 KEEP_WHEN_ALL_COMMON = 3
-#: The full-text index's tokenizer, as created in core/migrations.py (migration 1).
-FTS_TOKENIZER = ("porter", ["unicode61", "remove_diacritics", "2"])
 
 
 @dataclass
@@ -351,7 +350,7 @@ def _collect_hits(
     limit: int,
     per_file: int,
 ) -> list[Hit]:
-    snippeter = Snippeter(store, parsed.highlight_match())
+    snippeter = Snippeter(store, [*parsed.phrases, *parsed.terms])
     per_file_count: dict[int, int] = {}
     hits: list[Hit] = []
     for cand, score in ranked:
@@ -368,7 +367,7 @@ def _collect_hits(
         if per_file and per_file_count.get(file_id, 0) >= per_file:
             continue
         per_file_count[file_id] = per_file_count.get(file_id, 0) + 1
-        snippet = snippeter.make(cand.chunk_id, text, start)
+        snippet = snippeter.make(text, start)
         hits.append(
             Hit(
                 chunk_id=cand.chunk_id,

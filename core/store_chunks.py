@@ -30,6 +30,11 @@ class PendingChunk:
     token_count: int
 
 
+#: The full-text index's tokenizer, as created in core/migrations.py (migration 1); search
+#: and snippets tokenise query words with it.
+FTS_TOKENIZER = ("porter", ["unicode61", "remove_diacritics", "2"])
+
+
 def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 

@@ -74,6 +74,10 @@ class SettingsDialog(QDialog):
         self.loaded_info = QLabel(f"In use now: {engine.model_description}")
         self.loaded_info.setWordWrap(True)
 
+        self.embedder = EmbedderChoice(tasks, settings.embedding_model_path)
+        self.embedder.path.textChanged.connect(lambda _: self._describe_chosen(
+            self.model_path.text()))
+
         self.threads = QSpinBox()
         self.threads.setRange(0, max(1, os.cpu_count() or 1) * 2)
         self.threads.setSpecialValueText("All cores")
@@ -99,6 +103,7 @@ class SettingsDialog(QDialog):
             tasks, engine.services.paths.models_dir,
             on_downloaded=lambda path: self.model_path.setText(str(path)))
         form.addRow("Download a model:", self.downloads)
+        form.addRow("Separate embedder:", self.embedder)
         form.addRow("CPU threads:", self.threads)
         self.file_manager = FileManagerEntry(tasks)
         form.addRow("File manager:", self.file_manager)
@@ -127,7 +132,7 @@ class SettingsDialog(QDialog):
 
     def _describe_chosen(self, text: str) -> None:
         path = text.strip()
-        changed = path != self._initial_model
+        changed = path != self._initial_model or self.embedder.changed
         self.restart_note.setText(
             "A new model takes effect the next time Kenning starts; files are then understood "
             "again by the new model, in the background."
@@ -165,6 +170,7 @@ class SettingsDialog(QDialog):
         settings = replace(
             self.engine.settings,
             model_path=chosen,
+            embedding_model_path=self.embedder.chosen(),
             threads=self.threads.value(),
         )
         if settings != self.engine.settings:
@@ -224,3 +230,84 @@ class FileManagerEntry(QWidget):
     def _failed(self, error: BaseException) -> None:
         self.state.setText(f"Could not change the right-click menu: {error}")
         self.button.setEnabled(True)
+
+
+class EmbedderChoice(QWidget):
+    """An optional separate embedding GGUF for search; the model above keeps writing answers."""
+
+    TRADE_OFF = (
+        "Optional. A small sentence encoder such as all-MiniLM-L6-v2 finds passages by meaning "
+        "far better than the bundled model (medical abstracts: 0.78 against 0.71 nDCG@10, "
+        "hybrid) and reads files 3\u20134\u00d7 faster; the model above still writes the "
+        "answers. Files are understood again by it in the background."
+    )
+
+    def __init__(self, tasks: TaskRunner, current: str, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tasks = tasks
+        self.initial = current
+        self._refused = ""
+        self.path = QLineEdit(current)
+        self.path.setPlaceholderText("None: the model above does both")
+        self.path.textChanged.connect(self._describe)
+        browse = QPushButton("Choose…")
+        browse.clicked.connect(self._choose)
+        none = QPushButton("None")
+        none.setToolTip("Search and answer with one model")
+        none.clicked.connect(self.path.clear)
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        row = QHBoxLayout()
+        row.addWidget(self.path, 1)
+        row.addWidget(browse)
+        row.addWidget(none)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.info)
+        self._describe(current)
+
+    @property
+    def changed(self) -> bool:
+        return self.chosen() != self.initial
+
+    def chosen(self) -> str:
+        """The path to save: the initial one when the new file was refused."""
+        path = self.path.text().strip()
+        return self.initial if self._refused and path != self.initial else path
+
+    def _choose(self) -> None:
+        start = self.path.text() or str(Path.home())
+        chosen, _ = QFileDialog.getOpenFileName(
+            self, "Choose an embedding model", start, "GGUF models (*.gguf);;All files (*)"
+        )
+        if chosen:
+            self.path.setText(chosen)
+
+    def _describe(self, text: str) -> None:
+        path = text.strip()
+        self._refused = ""
+        if not path:
+            self.info.setText(self.TRADE_OFF)
+            return
+        self.info.setText("Checking the file…")
+        self.tasks.run(
+            partial(_check_file, path=path),
+            success=self._show_file_info,
+            failure=self._show_refusal,
+            lane="settings-embedder-info",
+        )
+
+    def _show_file_info(self, report: ModelReport) -> None:
+        self._refused = ""
+        kind = ("a sentence encoder" if report.profile == "encoder" else
+                f"a \u201c{report.profile}\u201d model, not a sentence encoder")
+        self.info.setText(
+            f"{report.name}: {describe_size(report.size_bytes)}, {report.architecture}, "
+            f"{report.quantization}, {kind}. It will find passages by meaning; the model "
+            "above writes the answers."
+        )
+
+    def _show_refusal(self, error: BaseException) -> None:
+        self._refused = str(error)
+        self.info.setText(f"{error} The current choice is kept.")

@@ -96,3 +96,25 @@ def test_the_right_click_entry_is_added_and_removed_from_the_settings(
     entry.button.click()
     qtbot.waitUntil(lambda: entry.button.text() == "Add to right-click menu", timeout=10_000)
     assert not desktop_entry.exists()
+
+
+def test_a_separate_embedder_is_checked_shown_and_saved(qtbot, make_window, tmp_path):
+    window = make_window(show=False)
+    dialog = SettingsDialog(window.engine, window.tasks)
+    qtbot.addWidget(dialog)
+    embedder = dialog.embedder
+    assert "all-MiniLM-L6-v2" in embedder.info.text()  # the trade-off, while none is chosen
+
+    bad = tmp_path / "broken.gguf"
+    bad.write_text("not a model")
+    embedder.path.setText(str(bad))
+    qtbot.waitUntil(lambda: "current choice is kept" in embedder.info.text(), timeout=10_000)
+    assert embedder.chosen() == ""
+
+    tiny = write_tiny_gguf(tmp_path / "tiny.gguf", name="tiny")
+    embedder.path.setText(str(tiny))
+    qtbot.waitUntil(lambda: "not a sentence encoder" in embedder.info.text(), timeout=10_000)
+    assert "next time Kenning starts" in dialog.restart_note.text()
+    dialog.accept()
+    assert window.engine.settings.embedding_model_path == str(tiny)
+    assert window.engine.settings.model_path == ""

@@ -350,7 +350,7 @@ def _collect_hits(
     limit: int,
     per_file: int,
 ) -> list[Hit]:
-    snippeter = Snippeter(store, [*parsed.phrases, *parsed.terms])
+    snippeter = Snippeter(store, [*parsed.phrases, *parsed.keywords()])
     per_file_count: dict[int, int] = {}
     hits: list[Hit] = []
     for cand, score in ranked:

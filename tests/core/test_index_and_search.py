@@ -69,6 +69,7 @@ def test_index_then_search_finds_the_right_file_and_marks_words(store, folder, e
     assert page_text[top.start : top.end] == top.text
     marked = [top.snippet[s:e].lower() for s, e in top.snippet_matches]
     assert "notice" in marked and "leaving" in marked
+    assert "before" not in marked  # a stop word of the keyword query is not marked either
     assert result.semantic_used
 
 

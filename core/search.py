@@ -29,6 +29,9 @@ CANDIDATES = 100
 #: When the keyword side's words occur in more than ``POSTINGS_BUDGET`` chunks together,
 #: those in more than ``COMMON_SHARE`` of all chunks are left out (``informative_words``).
 POSTINGS_BUDGET = 20_000
+#: Past that budget, the rarest remaining words are scored until their postings reach this
+#: share of all chunks (long questions of middling words were the slow tail at 100k chunks).
+SCORED_SHARE = 0.5
 COMMON_SHARE = 0.5
 KEEP_WHEN_ALL_COMMON = 3
 
@@ -262,7 +265,8 @@ def lexical_ids(
 def informative_words(store: Store, words: list[str], common_share: float) -> list[str]:
     """``words`` less those in more than ``common_share`` of the chunks, when together they
     occur in more than ``POSTINGS_BUDGET`` chunks (by the full-text vocabulary's document
-    counts, the words tokenised as the index tokenises them). A small collection keeps every
+    counts, the words tokenised as the index tokenises them), and then only the rarest words
+    whose postings fit in ``SCORED_SHARE`` of the chunks. A small collection keeps every
     word: there BM25 is fast anyway and a common word still helps fill the candidates. When
     every word is that common, the ``KEEP_WHEN_ALL_COMMON`` rarest stay."""
     try:
@@ -287,10 +291,20 @@ def informative_words(store: Store, words: list[str], common_share: float) -> li
         return words
     total = store.count("SELECT count(*) FROM chunks")
     kept = [w for w in words if frequency[w] <= common_share * total]
-    if kept:
-        return kept
-    rarest = sorted(set(words), key=lambda w: frequency[w])[:KEEP_WHEN_ALL_COMMON]
-    return [w for w in words if w in rarest]
+    if not kept:
+        rarest = sorted(dict.fromkeys(words), key=lambda w: frequency[w])[:KEEP_WHEN_ALL_COMMON]
+        return [w for w in words if w in rarest]
+    # A long query of middling words still scores most of the collection: the rarest words,
+    # which carry most of BM25's weight, until their postings reach SCORED_SHARE of it.
+    budget = SCORED_SHARE * total
+    chosen: set[str] = set()
+    spent = 0
+    for word in sorted(dict.fromkeys(kept), key=lambda w: frequency[w]):  # ties: query order
+        if len(chosen) >= KEEP_WHEN_ALL_COMMON and spent + frequency[word] > budget:
+            break
+        chosen.add(word)
+        spent += frequency[word]
+    return [w for w in kept if w in chosen]
 
 
 def nearest_by_meaning(

@@ -61,3 +61,14 @@ def test_left_out_words_do_not_change_the_best_keyword_hits(store, monkeypatch):
     filtered = parse_query("zeppelin report running ext:txt")
     where, args = filter_sql(filtered)
     assert lexical_ids(store, filtered, where, args, 10)[:2] == pruned[:2]
+
+
+def test_a_long_query_of_middling_words_scores_its_rarest_words(store, monkeypatch):
+    monkeypatch.setattr(search_module, "POSTINGS_BUDGET", 10)
+    # None of these is in more than half the chunks, but together they would score 64 of
+    # 200: the rarest are kept while their postings fit in a tenth of the collection (20).
+    monkeypatch.setattr(search_module, "SCORED_SHARE", 0.1)
+    words = ["running", "costs", "zeppelin", "hangar"]
+    assert informative_words(store, words, 0.5) == ["running", "zeppelin", "hangar"]
+    monkeypatch.setattr(search_module, "SCORED_SHARE", 0.5)
+    assert informative_words(store, words, 0.5) == words

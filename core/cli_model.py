@@ -21,7 +21,7 @@ from core.cancel import Cancelled, CancelToken
 from core.catalogue import CatalogueEntry, find_entry, load_catalogue
 from core.config import AppPaths, Settings
 from core.download import DownloadError, DownloadProgress, download, part_path
-from core.model_check import UnusableModel, check_model
+from core.model_check import ModelReport, UnusableModel, check_model
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -105,17 +105,28 @@ def _chosen_file(paths: AppPaths, name: str) -> Path | None:
     return path
 
 
-def _use(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
-    path = _chosen_file(paths, args.model)
+def _checked_file(paths: AppPaths, name: str, kept: str) -> ModelReport | None:
+    """The report on the file ``name`` means; None (after saying why, and that the current
+    ``kept`` stays) when it is not downloaded or cannot be used."""
+    path = _chosen_file(paths, name)
     if path is None:
-        return EXIT_ERROR
+        return None
     try:
-        report = check_model(path)
+        return check_model(path)
     except UnusableModel as error:
-        print(f"kenning: {error} The current model is kept.", file=sys.stderr)
+        print(f"kenning: {error} The current {kept} is kept.", file=sys.stderr)
+        return None
+
+
+def _use(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    report = _checked_file(paths, args.model, "model")
+    if report is None:
         return EXIT_ERROR
-    settings.model_path = report.path
-    settings.save(paths.settings_file)
+    # Saved from the file, not from ``settings``: one-run flags (--threads, --embedding-model)
+    # must not become permanent through this command.
+    saved = Settings.load(paths.settings_file)
+    saved.model_path = report.path
+    saved.save(paths.settings_file)
     if args.json:
         print(json.dumps(report.to_json(), indent=2))
     else:
@@ -139,13 +150,8 @@ def _use_embedder(args: argparse.Namespace, paths: AppPaths, settings: Settings)
             print("Search and answers use one model again. Files it has not embedded yet are "
                   "embedded in the background the next time Kenning indexes.")
         return EXIT_OK
-    path = _chosen_file(paths, args.model)
-    if path is None:
-        return EXIT_ERROR
-    try:
-        report = check_model(path)
-    except UnusableModel as error:
-        print(f"kenning: {error} The current embedder is kept.", file=sys.stderr)
+    report = _checked_file(paths, args.model, "embedder")
+    if report is None:
         return EXIT_ERROR
     saved.embedding_model_path = report.path
     saved.save(paths.settings_file)

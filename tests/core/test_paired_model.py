@@ -208,3 +208,18 @@ def test_search_with_an_unusable_embedder_falls_back_to_keywords_and_says_why(
     warning = json.loads(out)["warnings"][0]
     assert warning.startswith("Keyword search only: The embedding model cannot be used")
     assert "kenning model use-embedder --none" in warning
+
+
+def test_model_use_saves_the_model_and_not_one_run_flags(home, tmp_path, capsys) -> None:
+    model = write_tiny_gguf(tmp_path / "chat.gguf", name="tiny chat")
+    code, out, _ = run(capsys, "--threads", "1", "model", "use", str(model), "--json")
+    assert code == 0 and json.loads(out)["path"] == str(model.resolve())
+    saved = saved_settings(home)
+    assert saved.model_path == str(model.resolve())
+    assert saved.threads == 0  # --threads was for that run only
+
+    broken = tmp_path / "broken.gguf"
+    broken.write_bytes(b"nope")
+    code, _, err = run(capsys, "model", "use", str(broken))
+    assert code == 1 and "current model is kept" in err
+    assert saved_settings(home).model_path == str(model.resolve())

@@ -59,6 +59,7 @@ from core.llama_ctypes import (
     tokenize,
 )
 from core.model import ChatMessage, GenerationSettings, ModelProfile, TextModel
+from core.prompt_cache import PromptPrefixCache
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,7 @@ class UnifiedModel(TextModel):
         self._centre: np.ndarray | None = None
         self._embed_ctx: Any = None
         self._chat_ctx: Any = None
+        self._prompt_cache = PromptPrefixCache()
         self._node_callback = llama_cpp.ggml_backend_sched_eval_callback(self._on_graph_node)
         try:  # from here on this object owns the weights and frees them if it fails
             self._embed_ctx = self._new_embed_context(embed_batch_tokens)
@@ -339,7 +341,14 @@ class UnifiedModel(TextModel):
         sampler = new_sampler(self._vocab, settings)
         try:
             clear_memory(self._chat_ctx)
-            if not self._feed(prompt, 0, cancel):
+            start = self._prompt_cache.restore(self._chat_ctx, prompt)
+            if not start and (shared := self._prompt_cache.shared_opening(prompt)):
+                if not self._feed(prompt[:shared], 0, cancel):
+                    return
+                self._prompt_cache.save(self._chat_ctx, prompt[:shared])
+                start = shared
+            self._prompt_cache.remember(prompt)
+            if not self._feed(prompt[start:], start, cancel):
                 return
             text = StopScanner(stops)
             utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")

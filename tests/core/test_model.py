@@ -136,6 +136,32 @@ def test_chat_streams_several_pieces_within_max_tokens(real_model):
     assert real_model.count_tokens(text) <= 12 + 1  # one token may render as two pieces' text
 
 
+OPENING = (
+    "Answer the question using only the numbered sources below. Keep it short: one to three "
+    "sentences. After each sentence, cite the source it comes from in square brackets, like "
+    "[1]. If the sources do not answer the question, reply only: NOT FOUND.\n\n<source n=\"1\">"
+    "\nThe tenant must give sixty days written notice before leaving the flat. Rent is due on "
+    "the first day of each month.\n</source>\n\nQuestion: "
+)
+
+
+@model_test
+def test_a_shared_opening_is_evaluated_once_and_restored_exactly(real_model):
+    def ask(question: str) -> str:
+        return "".join(real_model.chat_stream([ChatMessage("user", OPENING + question)], GREEDY))
+
+    ask("When is the rent due?")
+    split = ask("How much notice must the tenant give?")  # saves the shared opening's state
+    saved = real_model._prompt_cache._tokens
+    assert len(saved) >= 32
+    # Later prompts start from the saved state: the same reply as evaluating the opening in
+    # its own batch, as the saving call did.
+    assert ask("How much notice must the tenant give?") == split
+    assert real_model._prompt_cache._tokens == saved
+    # A prompt that does not start with the opening is evaluated whole, as before.
+    assert "".join(real_model.chat_stream(CAPITAL, GREEDY)).strip()
+
+
 @model_test
 def test_max_tokens_bounds_a_long_reply(real_model):
     prompt = [ChatMessage("user", "Write a long story about a lighthouse keeper.")]

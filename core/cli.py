@@ -17,6 +17,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
+from typing import TYPE_CHECKING
 
 from core.answer import WORDING_SET_ASIDE, Answerer
 from core.cancel import CancelToken
@@ -31,7 +32,6 @@ from core.cli_output import (
 )
 from core.cli_window import add_ask_folder_parser, open_window, run_ask_folder
 from core.config import AppPaths, Settings
-from core.indexer import Indexer
 from core.search import search
 from core.services import (
     ModelLoader,
@@ -40,6 +40,9 @@ from core.services import (
     load_default_or_chosen_model,
 )
 from core.store import Store
+
+if TYPE_CHECKING:
+    from core.indexer import Indexer
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -149,6 +152,8 @@ def main(argv: Sequence[str] | None = None, model_loader: ModelLoader | None = N
 
 
 def cmd_index(args: argparse.Namespace, services: Services, store: Store) -> int:
+    from core.indexer import Indexer  # PyMuPDF and the extraction child: only to index
+
     with Indexer(store, None if args.no_embed else services.model, services.settings) as indexer:
         return _index(args, store, indexer)
 

@@ -9,7 +9,6 @@ from typing import TextIO
 from tqdm import tqdm
 
 from core.cancel import Progress
-from core.extract import ExtractionError, span_quads
 from core.services import Services
 from core.store import FILE_STATES, Store
 from core.types import Answer, Citation, Hit
@@ -136,6 +135,9 @@ def _citation_json(citation: Citation) -> dict[str, object]:
         "quote": citation.quote,
     }
     if citation.page is not None:
+        # Imported here: PyMuPDF is a tenth of a second of every command's start otherwise.
+        from core.extract import ExtractionError, span_quads
+
         try:
             data["quads"] = [
                 list(q)

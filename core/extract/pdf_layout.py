@@ -80,17 +80,13 @@ def layout_page(page: pymupdf.Page) -> PageLayout:
             visual_line += 1
             if not glyphs:
                 continue
-            # Only horizontal lines are re-joined: "to the right" means nothing in vertical text.
             box = _rect(line["bbox"]) if _is_horizontal(line) else None
-            if (
-                rows
-                and previous_box is not None
-                and box is not None
-                and _same_row(previous_box, box)
-            ):
+            ending = "".join(glyph.char for glyph in rows[-1][-2:]) if rows else ""
+            joint = _joint(ending, previous_box, box, glyphs[0].char) if rows else None
+            if joint == "\t":
                 rows[-1].append(_Glyph("\t", None, -1))
                 rows[-1].extend(glyphs)
-            elif rows and _ends_hyphenated(rows[-1]) and glyphs[0].char.islower():
+            elif joint == "":
                 rows[-1].pop()
                 rows[-1].extend(glyphs)
             else:
@@ -135,18 +131,13 @@ def layout_text(page: pymupdf.Page) -> PageLayout:
             if row is None:
                 continue
             box = _rect(line["bbox"]) if _is_horizontal(line) else None
-            if (
-                rows
-                and previous_box is not None
-                and box is not None
-                and _same_row(previous_box, box)
-            ):
-                rows[-1].extend(row, "\t")
-            elif rows and rows[-1].ends_hyphenated() and row.text[0].islower():
+            joint = _joint(rows[-1].text, previous_box, box, row.text[0]) if rows else None
+            if joint == "":
                 rows[-1].drop_last_char()
-                rows[-1].extend(row, "")
-            else:
+            if joint is None:
                 rows.append(row)
+            else:
+                rows[-1].extend(row, joint)
             previous_box = box
         if not rows:
             continue
@@ -214,9 +205,6 @@ class _Row:
         self.sizes += other.sizes
         self.bolds += other.bolds
 
-    def ends_hyphenated(self) -> bool:
-        return len(self.text) >= 2 and self.text[-1] in _HYPHENS and self.text[-2].isalpha()
-
     def drop_last_char(self) -> None:
         # Only called on a hyphen, which is visible: its style is the last one.
         self.text = self.text[:-1]
@@ -272,8 +260,17 @@ def _same_row(left: Rect, right: Rect) -> bool:
     return shorter > 0 and overlap >= _SAME_ROW_OVERLAP * shorter and right[0] >= left[2] - 1
 
 
-def _ends_hyphenated(row: list[_Glyph]) -> bool:
-    return len(row) >= 2 and row[-1].char in _HYPHENS and row[-2].char.isalpha()
+def _joint(row_text: str, previous_box: Rect | None, box: Rect | None,
+           first_char: str) -> str | None:
+    """How a line joins the row before it (whose text ends ``row_text``): ``"\t"`` when it
+    continues that row further right (a cell, a tab stop; horizontal lines only: "to the
+    right" means nothing in vertical text), ``""`` when it finishes a word hyphenated across
+    the line end (the hyphen is dropped), None when it starts a new row. Both layouts join
+    by this one rule, so their texts and offsets agree."""
+    if previous_box is not None and box is not None and _same_row(previous_box, box):
+        return "\t"
+    hyphenated = len(row_text) >= 2 and row_text[-1] in _HYPHENS and row_text[-2].isalpha()
+    return "" if hyphenated and first_char.islower() else None
 
 
 def _append_separator(layout: PageLayout, chars: list[str], separator: str) -> None:

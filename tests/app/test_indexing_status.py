@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 from app import theme
 from app.folders_dialog import FoldersDialog
 from app.status import StatusArea
+from app.window import MainWindow
 from core.cancel import Progress
 from tests.app.conftest import WindowFactory, write
 from tests.docs_factory import make_pdf
@@ -61,18 +62,25 @@ def test_status_text_reports_rate_and_time_left(qtbot: QtBot, make_window: Windo
     assert text.endswith("notes.md")
 
 
-def test_a_broken_file_is_listed_with_its_reason(
+def failures_of(
     qtbot: QtBot, make_window: WindowFactory, broken_folder: Path
-) -> None:
+) -> tuple[MainWindow, FoldersDialog]:
+    """A window that indexed ``broken_folder``, and its folders dialog listing the one failure."""
     window = make_window()
     window.add_folder(broken_folder)
     qtbot.waitUntil(lambda: window.status_area.problems.isVisible(), timeout=WAIT_MS)
-    assert window.status_area.problems.text() == "1 file skipped"
-
     dialog = FoldersDialog(window.engine, window.tasks, window)
     qtbot.addWidget(dialog)
     dialog.show()
     qtbot.waitUntil(lambda: dialog.failures.topLevelItemCount() == 1, timeout=WAIT_MS)
+    return window, dialog
+
+
+def test_a_broken_file_is_listed_with_its_reason(
+    qtbot: QtBot, make_window: WindowFactory, broken_folder: Path
+) -> None:
+    window, dialog = failures_of(qtbot, make_window, broken_folder)
+    assert window.status_area.problems.text() == "1 file skipped"
     item = dialog.failures.topLevelItem(0)
     assert item.text(0) == "broken.pdf"
     assert "damaged" in item.text(1).lower()
@@ -86,14 +94,7 @@ def test_a_broken_file_is_listed_with_its_reason(
 def test_retry_reads_a_repaired_file_again(
     qtbot: QtBot, make_window: WindowFactory, broken_folder: Path
 ) -> None:
-    window = make_window()
-    window.add_folder(broken_folder)
-    qtbot.waitUntil(lambda: window.status_area.problems.isVisible(), timeout=WAIT_MS)
-    dialog = FoldersDialog(window.engine, window.tasks, window)
-    qtbot.addWidget(dialog)
-    dialog.show()
-    qtbot.waitUntil(lambda: dialog.failures.topLevelItemCount() == 1, timeout=WAIT_MS)
-
+    window, dialog = failures_of(qtbot, make_window, broken_folder)
     make_pdf(broken_folder / "broken.pdf", ["The boiler was serviced in March."])
     dialog.retry.click()
     assert not dialog.retry.isEnabled()

@@ -29,12 +29,29 @@ from core.index_service import IndexService
 from core.model import TextModel
 from core.model_worker import ModelWorker, Priority
 from core.services import ModelUnavailable, Services
+from core.store import Store
+from core.vector_handover import HANDOVER_NOTE, handover_complete
 
 log = logging.getLogger(__name__)
 
 
-def load_model(ctx: TaskContext, services: Services) -> TextModel:
-    return services.model
+def load_model(ctx: TaskContext, services: Services) -> tuple[TextModel, TextModel]:
+    """The model, and the one search uses (after a switch of model, until the new vectors
+    have caught up, a view that searches the previous model's)."""
+    model = services.model
+    store = Store.open_reader(services.paths.database)
+    try:
+        return model, services.search_model(store)
+    finally:
+        store.close()
+
+
+def handover_done(ctx: TaskContext, services: Services, model_id: str) -> bool:
+    store = Store.open_reader(services.paths.database)
+    try:
+        return handover_complete(store, model_id)
+    finally:
+        store.close()
 
 
 def prepare_database(ctx: TaskContext, services: Services) -> None:
@@ -72,6 +89,8 @@ class Engine(QObject):
         self.database_ready = False
         self._worker: ModelWorker | None = None
         self._background_model: TextModel | None = None
+        #: While set, search reads the previous model's vectors through this model.
+        self._handover: TextModel | None = None
         self._generation = 0
         self._index = self._new_index_service()
         # Services swapped out; stopped again at shutdown in case their swap never ran.
@@ -144,14 +163,40 @@ class Engine(QObject):
 
     # -- model -----------------------------------------------------------------------------
 
-    def _on_model_loaded(self, model: object) -> None:
-        assert isinstance(model, TextModel)
+    def _on_model_loaded(self, loaded: object) -> None:
+        assert isinstance(loaded, tuple)
+        model, search_model = loaded
         self.model_loading = False
         self._worker = ModelWorker(model)
-        self.interactive_model = self._worker.client(Priority.INTERACTIVE)
+        self.interactive_model = self._worker.client(Priority.INTERACTIVE, search_model)
         self._background_model = self._worker.client(Priority.BACKGROUND)
+        self._handover = search_model if search_model is not model else None
         self.restart_indexing()
         self.model_ready.emit()
+
+    @property
+    def in_handover(self) -> bool:
+        return self._handover is not None
+
+    def _check_handover(self) -> None:
+        if self._handover is None or self._background_model is None:
+            return
+        model_id = self._background_model.model_id
+        self.tasks.run(
+            lambda ctx: handover_done(ctx, self.services, model_id),
+            success=lambda done: self._finish_handover() if done else None,
+        )
+
+    def _finish_handover(self) -> None:
+        """The new model's vectors have caught up: search them, and unload the previous model
+        on its thread once the searches already queued for it are done."""
+        retiring, worker = self._handover, self._worker
+        if retiring is None or worker is None:
+            return
+        self._handover = None
+        self.interactive_model = worker.client(Priority.INTERACTIVE)
+        worker.submit(Priority.BACKGROUND, lambda _: retiring.close())
+        log.info("the new model's vectors are complete; the previous model is unloaded")
 
     def _on_model_failed(self, error: BaseException) -> None:
         self.model_loading = False
@@ -168,15 +213,16 @@ class Engine(QObject):
     @property
     def model_description(self) -> str:
         """What is loaded, for the settings dialog."""
-        model = self.interactive_model
+        model = self._background_model
         if model is None:
             if self.model_error:
                 return self.model_error
             return "The model is still loading." if self.model_loading else "No model loaded."
-        return (
+        description = (
             f"{model.model_id} — profile “{model.profile.name}”, context {model.n_ctx:,} "
             f"tokens, {model.dim}-dimensional embeddings"
         )
+        return f"{description}. {HANDOVER_NOTE}" if self.in_handover else description
 
     # -- indexing --------------------------------------------------------------------------
 
@@ -268,6 +314,7 @@ class Engine(QObject):
     def _forward_idle(self, generation: int, at: float) -> None:
         if generation == self._generation:
             self._journal = [(made, action) for made, action in self._journal if made > at]
+            self._check_handover()
             self.indexing_idle.emit()
 
     def _forward_error(self, generation: int, message: str) -> None:

@@ -40,6 +40,7 @@ from core.services import (
     load_default_or_chosen_model,
 )
 from core.store import Store
+from core.vector_handover import HANDOVER_NOTE, PreviousVectorsModel
 
 if TYPE_CHECKING:
     from core.indexer import Indexer
@@ -218,7 +219,9 @@ def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> in
     warnings: list[str] = []
     if args.mode != "lexical":
         try:
-            model = services.model
+            model = services.search_model(store)
+            if isinstance(model, PreviousVectorsModel):
+                warnings.append(HANDOVER_NOTE)
         except ModelUnavailable as exc:
             warnings.append(f"Keyword search only: {exc}")
     result = search(store, query, model, limit=args.limit, mode=args.mode)
@@ -236,7 +239,7 @@ def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> in
 
 def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
     scope = str(args.scope.expanduser().resolve()) if args.scope is not None else None
-    answerer = Answerer(store, services.model)
+    answerer = Answerer(store, services.search_model(store))
     streamed: list[str] = []
     stream = None if args.json else _printer(streamed)
     cancel = CancelToken()

@@ -85,7 +85,7 @@ class Indexer:
         self._own_extractor = extractor is None
         self.extractor = extractor or IsolatedExtractor()
         if model is not None:
-            store.ensure_model(model.model_id, model.dim)
+            store.ensure_model(model.model_id, model.dim, model.vector_source)
             store.demote_embedded(model.model_id)
         if store.get_meta("extractor_version") != str(EXTRACTOR_VERSION):
             # Page text or offsets may differ now: read every file again (vectors of

@@ -113,6 +113,7 @@ class UnifiedModel(TextModel):
                  profile: ModelProfile, n_threads: int, n_ctx: int,
                  embed_batch_tokens: int, cache_dir: Path | None = None) -> None:
         self.path = path
+        self.vector_source = str(path)
         self.facts = facts
         profile = resolve_layer(profile, int(llama_cpp.llama_model_n_layer(llama_model)))
         if profile.embed_layer >= 0 and _copy_tensor is None:

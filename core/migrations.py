@@ -96,6 +96,9 @@ MIGRATIONS: list[str | Callable[[apsw.Connection], None]] = [
     CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
     _add_bit_vectors,
+    # 3: which GGUF made each model's vectors, so that after a switch of model the previous
+    # set can stay in use (its queries embedded by that file) until the new one is complete.
+    "ALTER TABLE models ADD COLUMN source TEXT NOT NULL DEFAULT ''",
 ]
 
 

@@ -85,6 +85,9 @@ class TextModel(ABC):
     #: Chunkers size chunks by it.
     embed_max_tokens: int
     profile: ModelProfile
+    #: The GGUF file that makes this model's vectors, recorded beside them so a later run
+    #: can load it again to search them (empty: no file can).
+    vector_source: str = ""
 
     @abstractmethod
     def count_tokens(self, text: str) -> int:

@@ -68,7 +68,7 @@ def check_model(path: Path, available_ram: int | None = None) -> ModelReport:
     if arch not in SUPPORTED_ARCHITECTURES:
         raise UnusableModel(f"{path.name} is a '{arch}' model, which Kenning does not "
                             "support. Choose a llama, mistral, gemma, qwen or BERT-family GGUF.")
-    ram_needed = size + _RUNTIME_OVERHEAD_BYTES
+    ram_needed = memory_needed(size)
     available = total_ram() if available_ram is None else available_ram
     if available and ram_needed > available:
         raise UnusableModel(f"{path.name} needs about {ram_needed / 2**30:.1f} GB of memory and "
@@ -84,6 +84,11 @@ def check_model(path: Path, available_ram: int | None = None) -> ModelReport:
         profile=_profile(reader, arch),
         ram_needed_bytes=ram_needed,
     )
+
+
+def memory_needed(file_size: int) -> int:
+    """Memory a loaded model of this file size takes, roughly."""
+    return file_size + _RUNTIME_OVERHEAD_BYTES
 
 
 def total_ram() -> int:

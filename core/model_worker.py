@@ -46,22 +46,29 @@ class ModelWorker:
         self._thread = threading.Thread(target=self._run, name="kenning-model", daemon=True)
         self._thread.start()
 
-    def submit(self, priority: Priority, fn: Callable[[TextModel], T]) -> Future[T]:
+    def submit(
+        self, priority: Priority, fn: Callable[[TextModel], T], model: TextModel | None = None
+    ) -> Future[T]:
+        """Run ``fn(model)`` on the worker thread; ``model`` defaults to the worker's own (another
+        one, such as a search view of it, still runs here: one thread owns llama.cpp)."""
         future: Future[T] = Future()
+        target = self.model if model is None else model
 
         def job() -> None:
             if not future.set_running_or_notify_cancel():
                 return
             try:
-                future.set_result(fn(self.model))
+                future.set_result(fn(target))
             except BaseException as exc:  # handed to the caller, who decides
                 future.set_exception(exc)
 
         self._queue.put((int(priority), next(self._order), job))
         return future
 
-    def client(self, priority: Priority) -> TextModel:
-        return _WorkerClient(self, priority)
+    def client(self, priority: Priority, model: TextModel | None = None) -> TextModel:
+        """A TextModel whose calls run on this thread at ``priority``; ``model`` as in
+        ``submit``."""
+        return _WorkerClient(self, priority, model)
 
     @property
     def busy_with_interactive(self) -> bool:
@@ -87,15 +94,17 @@ class ModelWorker:
 class _WorkerClient(TextModel):
     """A TextModel whose every call runs on the worker thread at a fixed priority."""
 
-    def __init__(self, worker: ModelWorker, priority: Priority) -> None:
+    def __init__(self, worker: ModelWorker, priority: Priority,
+                 model: TextModel | None = None) -> None:
         self._worker = worker
         self._priority = priority
-        model = worker.model
-        self.model_id, self.dim, self.n_ctx, self.profile = (
+        self._model = model = worker.model if model is None else model
+        self.model_id, self.dim, self.n_ctx, self.profile, self.vector_source = (
             model.model_id,
             model.dim,
             model.n_ctx,
             model.profile,
+            model.vector_source,
         )
 
     def _call(self, fn: Callable[[TextModel], T]) -> T:
@@ -103,14 +112,14 @@ class _WorkerClient(TextModel):
         if interactive:
             self._worker._mark_interactive(1)
         try:
-            return self._worker.submit(self._priority, fn).result()
+            return self._worker.submit(self._priority, fn, self._model).result()
         finally:
             if interactive:
                 self._worker._mark_interactive(-1)
 
     def count_tokens(self, text: str) -> int:
         # The tokenizer is read-only and cheap; it need not wait behind a batch.
-        return self._worker.model.count_tokens(text)
+        return self._model.count_tokens(text)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self._call(lambda m: m.embed_documents(texts))
@@ -139,7 +148,7 @@ class _WorkerClient(TextModel):
         if interactive:
             self._worker._mark_interactive(1)
         try:
-            self._worker.submit(self._priority, generate)
+            self._worker.submit(self._priority, generate, self._model)
             while (item := pieces.get()) is not _DONE:
                 if isinstance(item, BaseException):
                     raise item

@@ -33,6 +33,7 @@ class PairedModel(TextModel):
         self.dim = embedder.dim
         self.profile = embedder.profile
         self.embed_max_tokens = embedder.embed_max_tokens
+        self.vector_source = embedder.vector_source
         self.n_ctx = chat.n_ctx
 
     def count_tokens(self, text: str) -> int:

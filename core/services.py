@@ -113,6 +113,7 @@ class Services:
     settings: Settings
     model_loader: ModelLoader = load_default_or_chosen_model
     _model: TextModel | None = field(default=None, init=False)
+    _search_model: TextModel | None = field(default=None, init=False)
     notices: list[str] = field(default_factory=list, init=False)
 
     def open_store(self) -> Store:
@@ -150,7 +151,32 @@ class Services:
             self._model = self.model_loader(self.settings, self.paths)
         return self._model
 
+    def search_model(self, store: Store) -> TextModel:
+        """The model search and answers use: ``model``, or right after a switch of model,
+        one that searches the previous model's fuller vectors (``core/vector_handover.py``)."""
+        if self._search_model is None:
+            from core.vector_handover import with_previous_vectors
+
+            self._search_model = with_previous_vectors(store, self.model, self.load_for_queries)
+        return self._search_model
+
+    def load_for_queries(self, path: Path) -> TextModel:
+        """Load a second model beside ``model`` to embed queries, when memory allows."""
+        from core.llama_model import UnifiedModel
+        from core.model_check import memory_needed, total_ram
+
+        # Two models at once: the second may take at most half of the machine. (This file
+        # made vectors before, so the full check_model, seconds for a large vocabulary, is
+        # not repeated.)
+        if memory_needed(path.stat().st_size) > (total_ram() or 2**62) // 2:
+            raise ModelUnavailable(f"{path.name} is too large to load beside the new model.")
+        return UnifiedModel.load(path, n_threads=self.settings.threads or None,
+                                 cache_dir=self.paths.model_cache_dir)
+
     def close(self) -> None:
+        if self._search_model is not None and self._search_model is not self._model:
+            self._search_model.close()
+        self._search_model = None
         if self._model is not None:
             self._model.close()
             self._model = None

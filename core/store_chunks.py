@@ -162,14 +162,20 @@ class ChunkTables:
             (chunk_id, vector),
         )
 
-    def ensure_model(self, model_id: str, dim: int) -> str:
+    def ensure_model(self, model_id: str, dim: int, source: str = "") -> str:
         """Register a model's vector table (one per model: vectors of different models are
-        never compared) and return its name."""
+        never compared) and return its name. ``source`` is the GGUF file that makes these
+        vectors (the latest path is kept: a file may move)."""
         rows = self.conn.execute(
-            "SELECT vec_table, dim FROM models WHERE model_id = ?", (model_id,)
+            "SELECT vec_table, source FROM models WHERE model_id = ?", (model_id,)
         ).fetchall()
         if rows:
             table = str(rows[0][0])
+            if source and source != rows[0][1]:
+                with self.conn:
+                    self.conn.execute(
+                        "UPDATE models SET source = ? WHERE model_id = ?", (source, model_id)
+                    )
         else:
             table = "vec_" + hashlib.sha1(model_id.encode()).hexdigest()[:12]
             with self.conn:
@@ -179,8 +185,9 @@ class ChunkTables:
                 )
                 self.conn.execute(create_bits_table_sql(bits_table_for(table), dim))
                 self.conn.execute(
-                    "INSERT INTO models(model_id, dim, vec_table, created_at) VALUES (?, ?, ?, ?)",
-                    (model_id, dim, table, time.time()),
+                    "INSERT INTO models(model_id, dim, vec_table, created_at, source) "
+                    "VALUES (?, ?, ?, ?, ?)",
+                    (model_id, dim, table, time.time(), source),
                 )
         self._vec_tables[model_id] = table
         return table

@@ -166,6 +166,7 @@ def schema_1_database(path: Path, vectors: np.ndarray) -> str:
         ).fetchall():
             conn.execute(f"DROP TABLE {name}")
         conn.execute("DROP TABLE IF EXISTS chunks_fts_terms")
+        conn.execute("ALTER TABLE models DROP COLUMN source")  # added by migration 3
         conn.execute("PRAGMA user_version = 1")
         table = "vec_0123456789ab"
         conn.execute(

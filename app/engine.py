@@ -56,7 +56,8 @@ def handover_done(ctx: TaskContext, services: Services, model_id: str) -> bool:
 
 def prepare_database(ctx: TaskContext, services: Services) -> None:
     # The writer creates or migrates the schema (readers cannot) and moves a damaged file
-    # aside, adding a notice. It checks the whole file: seconds for a big index.
+    # aside, adding a notice. It checks the whole file (seconds for a big index) unless the
+    # last writer closed it cleanly.
     services.open_store().close()
 
 

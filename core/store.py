@@ -24,6 +24,12 @@ from typing import Any
 import apsw
 import sqlite_vec
 
+from core.clean_close import (
+    checkpoint_fully,
+    closed_cleanly,
+    forget_clean_close,
+    note_clean_close,
+)
 from core.migrations import migrate
 from core.store_chunks import ChunkTables, PendingChunk, focus_order, prefix_range, text_hash
 from core.walk import deepest_folder
@@ -91,17 +97,21 @@ class Store(ChunkTables):
         self.conn: Any = conn
         self.path = path
         self._vec_tables: dict[str, str] = {}
+        self._writer = False
 
     @classmethod
     def open(cls, path: Path) -> Store:
-        """Open (creating if needed) and migrate. Raises DatabaseDamaged for a broken file."""
+        """Open (creating if needed) and migrate. Raises DatabaseDamaged for a broken file,
+        which is checked whole unless it is as the last writer left it (``core/clean_close``)."""
         path.parent.mkdir(parents=True, exist_ok=True)
+        clean = closed_cleanly(path)
+        forget_clean_close(path)
         conn = _connect(path)
         try:
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")
-            check = conn.execute("PRAGMA quick_check").fetchall()
-            if check != [("ok",)]:
+            check = [] if clean else conn.execute("PRAGMA quick_check").fetchall()
+            if check not in ([], [("ok",)]):
                 lines = [x for row in check for x in str(row[0]).splitlines()]
                 problems = [x for x in lines if not x.startswith("***")] or ["no details"]
                 raise DatabaseDamaged(f"its integrity check failed: {problems[0]}")
@@ -111,7 +121,9 @@ class Store(ChunkTables):
             if isinstance(exc, DatabaseDamaged):
                 raise
             raise DatabaseDamaged(str(exc)) from exc
-        return cls(conn, path)
+        store = cls(conn, path)
+        store._writer = True
+        return store
 
     @classmethod
     def open_reader(cls, path: Path) -> Store:
@@ -119,7 +131,10 @@ class Store(ChunkTables):
         return cls(_connect(path), path)
 
     def close(self) -> None:
+        clean = self._writer and checkpoint_fully(self.conn)
         self.conn.close()
+        if clean:
+            note_clean_close(self.path)
 
     # -- folders -------------------------------------------------------------------------
 

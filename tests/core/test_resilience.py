@@ -226,7 +226,8 @@ def test_database_with_nothing_wrong_is_left_alone(tmp_path):
     services = Services(paths, Settings())
     services.open_store().close()
     assert services.notices == []
-    assert [p.name for p in paths.data_dir.iterdir()] == ["kenning.db"]
+    assert sorted(p.name for p in paths.data_dir.iterdir()) == ["kenning.db",
+                                                                "kenning.db.clean.json"]
 
 
 def test_folder_list_beside_the_database_follows_adds_and_removes(tmp_path):

@@ -285,6 +285,8 @@ def kenning_query_times(home: Path, queries: list[str], cli_runs: int) -> dict[s
 
 
 def percentiles(times: list[float]) -> str:
+    if not times:
+        return "not run"
     ms = sorted(t * 1000 for t in times)
     p95 = statistics.quantiles(ms, n=20)[18] if len(ms) > 1 else ms[0]
     return f"p50 {statistics.median(ms):7.1f} ms  p95 {p95:7.1f} ms  (n={len(ms)})"
@@ -399,8 +401,9 @@ def main() -> int:
                              - statistics.median(latencies[recoll_key]))
             print(f"  recollq start-up (process p50 - warm p50): {1000 * recollq_start:.0f} ms")
         cli = latencies["kenning search --mode lexical --json process"]
-        print(f"  process p50 Kenning / Recoll: "
-              f"{statistics.median(cli) / statistics.median(latencies['recollq process']):.2f}x")
+        if cli:
+            recollq = statistics.median(latencies["recollq process"])
+            print(f"  process p50 Kenning / Recoll: {statistics.median(cli) / recollq:.2f}x")
     print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     print(f"(largest child process of this run: {children:.0f} MB)")

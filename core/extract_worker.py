@@ -30,12 +30,46 @@ class IsolatedExtractor:
         self._context = multiprocessing.get_context("spawn")
         self._process: BaseProcess | None = None
         self._conn: Connection | None = None
+        #: The file sent ahead with ``start``, whose answer has not been taken yet.
+        self._started: str | None = None
+
+    def start(self, path: Path) -> None:
+        """Send ``path`` to the child now; the next ``extract(path)`` takes its answer. Lets
+        the child read one file while the caller works on the previous one."""
+        if self._started is not None:
+            return
+        conn = self._ensure_child()
+        try:
+            conn.send((str(path), None))
+        except OSError:
+            self._kill()  # extract() starts a new child and reports the file on its own
+            return
+        self._started = str(path)
 
     def extract(self, path: Path, max_bytes: int | None = None) -> Document:
         """Like ``core.extract.extract``; raises ExtractionError for a crash or a hang too."""
-        conn = self._ensure_child()
+        started, self._started = self._started, None
+        if started is not None and (started != str(path) or max_bytes is not None):
+            # Sent ahead but not wanted after all: its answer comes first, so take it.
+            with contextlib.suppress(ExtractionError):
+                self._answer()
+            started = None
+        if started is None:
+            conn = self._ensure_child()
+            try:
+                conn.send((str(path), max_bytes))
+            except OSError as exc:
+                self._kill()
+                raise ExtractionError(
+                    "the file reader crashed on this file; it may be damaged"
+                ) from exc
+        return self._answer()
+
+    def _answer(self) -> Document:
+        conn = self._conn
+        if conn is None:
+            raise ExtractionError("the file reader crashed on this file; it may be damaged")
         try:
-            conn.send((str(path), max_bytes))
             if not conn.poll(self.timeout):
                 self._kill()
                 raise ExtractionError(
@@ -87,6 +121,7 @@ class IsolatedExtractor:
         return parent
 
     def _kill(self) -> None:
+        self._started = None
         if self._process is not None and self._process.is_alive():
             self._process.kill()
             self._process.join(timeout=5)

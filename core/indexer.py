@@ -82,6 +82,8 @@ class Indexer:
         self.reconciler = Reconciler(store, self.rules)
         #: Folders to work on first (the one the user is asking about), set by the caller.
         self.focus: list[str] = []
+        #: Files whose reading started early: their status and hash from just before.
+        self._read_ahead: dict[int, tuple[os.stat_result, str]] = {}
         self._own_extractor = extractor is None
         self.extractor = extractor or IsolatedExtractor()
         if model is not None:
@@ -149,22 +151,24 @@ class Indexer:
             batch = self.store.pending_files(limit=200, focus=self.focus)
             if not batch:
                 break
-            for record in batch:
+            for index, record in enumerate(batch):
                 progress(Progress("extract", done, max(total, done), record.path))
                 if cancel is not None and cancel.cancelled:
                     return done
-                self.extract_one(record)
+                self.extract_one(record, then=batch[index + 1] if index + 1 < len(batch) else None)
                 done += 1
         progress(Progress("extract", done, max(total, done)))
         return done
 
-    def extract_one(self, record: FileRecord) -> str:
+    def extract_one(self, record: FileRecord, then: FileRecord | None = None) -> str:
         """Bring one pending file to extracted (or embedded, failed, skipped, deleted). Never
-        raises for bad input: the reason is recorded on the file."""
+        raises for bad input: the reason is recorded on the file. ``then``, the file to be
+        read next, is handed to the extraction process as soon as this one's text is in, so
+        it reads that file while this process chunks and stores this one."""
         try:
             for _ in range(READ_ATTEMPTS):
                 try:
-                    return self._read(record)
+                    return self._read(record, then)
                 except _Changed:
                     continue
             self.store.mark_unreadable(record.id, "failed", KEPT_CHANGING)
@@ -189,14 +193,18 @@ class Indexer:
             self.store.mark_unreadable(record.id, "failed", f"unexpected error: {exc!r}")
         return "failed"
 
-    def _read(self, record: FileRecord) -> str:
-        before, digest = self._hash_regular_file(record.path)
+    def _read(self, record: FileRecord, then: FileRecord | None = None) -> str:
+        # Hashed when its reading started ahead; the check below covers the time since.
+        ahead = self._read_ahead.pop(record.id, None)
+        before, digest = ahead or self._hash_regular_file(record.path)
         if digest == record.content_hash and self._has_chunks(record.id):
             return self._restore(record, before.st_size, before.st_mtime)
         doc = self.extractor.extract(Path(record.path))
         after = os.stat(record.path)
         if _identity(after) != _identity(before):
             raise _Changed  # rewritten or replaced meanwhile: what was read may be a mix
+        if then is not None:
+            self._start_reading(then)
         counter = self.model.count_tokens if self.model else _approx_tokens
         chunks = chunk_document(doc, counter, self.settings.chunk_tokens)
         return self.store.replace_chunks(
@@ -210,6 +218,17 @@ class Indexer:
             page_count=len(doc.pages),
             model_id=self.model.model_id if self.model else None,
         )
+
+    def _start_reading(self, record: FileRecord) -> None:
+        """Hash ``record``'s file now and, if its content is new, have the extraction process
+        start reading it. Any problem is left for its own turn to find and report."""
+        try:
+            self._read_ahead[record.id] = hashed = self._hash_regular_file(record.path)
+        except (_Skip, OSError):
+            return
+        digest = hashed[1]
+        if digest != record.content_hash or not self._has_chunks(record.id):
+            self.extractor.start(Path(record.path))
 
     def _hash_regular_file(self, path: str) -> tuple[os.stat_result, str]:
         """The file's status and content hash, read through one descriptor so both describe

@@ -217,6 +217,9 @@ class MeddlingExtractor:
     def __init__(self, real: IsolatedExtractor, meddle, times: int = 1) -> None:
         self.real, self.meddle, self.times = real, meddle, times
 
+    def start(self, path: Path) -> None:
+        """Reading ahead is declined: the meddling must come before the read."""
+
     def extract(self, path: Path, max_bytes: int | None = None) -> Document:
         if self.times > 0:
             self.times -= 1

@@ -1,6 +1,6 @@
 """Checking a GGUF file before Kenning switches to it, without loading its weights.
 
-Reads the header with ``gguf`` (llama.cpp's own reader): architecture, quantization,
+Reads the header (``core/gguf_header.py``, ggml's own reader): architecture, quantization,
 context length, whether it has GritLM's ``<|embed|>`` token or is an encoder, and whether the
 tensor data really reaches the end it promises. An unusable file is refused with a message
 that says why; the caller keeps the model it had.
@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from core.gguf_header import GgufHeader, HeaderUnreadable, read_header
 from core.gguf_info import profile_for
 
 GGUF_MAGIC = b"GGUF"
@@ -59,12 +60,11 @@ def check_model(path: Path, available_ram: int | None = None) -> ModelReport:
             raise UnusableModel(f"{path.name} is not a GGUF model file. Kenning runs models "
                                 "in the GGUF format (llama.cpp); choose a .gguf file.")
     size = path.stat().st_size
-    reader = _read(path)
-    end = max((t.data_offset + t.n_bytes for t in reader.tensors), default=0)
-    if not reader.tensors or end > size:
+    header = _read(path)
+    if not header.tensor_count or header.tensor_end > size:
         raise UnusableModel(f"{path.name} is incomplete (truncated or damaged). Download it "
                             "again, then choose it.")
-    arch = _string(reader, "general.architecture") or "unknown"
+    arch = header.string("general.architecture") or "unknown"
     if arch not in SUPPORTED_ARCHITECTURES:
         raise UnusableModel(f"{path.name} is a '{arch}' model, which Kenning does not "
                             "support. Choose a llama, mistral, gemma, qwen or BERT-family GGUF.")
@@ -78,10 +78,10 @@ def check_model(path: Path, available_ram: int | None = None) -> ModelReport:
         path=str(path.resolve()),
         size_bytes=size,
         architecture=arch,
-        name=_string(reader, "general.name") or path.stem,
-        quantization=_quantization(reader),
-        context_length=int(_scalar(reader, f"{arch}.context_length") or 0),
-        profile=_profile(reader, arch),
+        name=header.string("general.name") or path.stem,
+        quantization=_quantization(header),
+        context_length=int(header.scalar(f"{arch}.context_length") or 0),
+        profile=_profile(header, arch),
         ram_needed_bytes=ram_needed,
     )
 
@@ -99,46 +99,27 @@ def total_ram() -> int:
         return 0
 
 
-def _read(path: Path) -> Any:
-    from gguf import GGUFReader  # imported late: numpy-heavy and only needed here
-
+def _read(path: Path) -> GgufHeader:
     try:
-        return GGUFReader(path)
-    except Exception as error:  # any parse failure means a damaged header
+        return read_header(path)
+    except HeaderUnreadable as error:
         raise UnusableModel(f"{path.name} could not be read as GGUF ({error}). It may be "
                             "truncated or damaged; download it again.") from error
 
 
-def _profile(reader: Any, arch: str) -> str:
-    tokens = reader.fields.get("tokenizer.ggml.tokens")
-    has_embed_token = tokens is not None and any(
-        bytes(tokens.parts[i]) == b"<|embed|>" for i in tokens.data)
-    causal = _scalar(reader, f"{arch}.attention.causal")
-    return profile_for(has_embed_token, arch not in _ENCODERS and causal is not False).name
+def _profile(header: GgufHeader, arch: str) -> str:
+    causal = header.scalar(f"{arch}.attention.causal")
+    return profile_for(header.has_token("<|embed|>"),
+                       arch not in _ENCODERS and causal is not False).name
 
 
-def _quantization(reader: Any) -> str:
+def _quantization(header: GgufHeader) -> str:
     from gguf import LlamaFileType
 
-    file_type = _scalar(reader, "general.file_type")
+    file_type = header.scalar("general.file_type")
     if file_type is None:
         return "unknown"
     try:
         return LlamaFileType(int(file_type)).name.removeprefix("MOSTLY_")
     except ValueError:
         return f"type {file_type}"
-
-
-def _scalar(reader: Any, key: str) -> Any:
-    field = reader.fields.get(key)
-    if field is None or not field.data:
-        return None
-    value = field.parts[field.data[0]]
-    return value.tolist()[0] if hasattr(value, "tolist") else value
-
-
-def _string(reader: Any, key: str) -> str | None:
-    field = reader.fields.get(key)
-    if field is None or not field.data:
-        return None
-    return bytes(field.parts[field.data[0]]).decode("utf-8", "replace")

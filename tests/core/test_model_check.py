@@ -1,5 +1,6 @@
 """Choosing a local GGUF: real files written with llama.cpp's ``gguf`` package, and the
-real bundled model."""
+real bundled model. Every check runs with both header readers: ggml's C reader (the one used)
+and the ``gguf`` package's (the fallback)."""
 
 from __future__ import annotations
 
@@ -7,8 +8,22 @@ from pathlib import Path
 
 import pytest
 
+from core import gguf_header
 from core.model_check import UnusableModel, check_model
 from tests.gguf_factory import write_tiny_gguf
+
+
+@pytest.fixture(autouse=True, params=["ggml", "gguf-package"])
+def header_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    if request.param == "gguf-package":
+        monkeypatch.setattr(gguf_header, "_ggml_library", lambda: None)
+    return str(request.param)
+
+
+def test_the_fast_reader_is_the_one_used_here(tmp_path: Path, header_reader: str) -> None:
+    header = gguf_header.read_header(write_tiny_gguf(tmp_path / "tiny.gguf", "llama", ["a"]))
+    expected = "_CHeader" if header_reader == "ggml" else "_PythonHeader"
+    assert type(header).__name__ == expected
 
 
 def test_a_generic_decoder_is_reported(tmp_path: Path) -> None:

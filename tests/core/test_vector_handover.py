@@ -110,3 +110,13 @@ def test_closing_the_handover_frees_the_previous_model_only(switched) -> None:
     assert previous.closed and not new.closed
     with pytest.raises(RuntimeError, match="Search again"):
         model.embed_query("tomatoes")
+
+
+def test_switching_back_reuses_the_vectors_still_on_disk(switched, extractor) -> None:
+    store, indexer, new, source = switched
+    indexer.embed_pending()  # the new model's set completes
+    old_again = old_model(source)
+    with Indexer(store, old_again, Settings(), extractor) as back:
+        assert back.embed_pending() == 0  # nothing changed: every old vector is still there
+    assert old_again.embedded_texts == 0
+    assert handover_complete(store, old_again.model_id)

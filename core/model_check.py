@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.gguf_header import GgufHeader, HeaderUnreadable, read_header
-from core.gguf_info import profile_for
+from core.profiles import profile_for
 
 GGUF_MAGIC = b"GGUF"
 

@@ -1,0 +1,43 @@
+"""The model profiles (how each kind of model embeds and how much search trusts it) and the
+rule that picks one. Kept apart from ``core/gguf_info.py`` so that checking a file's header
+does not load llama.cpp.
+"""
+
+from __future__ import annotations
+
+from core.model import ModelProfile
+
+# GritLM / EGTLM style: trained to embed, so bidirectional attention and a mean over the text
+# tokens only (the instruction and format tokens are read but not pooled).
+GRIT = ModelProfile(
+    name="grit",
+    pooling="mean",
+    causal=False,
+    query_instruction="Given a question, retrieve passages that answer it",
+    document_prefix="<|embed|>\n",
+    query_prefix="<|user|>\n{instruction}\n<|embed|>\n",
+    dense_weight=1.0,
+)
+
+# Any decoder never trained for embeddings (gemma-3-270m, the default). Measured zero-shot
+# (bench/embed_tricks.py, docs/benchmarks.md): causal attention (bidirectional was worse), the
+# mean of the text's rows at 8/9 of the depth (block 15 of gemma's 18; the last blocks serve
+# next-token prediction), centred on the model's common direction. Dense nDCG@10 rose from
+# 0.573/0.098/0.289 to 0.668/0.194/0.415 (Medline/Cranfield/ADI), still below BM25, so it
+# re-orders the keyword hits at weight 0.25 and adds at most 10 of its own: hybrid stayed
+# at or above BM25 on each collection (plain fusion at weight 0.5 fell below on Cranfield).
+GENERIC = ModelProfile(name="generic", pooling="mean", causal=True, embed_depth=0.89,
+                       centred=True, dense_weight=0.25, dense_only=10)
+
+# BERT-family sentence encoders (all-MiniLM and friends): embeddings only, the model's own
+# pooling; all-MiniLM-L6-v2 alone beat BM25 on Medline (0.788 vs 0.690).
+ENCODER = ModelProfile(name="encoder", pooling="model", causal=False, dense_weight=1.0)
+
+
+def profile_for(has_embed_token: bool, causal_attention: bool) -> ModelProfile:
+    """The one rule, whether the facts come from a loaded model or from a file's header."""
+    if has_embed_token:
+        return GRIT
+    if not causal_attention:
+        return ENCODER
+    return GENERIC

@@ -1,8 +1,10 @@
 """One thread owns the model; every call is queued by priority.
 
 llama.cpp contexts are not thread-safe, and a user's query or answer must not wait behind
-hours of background embedding. Background work goes in as small jobs (one embedding batch
-each); an interactive job jumps the queue and runs as soon as the current batch ends.
+hours of background embedding. Background work goes in as small jobs (one model pass each);
+an interactive job jumps the queue and runs as soon as the current pass ends, and background
+work then holds back for a moment, so the calls that follow (the answer after its search, the
+next keystroke's search) do not wait behind a pass either.
 
 >>> worker = ModelWorker(model)
 >>> interactive = worker.client(Priority.INTERACTIVE)   # a TextModel for search and answers
@@ -15,6 +17,7 @@ from __future__ import annotations
 import itertools
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future
 from enum import IntEnum
@@ -34,9 +37,17 @@ class Priority(IntEnum):
     BACKGROUND = 10
 
 
+#: After an interactive call, background work holds back this long for the next one: a query's
+#: embedding is followed by its answer's prompt, one keystroke's search by the next.
+INTERACTIVE_GRACE_S = 1.0
+
+
 class ModelWorker:
-    def __init__(self, model: TextModel) -> None:
+    def __init__(self, model: TextModel, interactive_grace_s: float = INTERACTIVE_GRACE_S) -> None:
         self.model = model
+        self._grace_s = interactive_grace_s
+        self._hold_background_until = 0.0
+        self._interactive_arrived = threading.Event()
         self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = (
             queue.PriorityQueue()
         )
@@ -63,6 +74,8 @@ class ModelWorker:
                 future.set_exception(exc)
 
         self._queue.put((int(priority), next(self._order), job))
+        if priority == Priority.INTERACTIVE:
+            self._interactive_arrived.set()
         return future
 
     def client(self, priority: Priority, model: TextModel | None = None) -> TextModel:
@@ -81,14 +94,27 @@ class ModelWorker:
 
     def stop(self) -> None:
         self._queue.put((-1, next(self._order), None))
+        self._interactive_arrived.set()  # a held background job must not delay the stop
         self._thread.join(timeout=30)
 
     def _run(self) -> None:
         while True:
-            _, _, job = self._queue.get()
+            priority, _, job = self._next_job()
             if job is None:
                 return
             job()
+            if priority == Priority.INTERACTIVE:
+                self._hold_background_until = time.monotonic() + self._grace_s
+
+    def _next_job(self) -> tuple[int, int, Callable[[], None] | None]:
+        while True:
+            item = self._queue.get()
+            hold = self._hold_background_until - time.monotonic()
+            if item[0] != Priority.BACKGROUND or hold <= 0:
+                return item
+            self._queue.put(item)  # back in its place; an interactive call may come first
+            self._interactive_arrived.wait(hold)
+            self._interactive_arrived.clear()
 
 
 class _WorkerClient(TextModel):
@@ -106,6 +132,7 @@ class _WorkerClient(TextModel):
             model.profile,
             model.vector_source,
         )
+        self.embed_max_tokens = model.embed_max_tokens
 
     def _call(self, fn: Callable[[TextModel], T]) -> T:
         interactive = self._priority == Priority.INTERACTIVE
@@ -122,7 +149,26 @@ class _WorkerClient(TextModel):
         return self._model.count_tokens(text)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self._call(lambda m: m.embed_documents(texts))
+        if self._priority == Priority.INTERACTIVE:
+            return self._call(lambda m: m.embed_documents(texts))
+        # Background batches go in as jobs of about one model pass each: an interactive call
+        # then waits for one pass, not for a whole batch of chunks (seconds on a busy machine).
+        parts = [self._embed_part(part) for part in self._one_pass_each(texts)]
+        return np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
+
+    def _embed_part(self, part: Sequence[str]) -> np.ndarray:
+        return self._call(lambda m: m.embed_documents(part))
+
+    def _one_pass_each(self, texts: Sequence[str]) -> Iterator[Sequence[str]]:
+        start = used = 0
+        for end, text in enumerate(texts):
+            tokens = self.count_tokens(text)
+            if end > start and used + tokens > self.embed_max_tokens:
+                yield texts[start:end]
+                start, used = end, 0
+            used += tokens
+        if start < len(texts):
+            yield texts[start:]
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._call(lambda m: m.embed_query(text))

@@ -32,3 +32,64 @@ def test_clients_proxy_the_model_and_stream_chat():
         assert "".join(client.chat_stream([])).split() == ["one", "two", "three"]
     finally:
         worker.stop()
+
+
+class GatedModel(FakeModel):
+    """Notes each call; the first background pass waits for the test to let it go."""
+
+    def __init__(self) -> None:
+        super().__init__(embed_max_tokens=40)
+        self.calls: list[str] = []
+        self.first_pass_started = threading.Event()
+        self.release = threading.Event()
+
+    def embed_documents(self, texts):
+        if not self.calls:
+            self.first_pass_started.set()
+            self.release.wait(5)
+        self.calls.append(f"documents x{len(texts)}")
+        return super().embed_documents(texts)
+
+    def embed_query(self, text):
+        self.calls.append("query")
+        return super().embed_query(text)
+
+
+def test_a_long_background_batch_lets_a_query_in_after_one_model_pass():
+    model = GatedModel()
+    worker = ModelWorker(model)
+    try:
+        background = worker.client(Priority.BACKGROUND)
+        interactive = worker.client(Priority.INTERACTIVE)
+        texts = [" ".join(f"word{i}x{j}" for j in range(15)) for i in range(6)]  # 15 tokens each
+        done: list = []
+        batch = threading.Thread(target=lambda: done.append(background.embed_documents(texts)))
+        batch.start()
+        assert model.first_pass_started.wait(5)
+        query = threading.Thread(target=interactive.embed_query, args=("word1x1",))
+        query.start()
+        while worker._queue.qsize() == 0:  # the query is queued behind the first pass
+            threading.Event().wait(0.001)
+        model.release.set()
+        batch.join(5)
+        query.join(5)
+        # Two texts (30 tokens) fit a 40-token pass; the query ran after the first pass.
+        assert model.calls == ["documents x2", "query", "documents x2", "documents x2"]
+        assert done[0].shape == (6, model.dim)
+        assert (done[0] == model.embed_documents(texts)).all()  # the same vectors, in order
+    finally:
+        worker.stop()
+
+
+def test_background_work_holds_back_briefly_after_an_interactive_call():
+    order: list[str] = []
+    worker = ModelWorker(FakeModel(), interactive_grace_s=2.0)
+    try:
+        worker.submit(Priority.INTERACTIVE, lambda m: order.append("query")).result(5)
+        background = worker.submit(Priority.BACKGROUND, lambda m: order.append("batch"))
+        threading.Event().wait(0.2)  # the answer's prompt follows its search a moment later
+        worker.submit(Priority.INTERACTIVE, lambda m: order.append("answer")).result(5)
+        background.result(10)  # runs once the grace after the answer has passed
+        assert order == ["query", "answer", "batch"]
+    finally:
+        worker.stop()

@@ -113,7 +113,7 @@ def test_closing_the_handover_frees_the_previous_model_only(switched) -> None:
 
 
 def test_switching_back_reuses_the_vectors_still_on_disk(switched, extractor) -> None:
-    store, indexer, new, source = switched
+    store, indexer, _, source = switched
     indexer.embed_pending()  # the new model's set completes
     old_again = old_model(source)
     with Indexer(store, old_again, Settings(), extractor) as back:

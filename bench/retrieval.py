@@ -11,6 +11,7 @@ Indexes are kept in bench/.cache between runs: an unchanged file costs nothing.
     python bench/retrieval.py --model path/to/other.gguf
     python bench/retrieval.py medline --embedder all-minilm-l6-v2.gguf   # a dedicated embedder
                                                 # measured beside the model, same BM25 run
+    python bench/retrieval.py medline --chunk-tokens 128 --late-chunking   # an index of its own
 """
 
 from __future__ import annotations
@@ -91,12 +92,14 @@ def recall_at(ranked: list[str], rel: dict[str, int], k: int = 100) -> float:
 
 
 def evaluate(name: str, model, weights: list[float], max_queries: int | None,
-             label: str = "") -> list[dict]:
+             label: str = "", index_settings: Settings | None = None) -> list[dict]:
     folder, mapping = materialise(name)
-    db = CACHE / name / f"{model.model_id.replace('/', '_').replace(':', '_')}.db"
+    index_settings = index_settings or Settings(use_gitignore=False)
+    stem = model.model_id.replace("/", "_").replace(":", "_") + _variant(index_settings)
+    db = CACHE / name / f"{stem}.db"
     db.parent.mkdir(parents=True, exist_ok=True)
     store = Store.open(db)
-    indexer = Indexer(store, model, Settings(use_gitignore=False))
+    indexer = Indexer(store, model, index_settings)
     indexer.add_folder(folder)
     started = time.perf_counter()
     last = [0.0]
@@ -181,6 +184,14 @@ def evaluate(name: str, model, weights: list[float], max_queries: int | None,
     return rows
 
 
+def _variant(settings: Settings) -> str:
+    """The index file's suffix for settings that change chunks or vectors (none by default,
+    so existing indexes are reused)."""
+    default = Settings()
+    suffix = "" if settings.chunk_tokens == default.chunk_tokens else f"-c{settings.chunk_tokens}"
+    return suffix + ("-late" if settings.late_chunking else "")
+
+
 def _plain(text: str) -> str:
     """Queries are questions, not query syntax: keep only their words."""
     return " ".join(re.findall(r"\w+", text))
@@ -209,7 +220,13 @@ def main() -> None:
     parser.add_argument("--max-queries", type=int)
     parser.add_argument("--embedder", help="a dedicated embedding GGUF (e.g. all-MiniLM-L6-v2) "
                         "measured beside the model, rows prefixed 'embedder:'")
+    parser.add_argument("--chunk-tokens", type=int, default=Settings().chunk_tokens,
+                        help="chunk size the index is built with")
+    parser.add_argument("--late-chunking", action="store_true",
+                        help="index with late chunking (Settings.late_chunking)")
     args = parser.parse_args()
+    index_settings = Settings(use_gitignore=False, chunk_tokens=args.chunk_tokens,
+                              late_chunking=args.late_chunking)
     settings = Settings(model_path=args.model or "")
     model = load_default_or_chosen_model(settings, AppPaths.resolve(CACHE / "home"))
     embedder = None
@@ -225,7 +242,7 @@ def main() -> None:
     weights = [float(w) for w in args.weights.split(",")]
     rows: list[dict] = []
     for name in args.collections:
-        rows += evaluate(name, model, weights, args.max_queries)
+        rows += evaluate(name, model, weights, args.max_queries, index_settings=index_settings)
         if embedder is not None:
             rows += evaluate(name, embedder, weights, args.max_queries, label="embedder: ")
     print_table(rows)

@@ -17,6 +17,7 @@ import logging
 import os
 import stat
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from core.cancel import CancelToken, Progress, ProgressCallback, no_progress
@@ -34,6 +35,7 @@ from core.reconcile import (
     is_storable,
 )
 from core.store import FileRecord, Store
+from core.store_chunks import PendingChunk
 from core.walk import NOT_REGULAR, ExcludeRules
 
 __all__ = ["ChangeSet", "Indexer", "ScanReport", "content_hash", "embedding_input"]
@@ -44,6 +46,10 @@ EMBED_BATCH_CHUNKS = 16
 # Chunks fetched per query while embedding: finding them scans every extracted file, so one
 # query serves several model batches (a new focus is honoured within this many chunks).
 EMBED_FETCH_CHUNKS = 256
+# Late chunking packs a file's chunks into the embed window: tokens kept for the model's own
+# specials and prefix, and for the gap it reads between two pieces.
+_WINDOW_SPECIALS = 8
+_WINDOW_GAP = 2
 READ_ATTEMPTS = 3
 KEPT_CHANGING = (
     "the file kept changing while it was being read; it will be read again once it changes "
@@ -297,17 +303,43 @@ class Indexer:
             )
             if not fetched:
                 break
-            for start in range(0, len(fetched), batch_chunks):
+            late = self.settings.late_chunking
+            batches = (self._file_windows(model_id, fetched) if late else
+                       (fetched[at : at + batch_chunks] for at in range(0, len(fetched),
+                                                                        batch_chunks)))
+            for batch in batches:
                 if cancel is not None and cancel.cancelled:
                     break
-                batch = fetched[start : start + batch_chunks]
                 texts = [embedding_input(c.title, c.heading, c.text) for c in batch]
-                vectors = self.model.embed_documents(texts)
+                if late:
+                    vectors = self.model.embed_in_context(texts)
+                else:
+                    vectors = self.model.embed_documents(texts)
                 self.store.add_vectors(model_id, [c.id for c in batch], vectors)
                 done += len(batch)
                 tokens += sum(c.token_count for c in batch)
                 progress(Progress("embed", done, max(total, done), batch[-1].title, tokens))
         return done
+
+    def _file_windows(self, model_id: str,
+                      fetched: list[PendingChunk]) -> Iterator[list[PendingChunk]]:
+        """Late chunking: for each file among ``fetched`` (in their order), its chunks still
+        without a vector, in document order, cut into runs that fit the embed window."""
+        assert self.model is not None
+        budget = self.model.embed_max_tokens - _WINDOW_SPECIALS
+        for file_id in dict.fromkeys(c.file_id for c in fetched):
+            window: list[PendingChunk] = []
+            used = 0
+            for chunk in self.store.file_chunks_needing_vectors(model_id, file_id):
+                size = self.model.count_tokens(embedding_input(chunk.title, chunk.heading,
+                                                               chunk.text)) + _WINDOW_GAP
+                if window and used + size > budget:
+                    yield window
+                    window, used = [], 0
+                window.append(chunk)
+                used += size
+            if window:
+                yield window
 
 
 def embedding_input(title: str, heading: str, text: str) -> str:

@@ -104,6 +104,13 @@ class _EmbedInput:
     tokens: list[int]
     start: int  # pooled span [start, end) inside tokens
     end: int
+    #: Late chunking: the pooled span of each piece inside tokens, one vector per piece
+    #: (empty: one vector, pooled over [start, end)).
+    pieces: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def spans(self) -> tuple[tuple[int, int], ...]:
+        return self.pieces or ((self.start, self.end),)
 
 
 class UnifiedModel(TextModel):
@@ -215,34 +222,80 @@ class UnifiedModel(TextModel):
         prefix = self.profile.query_prefix.format(instruction=self.profile.query_instruction)
         return self._embed([self._embed_input(text, prefix)])[0]
 
+    def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
+        if self._pooled_by_llama:  # llama.cpp pools whole sequences only
+            return self.embed_documents(pieces)
+        return self._embed(self._context_runs(pieces, self.profile.document_prefix))
+
     def _embed_input(self, text: str, prefix: str) -> _EmbedInput:
+        head, tail = self._head(prefix), list(self._special_tail)
+        body = self._body(text, self.embed_max_tokens - len(head) - len(tail))
+        tokens = (head + body + tail)[: self.embed_max_tokens]
+        if self._pools_text_only():
+            return _EmbedInput(tokens, len(head), min(len(head) + len(body), len(tokens)))
+        return _EmbedInput(tokens, 0, len(tokens))
+
+    def _context_runs(self, pieces: Sequence[str], prefix: str) -> list[_EmbedInput]:
+        """Consecutive ``pieces`` as few sequences as fit the embed window, each piece's span
+        marked; a piece that does not fit after the others starts the next sequence."""
+        head, tail = self._head(prefix), list(self._special_tail)
+        room = self.embed_max_tokens - len(head) - len(tail)
+        gap = tokenize(self._vocab, "\n\n", add_special=False, parse_special=False)
+        runs: list[_EmbedInput] = []
+        body: list[int] = []
+        spans: list[tuple[int, int]] = []
+
+        def close_run() -> None:
+            tokens = head + body + tail
+            marked = [(len(head) + start, len(head) + end) for start, end in spans]
+            if not self._pools_text_only():  # as _embed_input: the specials join the ends
+                marked[0] = (0, marked[0][1])
+                marked[-1] = (marked[-1][0], len(tokens))
+            runs.append(_EmbedInput(tokens, marked[0][0], marked[-1][1], tuple(marked)))
+
+        for text in pieces:
+            piece = self._body(text, room)
+            if spans and len(body) + len(gap) + len(piece) > room:
+                close_run()
+                body, spans = [], []
+            if spans:
+                body += gap  # read between pieces, pooled by neither
+            spans.append((len(body), len(body) + len(piece)))
+            body += piece
+        if spans:
+            close_run()
+        return runs
+
+    def _head(self, prefix: str) -> list[int]:
         head = list(self._special_head)
         if prefix:
             head += tokenize(self._vocab, prefix, add_special=False, parse_special=True)
-        tail = list(self._special_tail)
+        return head
+
+    def _body(self, text: str, room: int) -> list[int]:
         # Document text is never parsed for special tokens: a file cannot inject markers.
         body = tokenize(self._vocab, text, add_special=False, parse_special=False)
         body = body or tokenize(self._vocab, " ", add_special=False, parse_special=False)
-        body = body[: max(1, self.embed_max_tokens - len(head) - len(tail))]
-        tokens = (head + body + tail)[: self.embed_max_tokens]
+        return body[: max(1, room)]
+
+    def _pools_text_only(self) -> bool:
         # GRIT and inner-layer recipes pool the text only: BOS rows inside the model are
-        # huge outliers that every text shares.
-        if (self.profile.name == "grit" or self._layer_node is not None) and body:
-            return _EmbedInput(tokens, len(head), min(len(head) + len(body), len(tokens)))
-        # The generic recipe (as measured) and encoders pool every token, specials included.
-        return _EmbedInput(tokens, 0, len(tokens))
+        # huge outliers that every text shares. The generic recipe (as measured) and
+        # encoders pool every token, specials included.
+        return self.profile.name == "grit" or self._layer_node is not None
 
     def _embed(self, inputs: list[_EmbedInput]) -> np.ndarray:
-        vectors = np.zeros((len(inputs), self.dim), dtype=np.float32)
-        group: list[tuple[int, _EmbedInput]] = []
-        used = 0
-        for index, item in enumerate(inputs):
+        vectors = np.zeros((sum(len(i.spans) for i in inputs), self.dim), dtype=np.float32)
+        group: list[tuple[int, _EmbedInput]] = []  # each input with its first vector's row
+        used = row = 0
+        for item in inputs:
             full = used + len(item.tokens) > self.embed_max_tokens
             if group and (full or len(group) == self._embed_sequences):
                 self._decode_group(group, vectors)
                 group, used = [], 0
-            group.append((index, item))
+            group.append((row, item))
             used += len(item.tokens)
+            row += len(item.spans)
         if group:
             self._decode_group(group, vectors)
         if self._centre is None:
@@ -270,9 +323,9 @@ class UnifiedModel(TextModel):
             rows = np.ctypeslib.as_array(llama_cpp.llama_get_embeddings(self._embed_ctx),
                                          shape=(total, self.dim))
         offset = 0
-        for index, item in group:
-            span = rows[offset + item.start: offset + item.end]
-            vectors[index] = span.mean(axis=0, dtype=np.float64)
+        for first_row, item in group:
+            for row, (start, end) in enumerate(item.spans, first_row):
+                vectors[row] = rows[offset + start: offset + end].mean(axis=0, dtype=np.float64)
             offset += len(item.tokens)
 
     def _on_graph_node(self, tensor: int, ask: bool, _user_data: int) -> bool:

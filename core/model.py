@@ -97,6 +97,13 @@ class TextModel(ABC):
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Vectors for document chunks: shape (len(texts), dim), float32, L2-normalised."""
 
+    def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
+        """Vectors for consecutive pieces of one document, like ``embed_documents``, but each
+        piece read after the pieces before it (late chunking): neighbouring pieces run as one
+        text up to ``embed_max_tokens`` and each vector is pooled over its own piece's tokens.
+        Models that cannot pool a span of a longer text embed each piece alone."""
+        return self.embed_documents(pieces)
+
     @abstractmethod
     def embed_query(self, text: str) -> np.ndarray:
         """The vector of one search query: shape (dim,), float32, L2-normalised."""

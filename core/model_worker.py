@@ -170,6 +170,9 @@ class _WorkerClient(TextModel):
         if start < len(texts):
             yield texts[start:]
 
+    def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
+        return self._call(lambda m: m.embed_in_context(pieces))
+
     def embed_query(self, text: str) -> np.ndarray:
         return self._call(lambda m: m.embed_query(text))
 

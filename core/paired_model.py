@@ -44,6 +44,9 @@ class PairedModel(TextModel):
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         return self.embedder.embed_documents(texts)
 
+    def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
+        return self.embedder.embed_in_context(pieces)
+
     def embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_query(text)
 

@@ -227,6 +227,23 @@ class ChunkTables:
             for a, b, c, d, e, n in rows
         ]
 
+    def file_chunks_needing_vectors(self, model_id: str, file_id: int) -> list[PendingChunk]:
+        """One extracted file's chunks without a vector, in document order (late chunking
+        embeds them together)."""
+        table = self.vec_table(model_id)
+        assert table is not None, "ensure_model() first"
+        rows = self.conn.execute(
+            "SELECT c.id, c.file_id, c.text, c.heading, coalesce(f.title, ''), c.token_count "
+            "FROM chunks c JOIN files f ON f.id = c.file_id "
+            f"WHERE c.file_id = ? AND f.state = 'extracted' AND NOT EXISTS "
+            f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id) ORDER BY c.ordinal",
+            (file_id,),
+        )
+        return [
+            PendingChunk(int(a), int(b), str(c), str(d), str(e), int(n))
+            for a, b, c, d, e, n in rows
+        ]
+
     def add_vectors(self, model_id: str, ids: Sequence[int], vectors: np.ndarray) -> None:
         """Store vectors and promote files whose chunks are now all embedded, in one go."""
         table = self.vec_table(model_id)

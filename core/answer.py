@@ -20,7 +20,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import PurePath
 
 import numpy as np
 
@@ -240,9 +239,7 @@ def build_messages(
     question: str, sources: list[Source], history: Sequence[tuple[str, str]] = ()
 ) -> list[ChatMessage]:
     fenced = "\n\n".join(
-        # The file's name, not its folders: they cost prompt tokens (time to the first word)
-        # and tell the model little.
-        f'<source n="{s.n}" file="{_attr(PurePath(s.hit.path).name)}"'
+        f'<source n="{s.n}" file="{_attr(s.hit.path)}"'
         + (f' page="{s.hit.page}"' if s.hit.page is not None else "")
         + f">\n{neutralise(s.text)}\n</source>"
         for s in sources

@@ -205,7 +205,13 @@ class Indexer:
         before, digest = ahead or self._hash_regular_file(record.path)
         if digest == record.content_hash and self._has_chunks(record.id):
             return self._restore(record, before.st_size, before.st_mtime)
-        doc = self.extractor.extract(Path(record.path))
+        try:
+            doc = self.extractor.extract(Path(record.path))
+        except ExtractionError:
+            # Caught half-written (an empty or cut-off file): read it again, as below.
+            if _identity(os.stat(record.path)) != _identity(before):
+                raise _Changed from None
+            raise
         after = os.stat(record.path)
         if _identity(after) != _identity(before):
             raise _Changed  # rewritten or replaced meanwhile: what was read may be a mix

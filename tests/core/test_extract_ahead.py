@@ -77,7 +77,9 @@ def test_the_indexer_reads_each_next_file_ahead(tmp_path, files, recording) -> N
     with Indexer(store, FakeModel(), Settings(), recording) as indexer:
         indexer.add_folder(files[0].parent)
         indexer.run()
-    assert recording.started == ["1.txt", "2.txt"]  # the first is read on its own
+    # Every file but the first (in the order the folder lists them) is read ahead.
+    assert len(recording.started) == 2
+    assert set(recording.started) < {path.name for path in files}
     for word in ("apples", "pears", "plums"):
         assert search(store, word, mode="lexical").hits, word
     assert store.count("SELECT count(*) FROM files WHERE state = 'embedded'") == 3
@@ -85,9 +87,12 @@ def test_the_indexer_reads_each_next_file_ahead(tmp_path, files, recording) -> N
 
 
 def test_a_file_changed_after_its_reading_started_is_read_again(tmp_path, files) -> None:
+    rewritten: list[str] = []
+
     def rewrite(path: Path) -> None:
-        if path.name == "1.txt":
-            path.write_text("pears, rewritten as quinces", encoding="utf-8")
+        if not rewritten:  # the first file read ahead, whichever the folder lists second
+            rewritten.append(path.read_text(encoding="utf-8"))
+            path.write_text("rewritten as quinces", encoding="utf-8")
 
     extractor = RecordingExtractor(after_start=rewrite)
     store = Store.open(tmp_path / "index.db")
@@ -96,7 +101,47 @@ def test_a_file_changed_after_its_reading_started_is_read_again(tmp_path, files)
             indexer.add_folder(files[0].parent)
             indexer.run()
         assert search(store, "quinces", mode="lexical").hits
-        assert not search(store, "autumn", mode="lexical").hits
+        first_word = rewritten[0].split()[0]  # "apples", "pears" or "plums": gone
+        assert not search(store, first_word, mode="lexical").hits
+    finally:
+        extractor.close()
+        store.close()
+
+
+class CaughtMidWrite(IsolatedExtractor):
+    """The first read meets the file truncated by a writer that then finishes."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=60)
+        self.first = True
+
+    def start(self, path: Path) -> None:
+        """No reading ahead: this test is about the read itself."""
+
+    def extract(self, path: Path, max_bytes: int | None = None):
+        if not self.first:
+            return super().extract(path, max_bytes)
+        self.first = False
+        path.write_text("", encoding="utf-8")  # the writer has truncated it...
+        try:
+            return super().extract(path, max_bytes)  # ...and the reader finds it empty
+        finally:
+            path.write_text("the finished draft about quinces", encoding="utf-8")
+
+
+def test_a_file_read_half_written_is_read_again_not_skipped(tmp_path) -> None:
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "draft.txt").write_text("a first draft", encoding="utf-8")
+    extractor = CaughtMidWrite()
+    store = Store.open(tmp_path / "index.db")
+    try:
+        with Indexer(store, FakeModel(), Settings(), extractor) as indexer:
+            indexer.add_folder(root)
+            indexer.run()
+        record = store.file_at(str(root / "draft.txt"))
+        assert record is not None and record.state == "embedded", record
+        assert search(store, "quinces", mode="lexical").hits
     finally:
         extractor.close()
         store.close()

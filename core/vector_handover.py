@@ -15,14 +15,14 @@ whose set it searches.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from core.cancel import CancelToken
-from core.model import ChatMessage, GenerationSettings, TextModel
+from core.model import TextModel
+from core.paired_model import PairedModel
 from core.store import Store
 
 log = logging.getLogger(__name__)
@@ -62,41 +62,26 @@ def handover_complete(store: Store, model_id: str) -> bool:
     return fuller_previous_set(store, model_id) is None
 
 
-class PreviousVectorsModel(TextModel):
-    """Search and answers during a handover: ``previous`` embeds queries (and answer
-    sentences, to find supporting spans) against its own set; ``current`` writes the answers.
-    Owns ``previous`` only."""
+class PreviousVectorsModel(PairedModel):
+    """Search and answers during a handover: a ``PairedModel`` whose embedder is the previous
+    model (queries, and answer sentences when finding supporting spans, are embedded against
+    its own set) and whose chat model is the current one. Owns ``previous`` only."""
 
     def __init__(self, previous: TextModel, current: TextModel) -> None:
-        self.previous = previous
-        self.current = current
-        self.model_id = previous.model_id
-        self.dim = previous.dim
-        self.profile = previous.profile
-        self.embed_max_tokens = previous.embed_max_tokens
-        self.vector_source = previous.vector_source
-        self.n_ctx = current.n_ctx
+        super().__init__(embedder=previous, chat=current)
         self._closed = False
 
     def count_tokens(self, text: str) -> int:
         # Answer sources are measured against the context of the model that reads them.
-        return self.current.count_tokens(text)
+        return self.chat.count_tokens(text)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         self._check_open()
-        return self.previous.embed_documents(texts)
+        return super().embed_documents(texts)
 
     def embed_query(self, text: str) -> np.ndarray:
         self._check_open()
-        return self.previous.embed_query(text)
-
-    def chat_stream(
-        self,
-        messages: Sequence[ChatMessage],
-        settings: GenerationSettings | None = None,
-        cancel: CancelToken | None = None,
-    ) -> Iterator[str]:
-        return self.current.chat_stream(messages, settings, cancel)
+        return super().embed_query(text)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -106,7 +91,7 @@ class PreviousVectorsModel(TextModel):
     def close(self) -> None:
         if not self._closed:
             self._closed = True
-            self.previous.close()
+            self.embedder.close()
 
 
 def with_previous_vectors(

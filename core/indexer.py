@@ -25,7 +25,7 @@ from core.chunking import chunk_document
 from core.config import Settings
 from core.extract import EXTRACTOR_VERSION, ExtractionError
 from core.extract_worker import IsolatedExtractor
-from core.model import TextModel
+from core.model import TextModel, runs_within
 from core.reconcile import (
     HASH_BLOCK,
     ChangeSet,
@@ -331,21 +331,17 @@ class Indexer:
                       fetched: list[PendingChunk]) -> Iterator[list[PendingChunk]]:
         """Late chunking: for each file among ``fetched`` (in their order), its chunks still
         without a vector, in document order, cut into runs that fit the embed window."""
-        assert self.model is not None
-        budget = self.model.embed_max_tokens - _WINDOW_SPECIALS
+        model = self.model
+        assert model is not None
+
+        def size(chunk: PendingChunk) -> int:
+            text = embedding_input(chunk.title, chunk.heading, chunk.text)
+            return model.count_tokens(text) + _WINDOW_GAP
+
+        budget = model.embed_max_tokens - _WINDOW_SPECIALS
         for file_id in dict.fromkeys(c.file_id for c in fetched):
-            window: list[PendingChunk] = []
-            used = 0
-            for chunk in self.store.file_chunks_needing_vectors(model_id, file_id):
-                size = self.model.count_tokens(embedding_input(chunk.title, chunk.heading,
-                                                               chunk.text)) + _WINDOW_GAP
-                if window and used + size > budget:
-                    yield window
-                    window, used = [], 0
-                window.append(chunk)
-                used += size
-            if window:
-                yield window
+            yield from runs_within(self.store.file_chunks_needing_vectors(model_id, file_id),
+                                   size, budget)
 
 
 def embedding_input(title: str, heading: str, text: str) -> str:

@@ -16,12 +16,15 @@ Usage::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
 from core.cancel import CancelToken
+
+Item = TypeVar("Item")
 
 
 @dataclass(frozen=True)
@@ -120,3 +123,20 @@ class TextModel(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free native resources. The default holds none."""
+
+
+def runs_within(items: Iterable[Item], cost: Callable[[Item], int],
+                budget: int) -> Iterator[list[Item]]:
+    """Consecutive runs of ``items`` whose costs add up to at most ``budget`` (an item that
+    alone exceeds it is a run of its own): how texts are packed into model passes."""
+    run: list[Item] = []
+    used = 0
+    for item in items:
+        size = cost(item)
+        if run and used + size > budget:
+            yield run
+            run, used = [], 0
+        run.append(item)
+        used += size
+    if run:
+        yield run

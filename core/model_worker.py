@@ -26,7 +26,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from core.cancel import CancelToken
-from core.model import ChatMessage, GenerationSettings, TextModel
+from core.model import ChatMessage, GenerationSettings, TextModel, runs_within
 
 T = TypeVar("T")
 _DONE = object()
@@ -153,22 +153,12 @@ class _WorkerClient(TextModel):
             return self._call(lambda m: m.embed_documents(texts))
         # Background batches go in as jobs of about one model pass each: an interactive call
         # then waits for one pass, not for a whole batch of chunks (seconds on a busy machine).
-        parts = [self._embed_part(part) for part in self._one_pass_each(texts)]
+        parts = [self._embed_part(part)
+                 for part in runs_within(texts, self.count_tokens, self.embed_max_tokens)]
         return np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
 
     def _embed_part(self, part: Sequence[str]) -> np.ndarray:
         return self._call(lambda m: m.embed_documents(part))
-
-    def _one_pass_each(self, texts: Sequence[str]) -> Iterator[Sequence[str]]:
-        start = used = 0
-        for end, text in enumerate(texts):
-            tokens = self.count_tokens(text)
-            if end > start and used + tokens > self.embed_max_tokens:
-                yield texts[start:end]
-                start, used = end, 0
-            used += tokens
-        if start < len(texts):
-            yield texts[start:]
 
     def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
         return self._call(lambda m: m.embed_in_context(pieces))

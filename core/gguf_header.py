@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import ctypes
 import logging
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -73,6 +76,12 @@ class _InitParams(ctypes.Structure):
     _fields_ = [("no_alloc", ctypes.c_bool), ("ctx", ctypes.c_void_p)]
 
 
+# typedef void (*ggml_log_callback)(enum ggml_log_level level, const char * text, void * data)
+_LogCallback = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+# The log callback is one per process: two readers must not swap it at the same time.
+_LOG_SWAP = threading.Lock()
+
+
 def _ggml_library() -> Any | None:
     """ggml's base library as llama-cpp-python ships it, with the reader's functions typed;
     None when it is not there (another build of llama-cpp-python)."""
@@ -99,6 +108,9 @@ def _ggml_library() -> Any | None:
             "gguf_get_tensor_offset": (ctypes.c_size_t, [ctypes.c_void_p, ctypes.c_int64]),
             "gguf_get_tensor_size": (ctypes.c_size_t, [ctypes.c_void_p, ctypes.c_int64]),
         }
+        if hasattr(library, "ggml_log_get"):  # builds from mid-2025 on
+            signatures["ggml_log_get"] = (None, [ctypes.POINTER(ctypes.c_void_p)] * 2)
+            signatures["ggml_log_set"] = (None, [ctypes.c_void_p, ctypes.c_void_p])
         for name, value_type in _SCALAR_TYPES.values():
             signatures[name] = (value_type, [ctypes.c_void_p, ctypes.c_int64])
         for name, (restype, argtypes) in signatures.items():
@@ -115,9 +127,10 @@ class _CHeader(GgufHeader):
 
     def __init__(self, library: Any, path: Path) -> None:
         lib = library
-        context = lib.gguf_init_from_file(str(path).encode(), _InitParams(True, None))
+        with _reader_messages(lib) as messages:
+            context = lib.gguf_init_from_file(str(path).encode(), _InitParams(True, None))
         if not context:
-            raise HeaderUnreadable("its header could not be read")
+            raise HeaderUnreadable("; ".join(messages) or "its header could not be read")
         try:
             self.tensor_count = int(lib.gguf_get_n_tensors(context))
             start = int(lib.gguf_get_data_offset(context))
@@ -155,6 +168,37 @@ class _CHeader(GgufHeader):
 
     def has_token(self, token: str) -> bool:
         return token.encode() in self._tokens
+
+
+@contextmanager
+def _reader_messages(lib: Any) -> Iterator[list[str]]:
+    """What ggml's reader says about a damaged file, kept for Kenning's own message instead of
+    going to stderr ahead of it. Everything else logged meanwhile (another thread loading a
+    model) still reaches the callback that was set before."""
+    messages: list[str] = []
+    if not hasattr(lib, "ggml_log_get"):
+        yield messages
+        return
+    with _LOG_SWAP:
+        before_function, before_data = ctypes.c_void_p(), ctypes.c_void_p()
+        lib.ggml_log_get(ctypes.byref(before_function), ctypes.byref(before_data))
+        passed_on = _LogCallback(before_function.value) if before_function.value else None
+
+        reader_thread = threading.get_ident()
+
+        def keep_reader_lines(level: int, text: bytes | None, data: Any) -> None:
+            if threading.get_ident() != reader_thread:
+                if passed_on is not None:
+                    passed_on(level, text, before_data)
+            elif line := (text or b"").decode("utf-8", "replace").strip():
+                messages.append(line)
+
+        callback = _LogCallback(keep_reader_lines)  # referenced here until ggml lets go of it
+        lib.ggml_log_set(ctypes.cast(callback, ctypes.c_void_p), None)
+        try:
+            yield messages
+        finally:
+            lib.ggml_log_set(before_function, before_data)
 
 
 # --- the gguf package (fallback) ------------------------------------------------------------

@@ -56,6 +56,18 @@ def test_a_truncated_file_is_refused(tmp_path: Path) -> None:
             check_model(cut)
 
 
+def test_the_readers_complaint_is_in_the_message_not_on_stderr(
+        tmp_path: Path, header_reader: str, capfd: pytest.CaptureFixture[str]) -> None:
+    whole = write_tiny_gguf(tmp_path / "whole.gguf", "llama", ["a"]).read_bytes()
+    cut = tmp_path / "cut.gguf"
+    cut.write_bytes(whole[:200])
+    with pytest.raises(UnusableModel) as refusal:
+        check_model(cut)
+    assert capfd.readouterr().err == ""
+    if header_reader == "ggml":
+        assert "failed to read" in str(refusal.value)
+
+
 def test_an_unsupported_architecture_is_refused(tmp_path: Path) -> None:
     path = write_tiny_gguf(tmp_path / "whisper.gguf", "whisper-encoder-unknown", ["a"])
     with pytest.raises(UnusableModel, match="does not support"):

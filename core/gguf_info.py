@@ -23,7 +23,7 @@ from core.model import ChatMessage, ModelProfile
 from core.profiles import ENCODER as ENCODER
 from core.profiles import GENERIC as GENERIC
 from core.profiles import GRIT as GRIT
-from core.profiles import profile_for
+from core.profiles import is_grit_style, profile_for
 
 #: Bump when the embedding recipe (prefixes, pooling, attention) changes: vectors made by an
 #: older recipe must not be mixed with new ones, so the recipe is part of ``model_id``.
@@ -63,7 +63,7 @@ class ModelFacts:
     display_name: str
     n_ctx_train: int
     causal_attention: bool
-    has_embed_token: bool
+    grit_style: bool  # see core.profiles.is_grit_style
     chat_template: str | None
     chat_format: str  # "template" (the GGUF's own), "grit" or "plain"
 
@@ -97,22 +97,24 @@ def read_facts(model: llama_cpp.llama_model_p, path: Path) -> ModelFacts:
     causal = causal_flag != "false" and architecture not in _ENCODER_ARCHITECTURES
     template_bytes = llama_cpp.llama_model_chat_template(model, None)
     template = template_bytes.decode("utf-8", "replace") if template_bytes else None
-    has_embed_token = _is_single_token(vocab, "<|embed|>")
+    name = _meta(model, "general.name")
+    grit_style = is_grit_style(_is_single_token(vocab, "<|embed|>"),
+                               (name, _meta(model, "general.basename"), path.name))
     return ModelFacts(
         file_name=path.name,
         fingerprint=file_fingerprint(path),
         architecture=architecture,
-        display_name=_meta(model, "general.name") or path.stem,
+        display_name=name or path.stem,
         n_ctx_train=llama_cpp.llama_model_n_ctx_train(model),
         causal_attention=causal,
-        has_embed_token=has_embed_token,
+        grit_style=grit_style,
         chat_template=template,
-        chat_format=_chat_format(template, has_embed_token),
+        chat_format=_chat_format(template, grit_style),
     )
 
 
 def detect_profile(facts: ModelFacts) -> ModelProfile:
-    return profile_for(facts.has_embed_token, facts.causal_attention)
+    return profile_for(facts.grit_style, facts.causal_attention)
 
 
 def default_stops(facts: ModelFacts) -> tuple[str, ...]:
@@ -212,11 +214,11 @@ def _apply_template(template: str, messages: Sequence[ChatMessage]) -> str | Non
     return buffer.raw[:written].decode("utf-8", "replace")
 
 
-def _chat_format(template: str | None, has_embed_token: bool) -> str:
+def _chat_format(template: str | None, grit_style: bool) -> str:
     # A GGUF without a chat template is taken for a base model: measured on gemma-3-270m,
     # the gemma turn format made it echo the question, plain "User:/Assistant:" text made it
     # answer ("60 days notice is required.").
-    if has_embed_token:
+    if grit_style:
         return "grit"
     return "template" if template else "plain"
 

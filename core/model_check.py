@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.gguf_header import GgufHeader, HeaderUnreadable, read_header
-from core.profiles import profile_for
+from core.profiles import is_grit_style, profile_for
 
 GGUF_MAGIC = b"GGUF"
 
@@ -81,7 +81,7 @@ def check_model(path: Path, available_ram: int | None = None) -> ModelReport:
         name=header.string("general.name") or path.stem,
         quantization=_quantization(header),
         context_length=int(header.scalar(f"{arch}.context_length") or 0),
-        profile=_profile(header, arch),
+        profile=_profile(header, arch, path),
         ram_needed_bytes=ram_needed,
     )
 
@@ -107,9 +107,10 @@ def _read(path: Path) -> GgufHeader:
                             "truncated or damaged; download it again.") from error
 
 
-def _profile(header: GgufHeader, arch: str) -> str:
+def _profile(header: GgufHeader, arch: str, path: Path) -> str:
     causal = header.scalar(f"{arch}.attention.causal")
-    return profile_for(header.has_token("<|embed|>"),
+    names = (header.string("general.name"), header.string("general.basename"), path.name)
+    return profile_for(is_grit_style(header.has_token("<|embed|>"), names),
                        arch not in _ENCODERS and causal is not False).name
 
 

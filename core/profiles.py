@@ -5,6 +5,9 @@ does not load llama.cpp.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
+
 from core.model import ModelProfile
 
 # GritLM / EGTLM style: trained to embed, so bidirectional attention and a mean over the text
@@ -34,9 +37,20 @@ GENERIC = ModelProfile(name="generic", pooling="mean", causal=True, embed_depth=
 ENCODER = ModelProfile(name="encoder", pooling="model", causal=False, dense_weight=1.0)
 
 
-def profile_for(has_embed_token: bool, causal_attention: bool) -> ModelProfile:
+# GritLM-7B's tokenizer has no `<|embed|>` token (it spells the format tag in ordinary
+# pieces), so a GGUF of it is known by its name: general.name, general.basename or the file's.
+_GRIT_FAMILY_NAMES = re.compile(r"grit[\s_-]*lm|egtlm", re.IGNORECASE)
+
+
+def is_grit_style(has_embed_token: bool, names: Iterable[str | None]) -> bool:
+    """Trained GRIT-style (to embed and to chat): `<|embed|>` is one of its tokens, or its
+    names say it is a GritLM-family model."""
+    return has_embed_token or any(_GRIT_FAMILY_NAMES.search(name or "") for name in names)
+
+
+def profile_for(grit_style: bool, causal_attention: bool) -> ModelProfile:
     """The one rule, whether the facts come from a loaded model or from a file's header."""
-    if has_embed_token:
+    if grit_style:
         return GRIT
     if not causal_attention:
         return ENCODER

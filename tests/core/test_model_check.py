@@ -47,6 +47,16 @@ def test_a_file_that_is_not_gguf_is_refused(tmp_path: Path) -> None:
         check_model(path)
 
 
+def test_a_gritlm_gguf_is_grit_though_its_tokenizer_has_no_embed_token(tmp_path: Path) -> None:
+    # GritLM-7B's vocabulary is Mistral's: `<|embed|>` is written in ordinary pieces.
+    pieces = ["<s>", "<", "|", "embed", "|", ">"]
+    by_name = write_tiny_gguf(tmp_path / "a.gguf", "llama", pieces, name="GritLM 7B")
+    by_file = write_tiny_gguf(tmp_path / "GritLM-7B-Q4_K_M.gguf", "llama", pieces, name="model")
+    plain = write_tiny_gguf(tmp_path / "mistral.gguf", "llama", pieces, name="Mistral 7B")
+    assert [check_model(p).profile for p in (by_name, by_file, plain)] == [
+        "grit", "grit", "generic"]
+
+
 def test_a_truncated_file_is_refused(tmp_path: Path) -> None:
     whole = write_tiny_gguf(tmp_path / "whole.gguf", "llama", ["a"]).read_bytes()
     for keep in (len(whole) - 100, 40):  # tensor data cut short; header cut short

@@ -16,7 +16,7 @@ from core.download import DownloadProgress, download
 
 def _download(ctx: TaskContext, entry: CatalogueEntry, target: Path) -> Path:
     return download(entry.url, target, entry.sha256 or "", entry.size_bytes,
-                    progress=ctx.report, cancel=ctx.cancel)
+                    progress=ctx.report, cancel=ctx.cancel, approx_size=entry.approx_size_bytes)
 
 
 def describe_progress(progress: DownloadProgress) -> str:
@@ -69,6 +69,8 @@ class ModelDownloadPanel(QWidget):
             return
         target = self.models_dir / entry.file
         note = entry.description
+        if entry.shown_size:
+            note += f" About {entry.shown_size / 1e9:.1f} GB to download."
         if target.is_file():
             note += " Already downloaded."
         elif not entry.verifiable:

@@ -1,7 +1,10 @@
 """The list of models Kenning offers to download (``resources/models.json``).
 
-An entry without a checked size and sha256 is shown but cannot be downloaded: Kenning only
-installs a file it can verify.
+An entry without a sha256 is shown but cannot be downloaded: Kenning only installs a file it
+can verify. Each URL names a fixed revision of its repository, so the file behind it is the
+one whose sha256 was recorded. ``size_bytes`` is the exact size when it was read from the
+file itself (then a wrong size is caught before hashing); ``approx_size_bytes`` is the size
+the file's page shows, for display and the free-space check.
 """
 
 from __future__ import annotations
@@ -33,11 +36,16 @@ class CatalogueEntry:
     ram_needed_bytes: int
     recommended: bool
     description: str
+    approx_size_bytes: int | None = None
 
     @property
     def verifiable(self) -> bool:
-        """Whether a download of this entry can be checked (size and sha256 known)."""
-        return bool(self.sha256) and self.size_bytes is not None
+        """Whether a download of this entry can be checked (its sha256 is known)."""
+        return bool(self.sha256)
+
+    @property
+    def shown_size(self) -> int | None:
+        return self.size_bytes or self.approx_size_bytes
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"verifiable": self.verifiable}

@@ -81,7 +81,8 @@ def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
         print(f"Search uses a separate embedder: {embedder}")
     for row in rows:
         mark = "*" if row["in_use"] else ("✓" if row["downloaded"] else " ")
-        size = f"{row['size_bytes'] / 1e9:.1f} GB" if row["size_bytes"] else "size unchecked"
+        shown = row["size_bytes"] or row["approx_size_bytes"]
+        size = f"{shown / 1e9:.2f} GB" if shown else "size unknown"
         note = "" if row["verifiable"] else "  (no checked sha256: download disabled)"
         print(f" {mark} {row['name']:28} {row['profile']:8} {size:>14}  {row['description']}"
               f"{note}")
@@ -182,7 +183,7 @@ def _download(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> 
     bar = _ProgressBar(entry)
     try:
         download(entry.url, target, entry.sha256 or "", entry.size_bytes,
-                 progress=bar, cancel=CancelToken())
+                 progress=bar, cancel=CancelToken(), approx_size=entry.approx_size_bytes)
     except (KeyboardInterrupt, Cancelled):
         bar.close()
         print("\nStopped. Run the same command to resume the download.", file=sys.stderr)

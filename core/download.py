@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import time
 import urllib.error
 import urllib.request
@@ -45,10 +46,12 @@ def part_path(target: Path) -> Path:
 
 def download(url: str, target: Path, sha256: str, size: int | None = None,
              progress: DownloadCallback | None = None,
-             cancel: CancelToken | None = None) -> Path:
+             cancel: CancelToken | None = None, approx_size: int | None = None) -> Path:
     """Fetch ``url`` into ``target``, resuming a ``.part`` file, and return ``target``.
 
-    Raises ``Cancelled`` (the part is kept for a later resume) or ``DownloadError``.
+    ``size`` is the exact size when known (checked before hashing); ``approx_size`` only
+    decides whether the disk has room. Raises ``Cancelled`` (the part is kept for a later
+    resume) or ``DownloadError``.
     """
     if not sha256:
         raise DownloadError("This file has no known checksum, so Kenning cannot check it "
@@ -62,6 +65,7 @@ def download(url: str, target: Path, sha256: str, size: int | None = None,
         part.unlink()  # longer than the real file: it cannot be a prefix of it
         have = 0
     if size is None or have < size:
+        _check_room(target.parent, (size or approx_size or 0) - have)
         _fetch(url, part, have, size, progress, cancel)
     _verify(part, sha256, size)
     os.replace(part, target)
@@ -109,6 +113,14 @@ def _fetch(url: str, part: Path, have: int, size: int | None,
     if total and have + received < total:
         raise DownloadError("The server closed the connection before the end. Run the "
                             "download again; it will resume where it stopped.")
+
+
+def _check_room(folder: Path, still_needed: int) -> None:
+    free = shutil.disk_usage(folder).free
+    if still_needed > free:
+        raise DownloadError(f"This model needs about {still_needed / 1e9:.1f} GB more and only "
+                            f"{free / 1e9:.1f} GB is free in {folder}. Free some disk space, "
+                            "then run the download again.")
 
 
 def _verify(part: Path, sha256: str, size: int | None) -> None:

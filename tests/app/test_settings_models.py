@@ -59,7 +59,7 @@ def test_the_catalogue_download_runs_in_the_background_and_verifies(qtbot, make_
         got: list[Path] = []
         panel = ModelDownloadPanel(window.tasks, tmp_path / "models", got.append)
         qtbot.addWidget(panel)
-        assert not panel.download_button.isEnabled()  # catalogue sha256 values are unchecked
+        assert panel.download_button.isEnabled()  # the shipped entries carry a sha256
         panel.entries = [replace(panel.entries[0],
                                  url=f"http://127.0.0.1:{server.server_address[1]}/m.gguf",
                                  sha256=hashlib.sha256(payload).hexdigest(),

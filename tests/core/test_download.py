@@ -21,6 +21,7 @@ class _Server(http.server.ThreadingHTTPServer):
     cut_after: int | None = None  # bytes to send before dropping the connection
     fail_with: int | None = None
     ranges_seen: list[str]
+    requests = 0
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
@@ -30,6 +31,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        self.server.requests += 1
         if self.server.fail_with:
             self.send_error(self.server.fail_with)
             return
@@ -117,3 +119,20 @@ def test_server_error_is_reported_plainly(server: _Server, tmp_path: Path) -> No
 def test_refuses_a_file_without_a_checksum(tmp_path: Path) -> None:
     with pytest.raises(DownloadError, match="no known checksum"):
         download("http://127.0.0.1:9/x", tmp_path / "x.gguf", "", None)
+
+
+def test_a_download_without_room_stops_before_asking_the_server(
+        server: _Server, tmp_path: Path) -> None:
+    with pytest.raises(DownloadError, match="Free some disk space"):
+        download(_url(server), tmp_path / "model.gguf", SHA, approx_size=1 << 62)
+    assert server.requests == 0 and not list(tmp_path.iterdir())
+
+
+def test_without_an_exact_size_the_checksum_alone_decides(server: _Server,
+                                                          tmp_path: Path) -> None:
+    target = download(_url(server), tmp_path / "model.gguf", SHA,
+                      approx_size=len(PAYLOAD) // 2)  # a page's rounded size is only a hint
+    assert target.read_bytes() == PAYLOAD
+    with pytest.raises(DownloadError, match="checksum"):
+        download(_url(server), tmp_path / "other.gguf", "0" * 64, approx_size=len(PAYLOAD))
+    assert not (tmp_path / "other.gguf").exists()

@@ -71,7 +71,10 @@ class ModelFacts:
         attention = "causal" if profile.causal else "bidir"
         layer = f"-L{profile.embed_layer}" if profile.embed_layer >= 0 else ""
         centred = "-centred" if profile.centred else ""
-        return f"{profile.name}-{profile.pooling}{layer}{centred}-{attention}-r{RECIPE_VERSION}"
+        # task prefixes change an encoder's vectors (grit's are part of its profile)
+        tasks = "-tasks" if profile.name == "encoder" and profile.document_prefix else ""
+        return (f"{profile.name}-{profile.pooling}{layer}{centred}{tasks}-{attention}"
+                f"-r{RECIPE_VERSION}")
 
     def model_id(self, profile: ModelProfile) -> str:
         """Names weights and recipe, so stored vectors say what made them."""
@@ -114,7 +117,7 @@ def read_facts(model: llama_cpp.llama_model_p, path: Path) -> ModelFacts:
 
 
 def detect_profile(facts: ModelFacts) -> ModelProfile:
-    return profile_for(facts.grit_style, facts.causal_attention)
+    return profile_for(facts.grit_style, facts.causal_attention, facts.architecture)
 
 
 def default_stops(facts: ModelFacts) -> tuple[str, ...]:

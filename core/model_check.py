@@ -111,7 +111,7 @@ def _profile(header: GgufHeader, arch: str, path: Path) -> str:
     causal = header.scalar(f"{arch}.attention.causal")
     names = (header.string("general.name"), header.string("general.basename"), path.name)
     return profile_for(is_grit_style(header.has_token("<|embed|>"), names),
-                       arch not in _ENCODERS and causal is not False).name
+                       arch not in _ENCODERS and causal is not False, arch).name
 
 
 def _quantization(header: GgufHeader) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from dataclasses import replace
 
 from core.model import ModelProfile
 
@@ -36,6 +37,10 @@ GENERIC = ModelProfile(name="generic", pooling="mean", causal=True, embed_depth=
 # pooling; all-MiniLM-L6-v2 alone beat BM25 on Medline (0.788 vs 0.690).
 ENCODER = ModelProfile(name="encoder", pooling="model", causal=False, dense_weight=1.0)
 
+# Encoders trained with task prefixes, which their model cards say must be given
+# (nomic-embed-text: "search_document: " and "search_query: "). Architecture -> (document, query).
+_ENCODER_TASK_PREFIXES = {"nomic-bert": ("search_document: ", "search_query: ")}
+
 
 # GritLM-7B's tokenizer has no `<|embed|>` token (it spells the format tag in ordinary
 # pieces), so a GGUF of it is known by its name: general.name, general.basename or the file's.
@@ -48,10 +53,13 @@ def is_grit_style(has_embed_token: bool, names: Iterable[str | None]) -> bool:
     return has_embed_token or any(_GRIT_FAMILY_NAMES.search(name or "") for name in names)
 
 
-def profile_for(grit_style: bool, causal_attention: bool) -> ModelProfile:
+def profile_for(grit_style: bool, causal_attention: bool, architecture: str = "") -> ModelProfile:
     """The one rule, whether the facts come from a loaded model or from a file's header."""
     if grit_style:
         return GRIT
     if not causal_attention:
+        if architecture in _ENCODER_TASK_PREFIXES:
+            document, query = _ENCODER_TASK_PREFIXES[architecture]
+            return replace(ENCODER, document_prefix=document, query_prefix=query)
         return ENCODER
     return GENERIC

@@ -9,7 +9,9 @@ from pathlib import Path
 import pytest
 
 from core import gguf_header
+from core.gguf_info import ModelFacts
 from core.model_check import UnusableModel, check_model
+from core.profiles import profile_for
 from tests.gguf_factory import write_tiny_gguf
 
 
@@ -55,6 +57,16 @@ def test_a_gritlm_gguf_is_grit_though_its_tokenizer_has_no_embed_token(tmp_path:
     plain = write_tiny_gguf(tmp_path / "mistral.gguf", "llama", pieces, name="Mistral 7B")
     assert [check_model(p).profile for p in (by_name, by_file, plain)] == [
         "grit", "grit", "generic"]
+
+
+def test_nomic_embed_gets_its_task_prefixes() -> None:
+    nomic, minilm = profile_for(False, False, "nomic-bert"), profile_for(False, False, "bert")
+    assert (nomic.name, nomic.document_prefix, nomic.query_prefix) == (
+        "encoder", "search_document: ", "search_query: ")
+    assert (minilm.document_prefix, minilm.query_prefix) == ("", "")
+    facts = ModelFacts("n.gguf", "0123456789ab", "nomic-bert", "n", 2048, False, False, None,
+                       "plain")
+    assert facts.recipe(nomic) != facts.recipe(minilm)  # their vectors are never mixed
 
 
 def test_a_truncated_file_is_refused(tmp_path: Path) -> None:

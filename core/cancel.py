@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ctypes
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +34,39 @@ class CancelToken:
     def raise_if_cancelled(self) -> None:
         if self._event.is_set():
             raise Cancelled()
+
+
+class Preempted(Exception):
+    """A background model pass stopped part-way because interactive work arrived. Nothing it
+    computed is kept; it runs again after that work."""
+
+
+class PassInterrupt:
+    """A flag that stops a model pass between two of its steps. It lives in C memory, one
+    byte then a NUL, so native code reads it without Python: a pass pays nothing for it.
+
+    >>> interrupt = PassInterrupt()
+    >>> interrupt.set()
+    >>> interrupt.is_set
+    True
+    """
+
+    def __init__(self) -> None:
+        self._cell = ctypes.create_string_buffer(2)
+
+    def set(self) -> None:
+        self._cell[0] = b"\x01"
+
+    def clear(self) -> None:
+        self._cell[0] = b"\x00"
+
+    @property
+    def is_set(self) -> bool:
+        return self._cell[0] != b"\x00"
+
+    @property
+    def address(self) -> int:
+        return ctypes.addressof(self._cell)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import ctypes
 import logging
 import os
+import re
+import sys
 from collections.abc import Sequence
 from typing import Any
 
@@ -127,6 +129,26 @@ def clear_memory(context: Any) -> None:
         llama_cpp.llama_memory_clear(memory, True)
 
 
+def stop_passes_when(context: Any, flag_address: int | None) -> None:
+    """Make ``context``'s passes stop (llama_decode returns 2) once the byte at
+    ``flag_address`` is non-zero; None removes the check.
+
+    The check is libc's ``strlen`` over a one-byte C string: 0 while the byte is 0, 1 once it
+    is set, which the abort callback reads as false/true. It runs inside llama.cpp between
+    graph nodes, so it must not be a Python function (each call would wait for the GIL).
+    """
+    if flag_address is None:
+        llama_cpp.llama_set_abort_callback(context, llama_cpp.ggml_abort_callback(), None)
+        return
+    libc = ctypes.cdll.msvcrt if sys.platform == "win32" else ctypes.CDLL(None)
+    check = ctypes.cast(libc.strlen, llama_cpp.ggml_abort_callback)
+    llama_cpp.llama_set_abort_callback(context, check, ctypes.c_void_p(flag_address))
+
+
+#: llama_decode's status for a pass stopped by ``stop_passes_when``.
+DECODE_ABORTED = 2
+
+
 def _no_tensor_names(_tensor: int) -> bytes:
     return b""
 
@@ -151,6 +173,8 @@ CAN_READ_TENSOR_NAMES = tensor_name is not _no_tensor_names
 _LOG_LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
 _CONTINUE = 5
 _llama_log = logging.getLogger("llama.cpp")
+# How llama.cpp reports a pass Kenning stopped on purpose (GGML_STATUS_ABORTED is 1).
+_ABORTED_PASS = re.compile(r"(failed with error|compute status:) 1$")
 _last_log_level = [logging.DEBUG]
 
 
@@ -159,6 +183,8 @@ def _log_from_llama(level: int, text: bytes | None, _user_data: int) -> None:
                                                                                  logging.INFO)
     _last_log_level[0] = python_level
     message = (text or b"").decode("utf-8", "replace").rstrip()
+    if _ABORTED_PASS.search(message):
+        python_level = logging.DEBUG
     if message and _llama_log.isEnabledFor(python_level):
         _llama_log.log(python_level, "%s", message)
 

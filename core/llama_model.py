@@ -24,6 +24,7 @@ import codecs
 import ctypes
 import logging
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,7 @@ from typing import Any
 import llama_cpp
 import numpy as np
 
-from core.cancel import CancelToken
+from core.cancel import CancelToken, PassInterrupt, Preempted
 from core.embed_recipe import (
     CENTRE_REFERENCE,
     cached_centre,
@@ -49,11 +50,13 @@ from core.gguf_info import (
 )
 from core.llama_ctypes import (
     CAN_READ_TENSOR_NAMES,
+    DECODE_ABORTED,
     TokenBatch,
     clear_memory,
     default_thread_count,
     new_sampler,
     route_llama_logs,
+    stop_passes_when,
     tensor_name,
     token_piece,
     tokenize,
@@ -307,6 +310,8 @@ class UnifiedModel(TextModel):
         clear_memory(self._embed_ctx)
         self._layer_values = 0
         status = llama_cpp.llama_decode(self._embed_ctx, self._embed_batch.batch)
+        if status == DECODE_ABORTED:
+            raise Preempted()
         if status != 0:
             raise RuntimeError(f"llama.cpp could not embed a batch of {total} tokens "
                                f"(status {status}). Try a smaller embed batch size.")
@@ -447,6 +452,14 @@ class UnifiedModel(TextModel):
         attributes = llama_cpp.llama_vocab_get_attr(self._vocab, token)
         return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token)
                     or attributes & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL)
+
+    @contextmanager
+    def preemptible(self, interrupt: PassInterrupt) -> Iterator[None]:
+        stop_passes_when(self._embed_ctx, interrupt.address)
+        try:
+            yield
+        finally:
+            stop_passes_when(self._embed_ctx, None)
 
     # --- lifecycle --------------------------------------------------------------------------
 

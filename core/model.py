@@ -17,12 +17,13 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from typing import TypeVar
 
 import numpy as np
 
-from core.cancel import CancelToken
+from core.cancel import CancelToken, PassInterrupt
 
 Item = TypeVar("Item")
 
@@ -120,6 +121,12 @@ class TextModel(ABC):
     ) -> Iterator[str]:
         """Stream the reply to ``messages`` piece by piece; stops at a stop string, the token
         limit, end of generation or when ``cancel`` is set."""
+
+    def preemptible(self, interrupt: PassInterrupt) -> AbstractContextManager[None]:
+        """Within this, an embedding pass stops with ``Preempted`` soon after ``interrupt``
+        is set (the caller runs it again later). Models that cannot stop a pass part-way
+        finish it."""
+        return nullcontext()
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free native resources. The default holds none."""

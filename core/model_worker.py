@@ -2,9 +2,10 @@
 
 llama.cpp contexts are not thread-safe, and a user's query or answer must not wait behind
 hours of background embedding. Background work goes in as small jobs (one model pass each);
-an interactive job jumps the queue and runs as soon as the current pass ends, and background
-work then holds back for a moment, so the calls that follow (the answer after its search, the
-next keystroke's search) do not wait behind a pass either.
+an interactive job jumps the queue and stops the background pass in flight (it runs again
+afterwards: a pass on a busy machine takes seconds), and background work then holds back for
+a moment, so the calls that follow (the answer after its search, the next keystroke's
+search) do not wait behind a pass either.
 
 >>> worker = ModelWorker(model)
 >>> interactive = worker.client(Priority.INTERACTIVE)   # a TextModel for search and answers
@@ -25,7 +26,7 @@ from typing import Any, TypeVar
 
 import numpy as np
 
-from core.cancel import CancelToken
+from core.cancel import CancelToken, PassInterrupt, Preempted
 from core.model import ChatMessage, GenerationSettings, TextModel, runs_within
 
 T = TypeVar("T")
@@ -48,6 +49,7 @@ class ModelWorker:
         self._grace_s = interactive_grace_s
         self._hold_background_until = 0.0
         self._interactive_arrived = threading.Event()
+        self._stop_background_pass = PassInterrupt()
         self._queue: queue.PriorityQueue[tuple[int, int, Callable[[], None] | None]] = (
             queue.PriorityQueue()
         )
@@ -58,23 +60,37 @@ class ModelWorker:
         self._thread.start()
 
     def submit(
-        self, priority: Priority, fn: Callable[[TextModel], T], model: TextModel | None = None
+        self, priority: Priority, fn: Callable[[TextModel], T], model: TextModel | None = None,
+        preemptible: bool = False,
     ) -> Future[T]:
         """Run ``fn(model)`` on the worker thread; ``model`` defaults to the worker's own (another
-        one, such as a search view of it, still runs here: one thread owns llama.cpp)."""
+        one, such as a search view of it, still runs here: one thread owns llama.cpp). A
+        ``preemptible`` background job is stopped when interactive work arrives and run again
+        after it, so ``fn`` must be safe to repeat (an embedding pass is)."""
         future: Future[T] = Future()
         target = self.model if model is None else model
+        order = next(self._order)
 
         def job() -> None:
-            if not future.set_running_or_notify_cancel():
+            if not future.running() and not future.set_running_or_notify_cancel():
                 return
             try:
-                future.set_result(fn(target))
+                if preemptible:
+                    with target.preemptible(self._stop_background_pass):
+                        result = fn(target)
+                else:
+                    result = fn(target)
+            except Preempted:
+                self._queue.put((int(priority), order, job))  # its own place, after the call
+                return
             except BaseException as exc:  # handed to the caller, who decides
                 future.set_exception(exc)
+                return
+            future.set_result(result)
 
-        self._queue.put((int(priority), next(self._order), job))
+        self._queue.put((int(priority), order, job))
         if priority == Priority.INTERACTIVE:
+            self._stop_background_pass.set()
             self._interactive_arrived.set()
         return future
 
@@ -108,6 +124,9 @@ class ModelWorker:
 
     def _next_job(self) -> tuple[int, int, Callable[[], None] | None]:
         while True:
+            # Cleared before the queue is read: an interactive call that comes after this
+            # finds either itself first in the queue or the background pass to stop.
+            self._stop_background_pass.clear()
             item = self._queue.get()
             hold = self._hold_background_until - time.monotonic()
             if item[0] != Priority.BACKGROUND or hold <= 0:
@@ -134,12 +153,13 @@ class _WorkerClient(TextModel):
         )
         self.embed_max_tokens = model.embed_max_tokens
 
-    def _call(self, fn: Callable[[TextModel], T]) -> T:
+    def _call(self, fn: Callable[[TextModel], T], preemptible: bool = False) -> T:
         interactive = self._priority == Priority.INTERACTIVE
         if interactive:
             self._worker._mark_interactive(1)
         try:
-            return self._worker.submit(self._priority, fn, self._model).result()
+            return self._worker.submit(self._priority, fn, self._model,
+                                       preemptible=preemptible and not interactive).result()
         finally:
             if interactive:
                 self._worker._mark_interactive(-1)
@@ -158,10 +178,10 @@ class _WorkerClient(TextModel):
         return np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
 
     def _embed_part(self, part: Sequence[str]) -> np.ndarray:
-        return self._call(lambda m: m.embed_documents(part))
+        return self._call(lambda m: m.embed_documents(part), preemptible=True)
 
     def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
-        return self._call(lambda m: m.embed_in_context(pieces))
+        return self._call(lambda m: m.embed_in_context(pieces), preemptible=True)
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._call(lambda m: m.embed_query(text))

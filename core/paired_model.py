@@ -16,10 +16,11 @@ chat model, within its context ``n_ctx``.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 
 import numpy as np
 
-from core.cancel import CancelToken
+from core.cancel import CancelToken, PassInterrupt
 from core.model import ChatMessage, GenerationSettings, TextModel
 
 
@@ -49,6 +50,9 @@ class PairedModel(TextModel):
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embedder.embed_query(text)
+
+    def preemptible(self, interrupt: PassInterrupt) -> AbstractContextManager[None]:
+        return self.embedder.preemptible(interrupt)
 
     def chat_stream(
         self,

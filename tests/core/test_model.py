@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.cancel import CancelToken
+from core.cancel import CancelToken, PassInterrupt, Preempted
 from core.default_model import MODEL_FILE, DefaultModelError, default_model_path
 from core.gguf_info import GRIT, ModelFacts, StopScanner, chat_prompt, default_stops
 from core.llama_model import UnifiedModel
@@ -76,6 +76,21 @@ def test_a_packed_batch_equals_one_text_per_call(real_model):
 
 
 @model_test
+def test_a_pass_stops_when_interrupted_and_then_runs_whole(real_model):
+    texts = ["The tenant gives sixty days written notice.", "Tomatoes need full sun."] * 4
+    expected = real_model.embed_documents(texts)
+    interrupt = PassInterrupt()
+    with real_model.preemptible(interrupt):
+        interrupt.set()
+        with pytest.raises(Preempted):
+            real_model.embed_documents(texts)
+        interrupt.clear()
+        again = real_model.embed_documents(texts)
+    assert np.array_equal(again, expected)
+    interrupt.set()  # outside ``preemptible`` the flag is not read
+    assert np.array_equal(real_model.embed_documents(texts), expected)
+
+
 def test_similar_texts_are_closer_than_unrelated_ones(real_model):
     lease, paraphrase, garden = real_model.embed_documents(TEXTS[:3])
     assert float(lease @ paraphrase) > float(lease @ garden)

@@ -1,5 +1,8 @@
 import threading
+import time
+from contextlib import contextmanager
 
+from core.cancel import PassInterrupt, Preempted
 from core.model_worker import ModelWorker, Priority
 from tests.fakes import FakeModel
 
@@ -91,5 +94,71 @@ def test_background_work_holds_back_briefly_after_an_interactive_call():
         worker.submit(Priority.INTERACTIVE, lambda m: order.append("answer")).result(5)
         background.result(10)  # runs once the grace after the answer has passed
         assert order == ["query", "answer", "batch"]
+    finally:
+        worker.stop()
+
+
+class StoppableModel(FakeModel):
+    """Its first background pass runs until the worker's interrupt is set, then stops."""
+
+    def __init__(self) -> None:
+        super().__init__(embed_max_tokens=40)
+        self.calls: list[str] = []
+        self.first_pass_started = threading.Event()
+        self.interrupt: PassInterrupt | None = None
+
+    @contextmanager
+    def preemptible(self, interrupt):
+        self.interrupt = interrupt
+        try:
+            yield
+        finally:
+            self.interrupt = None
+
+    def embed_documents(self, texts):
+        if not self.calls:
+            self.first_pass_started.set()
+            deadline = time.monotonic() + 5  # a worker that never interrupts fails, not hangs
+            while self.interrupt is not None and not self.interrupt.is_set:
+                assert time.monotonic() < deadline, "the pass was never interrupted"
+                threading.Event().wait(0.001)
+            self.calls.append("stopped")
+            raise Preempted()
+        self.calls.append(f"documents x{len(texts)}" + ("" if self.interrupt else " (plain)"))
+        return super().embed_documents(texts)
+
+    def embed_query(self, text):
+        self.calls.append("query" + (" (stoppable)" if self.interrupt else ""))
+        return super().embed_query(text)
+
+
+def test_a_query_stops_the_background_pass_in_flight_which_then_runs_again():
+    model = StoppableModel()
+    worker = ModelWorker(model, interactive_grace_s=0.0)
+    try:
+        background = worker.client(Priority.BACKGROUND)
+        interactive = worker.client(Priority.INTERACTIVE)
+        texts = [" ".join(f"word{i}x{j}" for j in range(15)) for i in range(6)]
+        done: list = []
+        batch = threading.Thread(target=lambda: done.append(background.embed_documents(texts)))
+        batch.start()
+        assert model.first_pass_started.wait(5)
+        assert interactive.embed_query("word1x1").shape == (model.dim,)  # no release needed
+        batch.join(5)
+        assert model.calls == ["stopped", "query", "documents x2", "documents x2",
+                               "documents x2"]
+        assert (done[0] == FakeModel(embed_max_tokens=40).embed_documents(texts)).all()
+    finally:
+        worker.stop()
+
+
+def test_interactive_and_chat_work_is_never_stopped():
+    model = StoppableModel()
+    model.calls.append("warm")  # past the first, stopping pass
+    worker = ModelWorker(model)
+    try:
+        worker.client(Priority.INTERACTIVE).embed_documents(["a b c"])
+        worker.client(Priority.INTERACTIVE).embed_query("a")
+        assert model.calls[1:] == ["documents x1 (plain)", "query"]
     finally:
         worker.stop()

@@ -3,7 +3,8 @@ idle model against the same queries while background embedding runs on the same 
 
 The engine's arrangement, without the window: one ``ModelWorker`` thread owns the model; the
 indexer embeds through its background client, search through its interactive client, which
-jumps the queue and waits at most for the batch in flight. The idle run is the baseline
+jumps the queue and stops the background pass in flight (older code waited for it; run this
+script from an older checkout for the before figure). The idle run is the baseline
 measured in the same process; the ratio is printed, and the background embedding rate with and
 without queries in between.
 
@@ -35,7 +36,7 @@ from core.cancel import CancelToken, Progress  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402
 from core.indexer import Indexer  # noqa: E402
 from core.model import TextModel  # noqa: E402
-from core.model_worker import ModelWorker, Priority  # noqa: E402
+from core.model_worker import INTERACTIVE_GRACE_S, ModelWorker, Priority  # noqa: E402
 from core.search import search  # noqa: E402
 from core.services import load_default_or_chosen_model  # noqa: E402
 from core.store import Store  # noqa: E402
@@ -86,6 +87,8 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=40)
     parser.add_argument("--threads", type=int, default=0, help="model threads (0: all)")
     parser.add_argument("--model", default="", help="GGUF file (default: the bundled model)")
+    parser.add_argument("--grace", type=float, default=INTERACTIVE_GRACE_S,
+                        help="seconds background work holds back after an interactive call")
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="kenning-busy-"))
@@ -95,7 +98,7 @@ def main() -> None:
         write_corpus(folder, args.docs)
         settings = Settings(threads=args.threads, model_path=args.model, use_gitignore=False)
         model = load_default_or_chosen_model(settings, AppPaths.resolve(CACHE / "home"))
-        worker = ModelWorker(model)
+        worker = ModelWorker(model, interactive_grace_s=args.grace)
         interactive = worker.client(Priority.INTERACTIVE)
         background = worker.client(Priority.BACKGROUND)
         store = Store.open(work / "index.db")

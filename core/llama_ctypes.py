@@ -174,7 +174,7 @@ _LOG_LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging
 _CONTINUE = 5
 _llama_log = logging.getLogger("llama.cpp")
 # How llama.cpp reports a pass Kenning stopped on purpose (GGML_STATUS_ABORTED is 1).
-_ABORTED_PASS = re.compile(r"(failed with error|compute status:) 1$")
+_ABORTED_PASS = re.compile(r"(failed with error|compute status:) 1$|failed to decode, ret = 2$")
 _last_log_level = [logging.DEBUG]
 
 

@@ -3,7 +3,7 @@
 Each model has two sqlite-vec tables kept in step by ``core/store_chunks.py``: its float
 vectors (``vec_…``, exact) and a one-bit-per-dimension copy (``vbit_…``, 32 times smaller).
 Up to ``EXACT_SCAN_LIMIT`` vectors vec0's exact float scan answers on its own. Past it, the
-bit copy picks a shortlist of ``k * OVERSAMPLE`` chunks by Hamming distance and the float
+bit copy picks a shortlist of ``k * oversample_for(count)`` chunks by Hamming distance and the float
 vectors re-score that shortlist exactly, so the similarities returned are always exact
 cosines; only a chunk missing from the shortlist can be lost. ``bench/vectors.py`` measured
 both limits (recall and latency at 10k, 100k and 1M vectors; see docs/benchmarks.md).
@@ -18,6 +18,7 @@ answers instead: slower, never wrong.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,9 +29,17 @@ import numpy as np
 #: thousand 640-wide vectors, the shortlist ~2 ms plus 0.08 ms per thousand (bench/vectors.py);
 #: below this the exact answer costs under ~20 ms, so small collections keep it.
 EXACT_SCAN_LIMIT = 20_000
-#: Shortlist size as a multiple of k: with 8 the top 10 matched the exact scan's on 100k
-#: vectors with structure, 4 lost 2% of it (bench/vectors.py).
+#: Shortlist size as a multiple of k up to ``OVERSAMPLE_SIZE`` vectors: with 8 the top 10
+#: matched the exact scan's on 100k vectors with structure, 4 lost 2% of it. Beyond, the
+#: shortlist grows with the square root of the collection: at 1M a fixed ×8 kept 0.90 of the
+#: top 10, ×25 keeps 0.97 for about 45 ms more (bench/vectors.py, docs/benchmarks.md).
 OVERSAMPLE = 8
+OVERSAMPLE_SIZE = 100_000
+
+
+def oversample_for(count: int) -> int:
+    """The shortlist's multiple of k for a collection of ``count`` vectors."""
+    return math.ceil(OVERSAMPLE * math.sqrt(max(1.0, count / OVERSAMPLE_SIZE)))
 
 
 def bits_table_for(vec_table: str) -> str:
@@ -65,9 +74,10 @@ def nearest(
     restriction: Restriction = Restriction(),
     *,
     exact_scan_limit: int = EXACT_SCAN_LIMIT,
-    oversample: int = OVERSAMPLE,
+    oversample: int | None = None,
 ) -> list[tuple[int, float]]:
-    """The ``k`` chunks closest to ``query`` as (chunk id, cosine similarity), closest first."""
+    """The ``k`` chunks closest to ``query`` as (chunk id, cosine similarity), closest first.
+    ``oversample`` fixes the shortlist's multiple of k (default: ``oversample_for``)."""
     query = np.ascontiguousarray(query, dtype=np.float32)
     # One read transaction: the storage read below must not change between its statements.
     with conn:
@@ -83,7 +93,7 @@ def _nearest(
     k: int,
     restriction: Restriction,
     exact_scan_limit: int,
-    oversample: int,
+    oversample: int | None,
 ) -> list[tuple[int, float]]:
     count = live_count(conn, bits_table) if bits_table is not None else None
     if bits_table is None or count is None or count <= exact_scan_limit:
@@ -100,7 +110,8 @@ def _nearest(
         allowed &= ~np.isin(ids, _id_array(conn, restriction.exclude, restriction.exclude_args))
     if not allowed.all():
         ids, distance = ids[allowed], distance[allowed]
-    return rescore(conn, vec_table, query, ids[closest(distance, k * oversample)], k)
+    shortlist = k * (oversample or oversample_for(count))
+    return rescore(conn, vec_table, query, ids[closest(distance, shortlist)], k)
 
 
 def closest(distance: np.ndarray, size: int) -> np.ndarray:

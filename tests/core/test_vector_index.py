@@ -280,3 +280,28 @@ def test_closest_takes_exactly_the_smallest_distances():
     assert len(picked) == 4
     assert sorted(distance[picked].tolist()) == [0, 1, 3, 3]
     assert sorted(vector_index.closest(distance, 20).tolist()) == list(range(8))
+
+
+def test_the_shortlist_grows_with_the_square_root_of_the_collection():
+    assert [vector_index.oversample_for(n) for n in (10_000, 100_000, 400_000, 1_000_000)] == [
+        8, 8, 16, 26]
+
+
+def test_a_larger_collection_is_searched_through_a_longer_shortlist(store, monkeypatch):
+    fill(store, files=100, chunks_per_file=10)  # 1,000 vectors
+    table, bits = tables(store)
+    sizes: list[int] = []
+    real_closest = vector_index.closest
+
+    def noting_closest(distance, size):
+        sizes.append(size)
+        return real_closest(distance, size)
+
+    monkeypatch.setattr(vector_index, "closest", noting_closest)
+    query = structured_vectors(1, seed=4)[0]
+    nearest(store.conn, table, bits, query, 10, exact_scan_limit=0)
+    monkeypatch.setattr(vector_index, "OVERSAMPLE_SIZE", 250)  # as if 4x past the size
+    found = nearest(store.conn, table, bits, query, 10, exact_scan_limit=0)
+    assert sizes == [80, 160]
+    assert [c for c, _ in found] == [
+        c for c, _ in exact_scan(store.conn, table, query, 10, Restriction())]

@@ -241,3 +241,27 @@ def test_gitignore_inside_tree_is_honoured(store, folder, extractor):
     assert str(folder / "notes" / "draft.txt") not in {
         p for (p,) in store.rows("SELECT path FROM files")
     }
+
+
+def test_files_read_close_together_share_a_commit(tmp_path, store, extractor):
+    root = tmp_path / "many"
+    for i in range(40):
+        write(root / f"note{i}.txt", f"note number {i} about the garden")
+    commits: list[int] = []
+
+    def count_commit() -> bool:
+        commits.append(1)
+        return False  # True would turn the commit into a rollback
+
+    store.conn.set_commit_hook(count_commit)
+    indexer = Indexer(store, FakeModel(), Settings(), extractor)
+    indexer.add_folder(root)
+    indexer.scan()
+    commits.clear()
+    assert indexer.extract_pending() == 40
+    store.conn.set_commit_hook(None)
+    # Each file alone took a commit (40); a group commits what a tenth of a second read.
+    assert 1 <= len(commits) < 20
+    assert store.count("SELECT count(*) FROM files WHERE state = 'extracted'") == 40
+    assert [h.path for h in search(store, "number 17", None, mode="lexical").hits][:1] == [
+        str(root / "note17.txt")]

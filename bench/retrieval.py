@@ -23,7 +23,7 @@ import re
 import sys
 import time
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,16 +31,10 @@ sys.path.insert(0, str(ROOT))
 
 from core.cancel import Progress  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402
+from core.fusion import fuse, fuse_guarded, gate_dense_only, query_dense_weight  # noqa: E402
 from core.indexer import Indexer  # noqa: E402
 from core.query import parse_query  # noqa: E402
-from core.search import (  # noqa: E402
-    filter_sql,
-    fuse,
-    fuse_guarded,
-    gate_dense_only,
-    lexical_ids,
-    nearest_by_meaning,
-)
+from core.search import filter_sql, lexical_ids, nearest_by_meaning  # noqa: E402
 from core.services import load_default_or_chosen_model  # noqa: E402
 from core.store import Store  # noqa: E402
 
@@ -91,8 +85,14 @@ def recall_at(ranked: list[str], rel: dict[str, int], k: int = 100) -> float:
     return len(set(ranked[:k]) & set(rel)) / len(rel) if rel else 0.0
 
 
+Ranker = Callable[[list[int], list[tuple[int, float]]], list[int]]
+
+
 def evaluate(name: str, model, weights: list[float], max_queries: int | None,
-             label: str = "", index_settings: Settings | None = None) -> list[dict]:
+             label: str = "", index_settings: Settings | None = None,
+             extra: Sequence[tuple[str, Ranker]] = ()) -> list[dict]:
+    """nDCG@10 and recall@100 of every setting; ``extra`` adds (name, ranker) settings to try
+    (a ranker maps the keyword ids and the nearest (id, similarity) pairs to a ranking)."""
     folder, mapping = materialise(name)
     index_settings = index_settings or Settings(use_gitignore=False)
     stem = model.model_id.replace("/", "_").replace(":", "_") + _variant(index_settings)
@@ -135,9 +135,10 @@ def evaluate(name: str, model, weights: list[float], max_queries: int | None,
 
     profile = model.profile
     floor = profile.min_similarity
-    settings: list[tuple[str, Callable[[list[int], list[tuple[int, float]]], list[int]]]] = [
+    settings: list[tuple[str, Ranker]] = [
         ("bm25", lambda lex, near: lex),
         ("dense", lambda lex, near: [c for c, _ in near]),
+        *extra,
     ]
     for w in weights:
         settings.append(
@@ -153,9 +154,12 @@ def evaluate(name: str, model, weights: list[float], max_queries: int | None,
                  lambda lex, near, w=w, n=extra: _guarded(lex, near, w, n, floor))
             )
     default = f"guarded w={profile.dense_weight:g} +{profile.dense_only}"
+    if profile.weight_by_agreement:
+        default += " by agreement"
     if default not in {name for name, _ in settings}:
         settings.append(
-            (default, lambda lex, near: _guarded(lex, near, profile.dense_weight,
+            (default, lambda lex, near: _guarded(lex, near,
+                                                 query_dense_weight(profile, lex, near),
                                                  profile.dense_only, floor))
         )
     rows = []

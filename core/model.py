@@ -65,6 +65,10 @@ class ModelProfile:
     centred: bool = False
     #: At most this many passages found only by meaning join a hybrid result.
     dense_only: int = 10
+    #: Scale ``dense_weight`` per query by how far the meaning side agrees with the keywords
+    #: (``core.fusion.query_dense_weight``): for an embedder that is good on some queries and
+    #: lost on others, which the agreement tells apart.
+    weight_by_agreement: bool = False
 
 
 @dataclass(frozen=True)

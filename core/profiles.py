@@ -28,10 +28,12 @@ GRIT = ModelProfile(
 # mean of the text's rows at 8/9 of the depth (block 15 of gemma's 18; the last blocks serve
 # next-token prediction), centred on the model's common direction. Dense nDCG@10 rose from
 # 0.573/0.098/0.289 to 0.668/0.194/0.415 (Medline/Cranfield/ADI), still below BM25, so it
-# re-orders the keyword hits at weight 0.25 and adds at most 10 of its own: hybrid stayed
-# at or above BM25 on each collection (plain fusion at weight 0.5 fell below on Cranfield).
+# re-orders the keyword hits and adds at most 10 of its own. A fixed weight of 0.25 still
+# fell below BM25 on SciFact (0.649 vs 0.682: claims the keywords match well, which this
+# embedder misreads), so the weight, at most 0.5, follows each query's agreement between the
+# two sides: at or above BM25 on SciFact, Medline, ADI and Cranfield (docs/benchmarks.md).
 GENERIC = ModelProfile(name="generic", pooling="mean", causal=True, embed_depth=0.89,
-                       centred=True, dense_weight=0.25, dense_only=10)
+                       centred=True, dense_weight=0.5, dense_only=10, weight_by_agreement=True)
 
 # BERT-family sentence encoders (all-MiniLM and friends): embeddings only, the model's own
 # pooling; all-MiniLM-L6-v2 alone beat BM25 on Medline (0.788 vs 0.690).

@@ -1,10 +1,10 @@
 """Hybrid retrieval: FTS5 BM25 and sqlite-vec KNN, fused with weighted reciprocal rank fusion
-(``fuse_guarded``: meaning re-orders the keyword hits and adds a bounded few of its own).
+(``core/fusion.py``: meaning re-orders the keyword hits and adds a bounded few of its own).
 
 The query syntax (phrases, exclusions, folder, type and date filters) applies to both sides.
 The meaning-based side uses only vectors of the active model and is weighted by the model
-profile's ``dense_weight``, calibrated on ../shared/eval so hybrid never ranks worse than
-keywords alone there.
+profile (``query_dense_weight``), calibrated on ../shared/eval so hybrid never ranks worse
+than keywords alone there.
 
 >>> result = search(store, '"notice period" lease ext:pdf', model, limit=10)
 >>> [(h.path, h.page) for h in result.hits]
@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 import apsw
 
+from core.fusion import FusedCandidate, fuse, guarded_semantic, query_dense_weight
 from core.model import TextModel
 from core.query import ParsedQuery, fts_quote, parse_query
 from core.snippets import Snippeter
@@ -24,7 +25,6 @@ from core.store_chunks import FTS_TOKENIZER
 from core.types import Hit
 from core.vector_index import EXACT_SCAN_LIMIT, Restriction, bits_table_for, nearest
 
-RRF_K = 60
 CANDIDATES = 100
 #: When the keyword side's words occur in more than ``POSTINGS_BUDGET`` chunks together,
 #: those in more than ``COMMON_SHARE`` of all chunks are left out (``informative_words``).
@@ -52,13 +52,6 @@ class SearchResult:
         }
 
 
-@dataclass(frozen=True)
-class _Candidate:
-    chunk_id: int
-    lexical_rank: int | None = None
-    semantic_rank: int | None = None
-
-
 def search(
     store: Store,
     query: str | ParsedQuery,
@@ -83,6 +76,7 @@ def search(
     if mode in ("hybrid", "lexical"):
         lexical = lexical_ids(store, parsed, where, args, candidates)
     semantic: list[int] = []
+    closest: list[tuple[int, float]] = []
     table = store.vec_table(model.model_id) if model is not None else None
     if mode in ("hybrid", "semantic") and model is not None and parsed.has_text:
         if table is None:
@@ -100,98 +94,15 @@ def search(
     if not parsed.has_text and parsed.has_filters:
         lexical = _filtered_only_ids(store, where, args, candidates)
 
-    weight = (
-        dense_weight
-        if dense_weight is not None
-        else (model.profile.dense_weight if model is not None else 1.0)
-    )
+    if dense_weight is not None:
+        weight = dense_weight
+    elif model is not None and mode == "hybrid" and semantic:
+        weight = query_dense_weight(model.profile, lexical, closest)
+    else:
+        weight = model.profile.dense_weight if model is not None else 1.0
     ranked = fuse(lexical, semantic, dense_weight=weight)
     hits = _collect_hits(store, parsed, ranked, limit, per_file)
     return SearchResult(parsed, hits, bool(semantic), warnings)
-
-
-def gate_dense_only(
-    lexical: list[int],
-    nearest: list[tuple[int, float]],
-    min_similarity: float,
-    reference_depth: int = 10,
-    max_unreferenced: int = 10,
-) -> list[int]:
-    """The meaning-based ranking, keeping passages the keywords missed only when they look as
-    relevant as the keyword results do.
-
-    Nearest-neighbour search always returns *something*; without this gate a weak embedder
-    pushes unrelated files into results. The reference is the weakest similarity among the
-    top keyword hits that the meaning side also found. With no such reference (the query's
-    words appear nowhere, which is when meaning-based search matters most) a bounded number
-    of the nearest passages above the model's floor are kept.
-    """
-    lexical_set = set(lexical)
-    top_lexical = set(lexical[:reference_depth])
-    confirmed = [sim for chunk_id, sim in nearest if chunk_id in top_lexical]
-    reference = min(confirmed) if confirmed else None
-    kept: list[int] = []
-    unreferenced = 0
-    for chunk_id, similarity in nearest:
-        if chunk_id in lexical_set:
-            kept.append(chunk_id)
-        elif similarity < min_similarity:
-            continue
-        elif reference is not None:
-            if similarity >= reference:
-                kept.append(chunk_id)
-        elif unreferenced < max_unreferenced:
-            kept.append(chunk_id)
-            unreferenced += 1
-    return kept
-
-
-def fuse(
-    lexical: list[int], semantic: list[int], *, dense_weight: float = 1.0, k: int = RRF_K
-) -> list[tuple[_Candidate, float]]:
-    """Weighted reciprocal rank fusion; ties keep the keyword order."""
-    cands: dict[int, _Candidate] = {}
-    scores: dict[int, float] = {}
-    for rank, chunk_id in enumerate(lexical, 1):
-        cands[chunk_id] = _Candidate(chunk_id, lexical_rank=rank)
-        scores[chunk_id] = 1.0 / (k + rank)
-    for rank, chunk_id in enumerate(semantic, 1):
-        prior = cands.get(chunk_id, _Candidate(chunk_id))
-        cands[chunk_id] = _Candidate(chunk_id, prior.lexical_rank, semantic_rank=rank)
-        scores[chunk_id] = scores.get(chunk_id, 0.0) + dense_weight / (k + rank)
-    order = sorted(cands, key=lambda c: -scores[c])
-    return [(cands[c], scores[c]) for c in order]
-
-
-def fuse_guarded(
-    lexical: list[int],
-    nearest: list[tuple[int, float]],
-    *,
-    dense_weight: float,
-    dense_only: int = 3,
-    min_similarity: float = 0.0,
-    k: int = RRF_K,
-) -> list[tuple[_Candidate, float]]:
-    """Keyword ranking re-ordered by meaning, plus at most ``dense_only`` passages that only
-    the meaning side found.
-
-    The meaning side votes with its order among the keyword candidates, so a passage the
-    keywords ranked well is never outvoted by unrelated nearest neighbours; the few passages
-    found by meaning alone pass ``gate_dense_only`` and keep their own nearest-neighbour rank.
-    """
-    semantic = guarded_semantic(lexical, nearest, min_similarity, dense_only)
-    return fuse(lexical, semantic, dense_weight=dense_weight, k=k)
-
-
-def guarded_semantic(
-    lexical: list[int], nearest: list[tuple[int, float]], min_similarity: float, dense_only: int
-) -> list[int]:
-    """The meaning side's ranking for ``fuse_guarded``: the keyword candidates in meaning
-    order, with at most ``dense_only`` gated passages of its own at their nearest ranks."""
-    found = set(lexical)
-    extras = [c for c in gate_dense_only(lexical, nearest, min_similarity) if c not in found]
-    allowed = found | set(extras[: max(0, dense_only)])
-    return [chunk_id for chunk_id, _ in nearest if chunk_id in allowed]
 
 
 def filter_sql(parsed: ParsedQuery) -> tuple[str, list[object]]:
@@ -360,7 +271,7 @@ def _filtered_only_ids(store: Store, where: str, args: list[object], limit: int)
 def _collect_hits(
     store: Store,
     parsed: ParsedQuery,
-    ranked: list[tuple[_Candidate, float]],
+    ranked: list[tuple[FusedCandidate, float]],
     limit: int,
     per_file: int,
 ) -> list[Hit]:

@@ -3,7 +3,7 @@ bounded number of its own, and never pushes good keyword hits out."""
 
 from __future__ import annotations
 
-from core.search import fuse, fuse_guarded
+from core.fusion import fuse, fuse_guarded
 
 # Keyword ranking: 1..20 (1 best). The meaning side of a weak embedder: its twenty nearest
 # passages are ones the keywords never found (nearest-neighbour search always answers).
@@ -45,3 +45,31 @@ def test_meaning_reorders_the_keyword_hits_it_agrees_with():
     assert _ids(fuse_guarded([1, 2, 3, 4], nearest, dense_weight=1.0)) == [1, 4, 2, 3]
     # With a small weight the keyword order stands.
     assert _ids(fuse_guarded([1, 2, 3, 4], nearest, dense_weight=0.05)) == [1, 2, 3, 4]
+
+
+def test_a_weak_embedders_weight_follows_its_agreement_with_the_keywords():
+    from dataclasses import replace
+
+    from core.fusion import query_dense_weight
+    from core.profiles import ENCODER, GENERIC
+
+    keywords = list(range(1, 21))
+    agrees = [(c, 0.9) for c in (3, 1, 7, 2, 30, 31, 32, 33, 34, 9)]  # 5 of the top 10
+    lost = [(100 + i, 0.9) for i in range(10)]
+    assert query_dense_weight(GENERIC, keywords, agrees) == GENERIC.dense_weight * 0.5
+    assert query_dense_weight(GENERIC, keywords, lost) == 0.0
+    assert query_dense_weight(GENERIC, [], lost) == 0.0  # the meaning side answers alone
+    assert query_dense_weight(GENERIC, [5, 6], [(6, 0.9)]) == GENERIC.dense_weight * 0.5
+    # A trained embedder keeps its fixed weight, whatever the agreement.
+    assert query_dense_weight(ENCODER, keywords, lost) == ENCODER.dense_weight
+    assert query_dense_weight(replace(ENCODER, weight_by_agreement=True), keywords, lost) == 0
+
+
+def test_with_no_agreement_the_keyword_order_stands_and_meaning_adds_only_below():
+    from core.fusion import query_dense_weight
+    from core.profiles import GENERIC
+
+    lost = [(100 + i, 0.9 - i * 0.01) for i in range(10)] + [(4, 0.5), (1, 0.4)]
+    weight = query_dense_weight(GENERIC, LEXICAL, lost)
+    ranked = _ids(fuse_guarded(LEXICAL, lost, dense_weight=weight, dense_only=3))
+    assert ranked[:20] == LEXICAL

@@ -333,6 +333,14 @@ class UnifiedModel(TextModel):
                 vectors[row] = rows[offset + start: offset + end].mean(axis=0, dtype=np.float64)
             offset += len(item.tokens)
 
+    @contextmanager
+    def preemptible(self, interrupt: PassInterrupt) -> Iterator[None]:
+        stop_passes_when(self._embed_ctx, interrupt.address)
+        try:
+            yield
+        finally:
+            stop_passes_when(self._embed_ctx, None)
+
     def _on_graph_node(self, tensor: int, ask: bool, _user_data: int) -> bool:
         # ask=True: "do you want to see this node?"; ask=False: "it is computed; go on?"
         if ask:
@@ -452,14 +460,6 @@ class UnifiedModel(TextModel):
         attributes = llama_cpp.llama_vocab_get_attr(self._vocab, token)
         return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token)
                     or attributes & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL)
-
-    @contextmanager
-    def preemptible(self, interrupt: PassInterrupt) -> Iterator[None]:
-        stop_passes_when(self._embed_ctx, interrupt.address)
-        try:
-            yield
-        finally:
-            stop_passes_when(self._embed_ctx, None)
 
     # --- lifecycle --------------------------------------------------------------------------
 

@@ -47,11 +47,11 @@ sys.path.insert(0, str(ROOT))
 from bench.retrieval import EVAL, load_qrels, ndcg_at, recall_at  # noqa: E402
 from core.default_model import default_model_path  # noqa: E402
 from core.embed_recipe import CENTRE_REFERENCE  # noqa: E402
+from core.fusion import fuse, fuse_guarded, gate_dense_only  # noqa: E402
 from core.gguf_info import GENERIC  # noqa: E402
 from core.llama_ctypes import clear_memory, tensor_name  # noqa: E402
 from core.llama_model import _EMBED_NODE, UnifiedModel  # noqa: E402
 from core.query import parse_query  # noqa: E402
-from core.search import fuse, fuse_guarded, gate_dense_only  # noqa: E402
 
 VECTORS = Path.home() / ".cache" / "kenning-bench" / "vectors"
 DEPTH = 300

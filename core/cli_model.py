@@ -63,7 +63,8 @@ def current_model_path(paths: AppPaths, settings: Settings) -> Path:
 def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
     in_use = current_model_path(paths, settings).resolve()
     rows = []
-    for entry in load_catalogue():
+    entries = load_catalogue()
+    for entry in entries:
         target = (paths.models_dir / entry.file).resolve()
         rows.append(entry.to_json() | {
             "downloaded": target.is_file(),
@@ -79,10 +80,9 @@ def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
     print(f"In use: {in_use}{' (bundled default)' if not settings.model_path else ''}")
     if embedder:
         print(f"Search uses a separate embedder: {embedder}")
-    for row in rows:
+    for entry, row in zip(entries, rows, strict=True):
         mark = "*" if row["in_use"] else ("✓" if row["downloaded"] else " ")
-        shown = row["size_bytes"] or row["approx_size_bytes"]
-        size = f"{shown / 1e9:.2f} GB" if shown else "size unknown"
+        size = f"{entry.shown_size / 1e9:.2f} GB" if entry.shown_size else "size unknown"
         note = "" if row["verifiable"] else "  (no checked sha256: download disabled)"
         print(f" {mark} {row['name']:28} {row['profile']:8} {size:>14}  {row['description']}"
               f"{note}")

@@ -140,9 +140,14 @@ def stop_passes_when(context: Any, flag_address: int | None) -> None:
     if flag_address is None:
         llama_cpp.llama_set_abort_callback(context, llama_cpp.ggml_abort_callback(), None)
         return
-    libc = ctypes.cdll.msvcrt if sys.platform == "win32" else ctypes.CDLL(None)
-    check = ctypes.cast(libc.strlen, llama_cpp.ggml_abort_callback)
-    llama_cpp.llama_set_abort_callback(context, check, ctypes.c_void_p(flag_address))
+    llama_cpp.llama_set_abort_callback(context, _FLAG_IS_SET, ctypes.c_void_p(flag_address))
+
+
+# libc's strlen as an abort callback, looked up once: it is set and unset around every pass.
+_FLAG_IS_SET = ctypes.cast(
+    (ctypes.cdll.msvcrt if sys.platform == "win32" else ctypes.CDLL(None)).strlen,
+    llama_cpp.ggml_abort_callback,
+)
 
 
 #: llama_decode's status for a pass stopped by ``stop_passes_when``.

@@ -98,13 +98,11 @@ def test_background_work_holds_back_briefly_after_an_interactive_call():
         worker.stop()
 
 
-class StoppableModel(FakeModel):
+class StoppableModel(GatedModel):
     """Its first background pass runs until the worker's interrupt is set, then stops."""
 
     def __init__(self) -> None:
-        super().__init__(embed_max_tokens=40)
-        self.calls: list[str] = []
-        self.first_pass_started = threading.Event()
+        super().__init__()
         self.interrupt: PassInterrupt | None = None
 
     @contextmanager
@@ -125,11 +123,11 @@ class StoppableModel(FakeModel):
             self.calls.append("stopped")
             raise Preempted()
         self.calls.append(f"documents x{len(texts)}" + ("" if self.interrupt else " (plain)"))
-        return super().embed_documents(texts)
+        return FakeModel.embed_documents(self, texts)
 
     def embed_query(self, text):
         self.calls.append("query" + (" (stoppable)" if self.interrupt else ""))
-        return super().embed_query(text)
+        return FakeModel.embed_query(self, text)
 
 
 def test_a_query_stops_the_background_pass_in_flight_which_then_runs_again():

@@ -2,7 +2,10 @@
 
 The weights are loaded a single time (``llama_model_load_from_file``). Two contexts share
 them: an *embed* context (embeddings on, several texts per ``llama_decode``) and a *chat*
-context (embeddings off, so a prompt computes logits for its last token only).
+context (embeddings off, so a prompt computes logits for its last token only). The chat
+context and the loop that writes a reply live in ``core.llama_chat``, and the token sequences
+the embed context is given are built by ``core.embed_input``; this class owns the weights and
+the contexts.
 
 Why the embed context pools by itself instead of asking llama.cpp for MEAN pooling: in
 embedding mode llama.cpp runs the vocabulary projection (lm_head) on every token, and for
@@ -20,12 +23,11 @@ a full run, and turns the shortcut off if they ever do not.
 
 from __future__ import annotations
 
-import codecs
 import ctypes
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +35,7 @@ import llama_cpp
 import numpy as np
 
 from core.cancel import CancelToken, PassInterrupt, Preempted
+from core.embed_input import EmbedInput, EmbedInputBuilder, pools_text_only
 from core.embed_recipe import (
     CENTRE_REFERENCE,
     cached_centre,
@@ -40,35 +43,25 @@ from core.embed_recipe import (
     resolve_layer,
     rms_rows,
 )
-from core.gguf_info import (
-    ModelFacts,
-    StopScanner,
-    chat_prompt,
-    default_stops,
-    detect_profile,
-    read_facts,
-)
+from core.gguf_info import ModelFacts, detect_profile, read_facts
+from core.llama_chat import ChatRunner
 from core.llama_ctypes import (
     CAN_READ_TENSOR_NAMES,
     DECODE_ABORTED,
     TokenBatch,
     clear_memory,
     default_thread_count,
-    new_sampler,
     route_llama_logs,
     stop_passes_when,
     tensor_name,
-    token_piece,
     tokenize,
 )
 from core.model import ChatMessage, GenerationSettings, ModelProfile, TextModel
-from core.prompt_cache import PromptPrefixCache
 
 log = logging.getLogger(__name__)
 
 # llama.cpp names the pooled output so; with pooling NONE it is the final-norm token rows.
 _EMBED_NODE = b"result_embd_pooled"
-_CHAT_BATCH = 512
 _MAX_SEQUENCES = 64
 
 
@@ -102,20 +95,6 @@ class ModelLoadError(RuntimeError):
     """The GGUF could not be loaded; the message says why and what to do."""
 
 
-@dataclass(frozen=True)
-class _EmbedInput:
-    tokens: list[int]
-    start: int  # pooled span [start, end) inside tokens
-    end: int
-    #: Late chunking: the pooled span of each piece inside tokens, one vector per piece
-    #: (empty: one vector, pooled over [start, end)).
-    pieces: tuple[tuple[int, int], ...] = ()
-
-    @property
-    def spans(self) -> tuple[tuple[int, int], ...]:
-        return self.pieces or ((self.start, self.end),)
-
-
 class UnifiedModel(TextModel):
     """A GGUF in its two modes. Build it with :meth:`load`; one thread owns it."""
 
@@ -138,7 +117,8 @@ class UnifiedModel(TextModel):
         self.dim = int(llama_cpp.llama_model_n_embd_out(llama_model))
         self.n_ctx = n_ctx
         self.embed_max_tokens = embed_batch_tokens
-        self._special_head, self._special_tail = self._special_wrapping()
+        self._inputs = EmbedInputBuilder(self._vocab, embed_batch_tokens)
+        self._special_head = self._inputs.special_head  # bench/embed_tricks.py reads it
         self._stop_after_embd = False  # switched on once the self-check passes
         self._layer_node = (f"l_out-{profile.embed_layer}".encode()
                             if profile.embed_layer >= 0 and profile.name != "encoder" else None)
@@ -146,8 +126,7 @@ class UnifiedModel(TextModel):
         self._layer_values = 0  # how many values the tap copied in the last decode
         self._centre: np.ndarray | None = None
         self._embed_ctx: Any = None
-        self._chat_ctx: Any = None
-        self._prompt_cache = PromptPrefixCache()
+        self._chat: ChatRunner | None = None
         self._node_callback = llama_cpp.ggml_backend_sched_eval_callback(self._on_graph_node)
         try:  # from here on this object owns the weights and frees them if it fails
             self._embed_ctx = self._new_embed_context(embed_batch_tokens)
@@ -155,8 +134,9 @@ class UnifiedModel(TextModel):
                                      != llama_cpp.LLAMA_POOLING_TYPE_NONE)
             self._embed_batch = TokenBatch(embed_batch_tokens)
             if profile.name != "encoder":
-                self._chat_ctx = self._new_chat_context()
-                self._chat_batch = TokenBatch(min(_CHAT_BATCH, n_ctx))
+                self._chat = ChatRunner(vocab=self._vocab, facts=facts, n_ctx=n_ctx,
+                                        context_params=self._context_params,
+                                        new_context=self._new_context)
                 self._stop_after_embd = self._early_stop_matches_full_run()
             if self._layer_node is not None and not self._layer_tap_works():
                 log.warning("Block %d of %s could not be read; embedding from its last layer",
@@ -228,68 +208,21 @@ class UnifiedModel(TextModel):
     def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
         if self._pooled_by_llama:  # llama.cpp pools whole sequences only
             return self.embed_documents(pieces)
-        return self._embed(self._context_runs(pieces, self.profile.document_prefix))
+        return self._embed(self._inputs.context_runs(pieces, self.profile.document_prefix,
+                                                     self._pools_text_only))
 
-    def _embed_input(self, text: str, prefix: str) -> _EmbedInput:
-        head, tail = self._head(prefix), list(self._special_tail)
-        body = self._body(text, self.embed_max_tokens - len(head) - len(tail))
-        tokens = (head + body + tail)[: self.embed_max_tokens]
-        if self._pools_text_only():
-            return _EmbedInput(tokens, len(head), min(len(head) + len(body), len(tokens)))
-        return _EmbedInput(tokens, 0, len(tokens))
+    def _embed_input(self, text: str, prefix: str) -> EmbedInput:
+        # Kept as a method: bench/throughput_limit.py times tokenizing under this name.
+        return self._inputs.single(text, prefix, self._pools_text_only)
 
-    def _context_runs(self, pieces: Sequence[str], prefix: str) -> list[_EmbedInput]:
-        """Consecutive ``pieces`` as few sequences as fit the embed window, each piece's span
-        marked; a piece that does not fit after the others starts the next sequence."""
-        head, tail = self._head(prefix), list(self._special_tail)
-        room = self.embed_max_tokens - len(head) - len(tail)
-        gap = tokenize(self._vocab, "\n\n", add_special=False, parse_special=False)
-        runs: list[_EmbedInput] = []
-        body: list[int] = []
-        spans: list[tuple[int, int]] = []
-
-        def close_run() -> None:
-            tokens = head + body + tail
-            marked = [(len(head) + start, len(head) + end) for start, end in spans]
-            if not self._pools_text_only():  # as _embed_input: the specials join the ends
-                marked[0] = (0, marked[0][1])
-                marked[-1] = (marked[-1][0], len(tokens))
-            runs.append(_EmbedInput(tokens, marked[0][0], marked[-1][1], tuple(marked)))
-
-        for text in pieces:
-            piece = self._body(text, room)
-            if spans and len(body) + len(gap) + len(piece) > room:
-                close_run()
-                body, spans = [], []
-            if spans:
-                body += gap  # read between pieces, pooled by neither
-            spans.append((len(body), len(body) + len(piece)))
-            body += piece
-        if spans:
-            close_run()
-        return runs
-
-    def _head(self, prefix: str) -> list[int]:
-        head = list(self._special_head)
-        if prefix:
-            head += tokenize(self._vocab, prefix, add_special=False, parse_special=True)
-        return head
-
-    def _body(self, text: str, room: int) -> list[int]:
-        # Document text is never parsed for special tokens: a file cannot inject markers.
-        body = tokenize(self._vocab, text, add_special=False, parse_special=False)
-        body = body or tokenize(self._vocab, " ", add_special=False, parse_special=False)
-        return body[: max(1, room)]
-
+    @property
     def _pools_text_only(self) -> bool:
-        # GRIT and inner-layer recipes pool the text only: BOS rows inside the model are
-        # huge outliers that every text shares. The generic recipe (as measured) and
-        # encoders pool every token, specials included.
-        return self.profile.name == "grit" or self._layer_node is not None
+        # Asked on each call: a failed layer tap at load falls back to pooling every token.
+        return pools_text_only(self.profile, self._layer_node is not None)
 
-    def _embed(self, inputs: list[_EmbedInput]) -> np.ndarray:
+    def _embed(self, inputs: list[EmbedInput]) -> np.ndarray:
         vectors = np.zeros((sum(len(i.spans) for i in inputs), self.dim), dtype=np.float32)
-        group: list[tuple[int, _EmbedInput]] = []  # each input with its first vector's row
+        group: list[tuple[int, EmbedInput]] = []  # each input with its first vector's row
         used = row = 0
         for item in inputs:
             full = used + len(item.tokens) > self.embed_max_tokens
@@ -305,7 +238,7 @@ class UnifiedModel(TextModel):
             return normalise_rows(vectors)
         return normalise_rows(normalise_rows(vectors) - self._centre)
 
-    def _decode_group(self, group: list[tuple[int, _EmbedInput]], vectors: np.ndarray) -> None:
+    def _decode_group(self, group: list[tuple[int, EmbedInput]], vectors: np.ndarray) -> None:
         total = self._embed_batch.fill_sequences([item.tokens for _, item in group])
         clear_memory(self._embed_ctx)
         self._layer_values = 0
@@ -375,100 +308,27 @@ class UnifiedModel(TextModel):
                         self.path.name)
         return matches
 
-    # --- chat mode --------------------------------------------------------------------------
+    # --- chat mode (core.llama_chat) -------------------------------------------------------
 
     def chat_stream(self, messages: Sequence[ChatMessage],
                     settings: GenerationSettings | None = None,
                     cancel: CancelToken | None = None) -> Iterator[str]:
-        if self._chat_ctx is None:
+        if self._chat is None:
             raise RuntimeError(f"{self.path.name} is an embedding-only model and cannot write "
                                "answers. Choose a chat-capable GGUF in Settings to use Ask.")
-        settings = settings or GenerationSettings()
-        prompt = self._prompt_tokens(messages)
-        room = self.n_ctx - len(prompt)
-        if room < 1:
-            raise ValueError(f"The prompt takes {len(prompt)} tokens but the model's context "
-                             f"holds {self.n_ctx}. Use fewer or shorter sources.")
-        stops = tuple(s for s in (*settings.stop, *default_stops(self.facts)) if s)
-        return self._generate(prompt, min(settings.max_tokens, room), settings, stops, cancel)
-
-    def _prompt_tokens(self, messages: Sequence[ChatMessage]) -> list[int]:
-        text = chat_prompt(self.facts, messages)
-        # Only turn formats need their markers read as special tokens; the plain format never
-        # does, so there a source quoting "<start_of_turn>" stays plain text.
-        turn_markers = self.facts.chat_format != "plain"
-        tokens = tokenize(self._vocab, text, add_special=True, parse_special=turn_markers)
-        bos = llama_cpp.llama_vocab_bos(self._vocab)
-        if len(tokens) > 1 and tokens[0] == tokens[1] == bos:
-            tokens = tokens[1:]  # the template wrote BOS and so did the tokenizer
-        return tokens
-
-    def _generate(self, prompt: list[int], budget: int, settings: GenerationSettings,
-                  stops: tuple[str, ...], cancel: CancelToken | None) -> Iterator[str]:
-        sampler = new_sampler(self._vocab, settings)
-        try:
-            clear_memory(self._chat_ctx)
-            start = self._prompt_cache.restore(self._chat_ctx, prompt)
-            if not start and (shared := self._prompt_cache.shared_opening(prompt)):
-                if not self._feed(prompt[:shared], 0, cancel):
-                    return
-                self._prompt_cache.save(self._chat_ctx, prompt[:shared])
-                start = shared
-            self._prompt_cache.remember(prompt)
-            if not self._feed(prompt[start:], start, cancel):
-                return
-            text = StopScanner(stops)
-            utf8 = codecs.getincrementaldecoder("utf-8")(errors="replace")
-            position = len(prompt)
-            for _ in range(budget):
-                if cancel is not None and cancel.cancelled:
-                    return
-                token = llama_cpp.llama_sampler_sample(sampler, self._chat_ctx, -1)
-                if self._ends_reply(token):
-                    break
-                ready, stopped = text.push(utf8.decode(token_piece(self._vocab, token)))
-                if ready:
-                    yield ready
-                if stopped:
-                    return
-                if not self._feed([token], position, cancel):
-                    return
-                position += 1
-            rest, _ = text.push(utf8.decode(b"", final=True))
-            rest += text.flush()
-            if rest:
-                yield rest
-        finally:
-            llama_cpp.llama_sampler_free(sampler)
-
-    def _feed(self, tokens: list[int], position: int, cancel: CancelToken | None) -> bool:
-        """Decode ``tokens`` into the chat context; False when cancelled first."""
-        step = self._chat_batch.capacity
-        for start in range(0, len(tokens), step):
-            if cancel is not None and cancel.cancelled:
-                return False
-            piece = tokens[start: start + step]
-            last = start + step >= len(tokens)
-            self._chat_batch.fill_run(piece, position + start, last_is_output=last)
-            status = llama_cpp.llama_decode(self._chat_ctx, self._chat_batch.batch)
-            if status != 0:
-                raise RuntimeError(f"llama.cpp could not read the prompt (status {status}).")
-        return True
-
-    def _ends_reply(self, token: int) -> bool:
-        # Control tokens never belong in an answer; a base model emitting one has left the turn.
-        attributes = llama_cpp.llama_vocab_get_attr(self._vocab, token)
-        return bool(llama_cpp.llama_vocab_is_eog(self._vocab, token)
-                    or attributes & llama_cpp.LLAMA_TOKEN_ATTR_CONTROL)
+        return self._chat.stream(messages, settings, cancel)
 
     # --- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
-        for name in ("_embed_ctx", "_chat_ctx"):
-            context = getattr(self, name, None)
-            if context is not None:
-                llama_cpp.llama_free(context)
-                setattr(self, name, None)
+        # Both contexts go before the weights they were made from.
+        if getattr(self, "_embed_ctx", None) is not None:
+            llama_cpp.llama_free(self._embed_ctx)
+            self._embed_ctx = None
+        chat = getattr(self, "_chat", None)
+        if chat is not None:
+            chat.close()
+            self._chat = None
         if getattr(self, "_model", None) is not None:
             llama_cpp.llama_model_free(self._model)
             self._model = None
@@ -480,15 +340,6 @@ class UnifiedModel(TextModel):
         self.close()
 
     # --- construction helpers ---------------------------------------------------------------
-
-    def _special_wrapping(self) -> tuple[list[int], list[int]]:
-        """The special tokens the vocabulary puts before and after a text (BOS; CLS/SEP)."""
-        plain = tokenize(self._vocab, "a", add_special=False, parse_special=False)
-        full = tokenize(self._vocab, "a", add_special=True, parse_special=False)
-        for start in range(len(full) - len(plain) + 1):
-            if full[start: start + len(plain)] == plain:
-                return full[:start], full[start + len(plain):]
-        return full[:1], []
 
     def _new_embed_context(self, batch_tokens: int) -> Any:
         self._embed_sequences = min(_MAX_SEQUENCES, batch_tokens)
@@ -506,17 +357,6 @@ class UnifiedModel(TextModel):
                                      else llama_cpp.LLAMA_ATTENTION_TYPE_NON_CAUSAL)
             params.cb_eval = self._node_callback
         return self._new_context(params, "embedding")
-
-    def _new_chat_context(self) -> Any:
-        batch = min(_CHAT_BATCH, self.n_ctx)
-        params = self._context_params(n_ctx=self.n_ctx, n_batch=batch)
-        params.n_ubatch = batch
-        params.n_seq_max = 1
-        params.embeddings = False  # logits for the last prompt token only
-        # Each answer starts from an empty cache, so sliding-window layers need only their
-        # window, not the whole context (saves most of gemma-3's KV memory).
-        params.swa_full = False
-        return self._new_context(params, "chat")
 
     def _context_params(self, n_ctx: int, n_batch: int) -> Any:
         params = llama_cpp.llama_context_default_params()

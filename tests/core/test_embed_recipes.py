@@ -11,9 +11,10 @@ import gguf
 import numpy as np
 import pytest
 
+from core.embed_input import EmbedInput
 from core.embed_recipe import CENTRE_REFERENCE, cached_centre, resolve_layer
 from core.gguf_info import GENERIC
-from core.llama_model import UnifiedModel, _EmbedInput
+from core.llama_model import UnifiedModel
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from bench.embed_tricks import cut_gguf
@@ -78,7 +79,7 @@ def test_inner_layer_rows_equal_a_gguf_cut_after_that_layer(layer_model, default
         for text in (*RELATED, UNRELATED[0]):
             item = layer_model._embed_input(text, "")
             assert item.start == 1  # the BOS row is not pooled
-            via_cut = short._embed([_EmbedInput(item.tokens, item.start, item.end)])[0] / scale
+            via_cut = short._embed([EmbedInput(item.tokens, item.start, item.end)])[0] / scale
             via_cut /= np.linalg.norm(via_cut)
             tapped = layer_model.embed_documents([text])[0]
             assert float(tapped @ via_cut) > 0.999

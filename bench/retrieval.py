@@ -122,6 +122,9 @@ def evaluate(name: str, model, weights: list[float], max_queries: int | None,
             "SELECT c.id, f.path FROM chunks c JOIN files f ON f.id = c.file_id"
         )
     }
+    file_of_chunk = {
+        int(cid): int(fid) for cid, fid in store.rows("SELECT id, file_id FROM chunks")
+    }
     table = store.vec_table(model.model_id)
     runs = []  # per query: (qrels, lexical ids, nearest (id, similarity))
     for q in queries:
@@ -159,7 +162,8 @@ def evaluate(name: str, model, weights: list[float], max_queries: int | None,
     if default not in {name for name, _ in settings}:
         settings.append(
             (default, lambda lex, near: _guarded(lex, near,
-                                                 query_dense_weight(profile, lex, near),
+                                                 query_dense_weight(profile, lex, near,
+                                                                    file_of_chunk),
                                                  profile.dense_only, floor))
         )
     rows = []

@@ -7,12 +7,13 @@ embedder cannot push unrelated passages above good keyword hits.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from core.model import ModelProfile
 
 RRF_K = 60
-# How many results of each side are compared when a profile weighs meaning by agreement.
+# How many files of each side are compared when a profile weighs meaning by agreement.
 AGREEMENT_DEPTH = 10
 
 
@@ -24,19 +25,42 @@ class FusedCandidate:
 
 
 def query_dense_weight(
-    profile: ModelProfile, lexical: list[int], nearest: list[tuple[int, float]]
+    profile: ModelProfile,
+    lexical: list[int],
+    nearest: list[tuple[int, float]],
+    file_of: Mapping[int, int] | None = None,
 ) -> float:
     """The meaning side's weight in this query's fusion: the profile's, scaled for profiles
-    that ask for it by the share of the top keyword hits that are also among the nearest
-    passages by meaning (0 when the keywords found nothing: the meaning side then answers
-    alone, in its own order)."""
+    that ask for it by how far the two sides agree (0 when the keywords found nothing: the
+    meaning side then answers alone, in its own order).
+
+    Agreement is the share of the first files the keywords point to that are also among the
+    first files the meaning side points to, with ``file_of`` mapping chunk ids to files (each
+    passage counts as its own file without it). Files, not passages: in long documents the
+    two sides often pick different passages of the same right file, which is agreement on
+    what the user is after (on near-identical filings, passage agreement turned down a
+    meaning side that beat the keywords)."""
     if not profile.weight_by_agreement:
         return profile.dense_weight
-    top = lexical[:AGREEMENT_DEPTH]
+    top = _first_files(lexical, file_of)
     if not top:
         return 0.0
-    near = {chunk_id for chunk_id, _ in nearest[:AGREEMENT_DEPTH]}
-    return profile.dense_weight * sum(c in near for c in top) / len(top)
+    near = set(_first_files([chunk_id for chunk_id, _ in nearest], file_of))
+    return profile.dense_weight * sum(f in near for f in top) / len(top)
+
+
+def _first_files(chunk_ids: list[int], file_of: Mapping[int, int] | None) -> list[int]:
+    """The first ``AGREEMENT_DEPTH`` distinct files of a ranking, in order."""
+    files: list[int] = []
+    for chunk_id in chunk_ids:
+        # A chunk missing from the map (deleted meanwhile) stands for itself; negative so it
+        # never equals a file id.
+        key = chunk_id if file_of is None else file_of.get(chunk_id, -chunk_id)
+        if key not in files:
+            files.append(key)
+            if len(files) == AGREEMENT_DEPTH:
+                break
+    return files
 
 
 def gate_dense_only(

@@ -31,8 +31,8 @@ GRIT = ModelProfile(
 # re-orders the keyword hits and adds at most 10 of its own. A fixed weight of 0.25 still
 # fell below BM25 on SciFact (0.649 vs 0.682: claims the keywords match well, which this
 # embedder misreads), so the weight, at most 0.5, follows each query's agreement between the
-# two sides: at or above BM25 on SciFact, Medline, ADI, Cranfield and the 10-Q PDFs (where it
-# gives back part of the fixed weight's gain: docs/benchmarks.md).
+# two sides on which files matter: at or above BM25 on SciFact, Medline, ADI, Cranfield and
+# the 10-Q PDFs (docs/benchmarks.md).
 GENERIC = ModelProfile(name="generic", pooling="mean", causal=True, embed_depth=0.89,
                        centred=True, dense_weight=0.5, dense_only=10, weight_by_agreement=True)
 

@@ -97,7 +97,9 @@ def search(
     if dense_weight is not None:
         weight = dense_weight
     elif model is not None and mode == "hybrid" and semantic:
-        weight = query_dense_weight(model.profile, lexical, closest)
+        file_of = (store.files_of_chunks(lexical + [chunk_id for chunk_id, _ in closest])
+                   if model.profile.weight_by_agreement else None)
+        weight = query_dense_weight(model.profile, lexical, closest, file_of)
     else:
         weight = model.profile.dense_weight if model is not None else 1.0
     ranked = fuse(lexical, semantic, dense_weight=weight)

@@ -6,6 +6,7 @@ is the only class that uses it.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from collections.abc import Sequence
@@ -279,6 +280,16 @@ class ChunkTables:
             (file_id,),
         ).fetchall()
         return int(rows[0][0])
+
+    def files_of_chunks(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+        """Chunk id -> file id for those of ``chunk_ids`` that still exist."""
+        if not chunk_ids:
+            return {}
+        rows = self.conn.execute(
+            "SELECT id, file_id FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(list(chunk_ids)),),
+        )
+        return {int(chunk_id): int(file_id) for chunk_id, file_id in rows}
 
     def demote_embedded(self, model_id: str) -> int:
         """After switching models: files lacking vectors of this model go back to extracted."""

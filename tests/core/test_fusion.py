@@ -65,6 +65,25 @@ def test_a_weak_embedders_weight_follows_its_agreement_with_the_keywords():
     assert query_dense_weight(replace(ENCODER, weight_by_agreement=True), keywords, lost) == 0
 
 
+def test_agreement_counts_files_not_passages():
+    from core.fusion import query_dense_weight
+    from core.profiles import GENERIC
+
+    # Chunks 1-20 belong to files 1-10, two each; the meaning side finds the other passage
+    # of the same files the keywords found.
+    file_of = {c: (c + 1) // 2 for c in range(1, 21)}
+    keywords = list(range(1, 21, 2))
+    other_passages = [(c, 0.9) for c in range(2, 21, 2)]
+    assert query_dense_weight(GENERIC, keywords, other_passages) == 0.0
+    assert query_dense_weight(GENERIC, keywords, other_passages, file_of) == GENERIC.dense_weight
+    # Ten passages of one file are one file: the keywords' ten files are compared with the
+    # meaning side's first ten distinct files.
+    one_file_first = [(1, 0.9), (2, 0.9)] + [(c, 0.8) for c in range(3, 21)]
+    assert query_dense_weight(GENERIC, keywords, one_file_first, file_of) == GENERIC.dense_weight
+    half = [(c, 0.9) for c in (2, 4, 6, 8, 10)] + [(100 + i, 0.8) for i in range(20)]
+    assert query_dense_weight(GENERIC, keywords, half, file_of) == GENERIC.dense_weight * 0.5
+
+
 def test_with_no_agreement_the_keyword_order_stands_and_meaning_adds_only_below():
     from core.fusion import query_dense_weight
     from core.profiles import GENERIC

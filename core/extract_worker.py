@@ -1,4 +1,4 @@
-"""Extraction in a child process, so a file that crashes or hangs the PDF library costs that
+"""Extraction in child processes, so a file that crashes or hangs the PDF library costs that
 file only: the child is restarted and the file is recorded as failed with the reason.
 
 It also keeps PyMuPDF (which is not thread-safe) off the indexer's threads, so the window may
@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+from collections import deque
+from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from pathlib import Path
@@ -21,80 +23,91 @@ from core.extract import ExtractionError, extract
 from core.types import Document
 
 DEFAULT_TIMEOUT_S = 120.0
+# Files queued at each child. Two, so a child that finishes a cheap file has the next one in
+# hand instead of waiting for this process to hand it over.
+QUEUE_DEPTH = 2
+
+_CRASHED = "the file reader crashed on this file; it may be damaged"
+
+
+@dataclass
+class _Reader:
+    """One extraction child and the files sent to it whose answers are not taken yet, oldest
+    first (it answers in that order)."""
+
+    process: BaseProcess
+    conn: Connection
+    queued: deque[str] = field(default_factory=deque)
 
 
 class IsolatedExtractor:
-    def __init__(self, timeout: float = DEFAULT_TIMEOUT_S) -> None:
+    """``readers`` children read files side by side: the caller sends the next files ahead
+    (``start``, up to ``ahead`` of them) and takes each answer in its own order
+    (``extract``)."""
+
+    def __init__(self, timeout: float = DEFAULT_TIMEOUT_S, readers: int = 1) -> None:
         self.timeout = timeout
+        self.readers = max(1, readers)
         # "spawn": a fresh interpreter, never a fork of a process that runs threads (Qt, llama).
         self._context = multiprocessing.get_context("spawn")
-        self._process: BaseProcess | None = None
-        self._conn: Connection | None = None
-        #: The file sent ahead with ``start``, whose answer has not been taken yet.
-        self._started: str | None = None
+        self._live: list[_Reader] = []
+        #: Answers taken on the way to a later file's, kept for their own ``extract`` call.
+        self._kept: dict[str, Document | ExtractionError] = {}
+
+    @property
+    def ahead(self) -> int:
+        """How many files may usefully be sent ahead at once."""
+        return self.readers * QUEUE_DEPTH
 
     def start(self, path: Path) -> None:
-        """Send ``path`` to the child now; the next ``extract(path)`` takes its answer. Lets
-        the child read one file while the caller works on the previous one."""
-        if self._started is not None:
+        """Queue ``path`` at a child now, if one has room; the next ``extract(path)`` takes
+        its answer. Lets the children read the next files while the caller works."""
+        key = str(path)
+        if key in self._kept or self._holding(key) is not None:
             return
-        conn = self._ensure_child()
+        reader = self._with_room()
+        if reader is None:
+            return
         try:
-            conn.send((str(path), None))
+            reader.conn.send((key, None))
         except OSError:
-            self._kill()  # extract() starts a new child and reports the file on its own
+            self._lost(reader)  # extract() starts a new child and reports the file on its own
             return
-        self._started = str(path)
+        reader.queued.append(key)
+        while len(self._kept) > 2 * self.ahead:  # sent ahead, never asked for
+            del self._kept[next(iter(self._kept))]
 
     def extract(self, path: Path, max_bytes: int | None = None) -> Document:
         """Like ``core.extract.extract``; raises ExtractionError for a crash or a hang too."""
-        started, self._started = self._started, None
-        if started is not None and (started != str(path) or max_bytes is not None):
-            # Sent ahead but not wanted after all: its answer comes first, so take it.
-            with contextlib.suppress(ExtractionError):
-                self._answer()
-            started = None
-        if started is None:
-            conn = self._ensure_child()
+        key = str(path)
+        holder = self._holding(key)
+        if holder is not None:
+            self._take_through(holder, key)
+        answer = self._kept.pop(key, None)
+        if answer is None or max_bytes is not None:
+            # Not sent ahead (or read without the size limit wanted now): read it now, at a
+            # child with nothing queued, so a crash there is this file's.
+            reader = self._idle()
             try:
-                conn.send((str(path), max_bytes))
+                reader.conn.send((key, max_bytes))
             except OSError as exc:
-                self._kill()
-                raise ExtractionError(
-                    "the file reader crashed on this file; it may be damaged"
-                ) from exc
-        return self._answer()
-
-    def _answer(self) -> Document:
-        conn = self._conn
-        if conn is None:
-            raise ExtractionError("the file reader crashed on this file; it may be damaged")
-        try:
-            if not conn.poll(self.timeout):
-                self._kill()
-                raise ExtractionError(
-                    f"took longer than {self.timeout:.0f} s to read; it may be damaged"
-                )
-            status, payload = conn.recv()
-        except (EOFError, BrokenPipeError, ConnectionResetError, OSError) as exc:
-            self._kill()
-            raise ExtractionError(
-                "the file reader crashed on this file; it may be damaged"
-            ) from exc
-        if status == "ok":
-            assert isinstance(payload, Document)
-            return payload
-        if status == "error":
-            raise ExtractionError(str(payload))
-        raise ExtractionError(f"unexpected error while reading: {payload}")
+                self._lost(reader)
+                raise ExtractionError(_CRASHED) from exc
+            reader.queued.append(key)
+            self._take_through(reader, key)
+            answer = self._kept.pop(key)
+        if isinstance(answer, ExtractionError):
+            raise answer
+        return answer
 
     def close(self) -> None:
-        if self._conn is not None:
+        for reader in self._live:
             with contextlib.suppress(OSError):
-                self._conn.send(None)
-        if self._process is not None:
-            self._process.join(timeout=5)
-        self._kill()
+                reader.conn.send(None)
+        for reader in list(self._live):
+            reader.process.join(timeout=5)
+            self._lost(reader)
+        self._kept.clear()
 
     def __enter__(self) -> IsolatedExtractor:
         return self
@@ -107,27 +120,87 @@ class IsolatedExtractor:
     ) -> None:
         self.close()
 
-    def _ensure_child(self) -> Connection:
-        if self._process is not None and self._process.is_alive() and self._conn is not None:
-            return self._conn
-        self._kill()
+    def _take_through(self, reader: _Reader, key: str) -> None:
+        """Take ``reader``'s answers up to and including ``key``'s into ``_kept``."""
+        while reader.queued and key not in self._kept:
+            head = reader.queued.popleft()
+            self._kept[head] = self._answer(reader)
+
+    def _answer(self, reader: _Reader) -> Document | ExtractionError:
+        """The answer for the file at the head of ``reader``'s queue (already popped). A
+        child lost here was reading that file; the files queued behind it are dropped, to be
+        read again when asked for."""
+        try:
+            if not reader.conn.poll(self.timeout):
+                self._lost(reader)
+                return ExtractionError(
+                    f"took longer than {self.timeout:.0f} s to read; it may be damaged"
+                )
+            status, payload = reader.conn.recv()
+        except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+            self._lost(reader)
+            return ExtractionError(_CRASHED)
+        if status == "ok":
+            assert isinstance(payload, Document)
+            return payload
+        if status == "error":
+            return ExtractionError(str(payload))
+        return ExtractionError(f"unexpected error while reading: {payload}")
+
+    def _holding(self, key: str) -> _Reader | None:
+        return next((reader for reader in self._live if key in reader.queued), None)
+
+    def _alive(self) -> list[_Reader]:
+        for reader in list(self._live):
+            if not reader.process.is_alive():
+                self._lost(reader)
+        return self._live
+
+    def _with_room(self) -> _Reader | None:
+        """The child with the shortest queue below ``QUEUE_DEPTH``, preferring a new child
+        to a queue while fewer than ``readers`` run."""
+        live = self._alive()
+        shortest = min(live, key=lambda reader: len(reader.queued), default=None)
+        if shortest is not None and not shortest.queued:
+            return shortest
+        if len(live) < self.readers:
+            return self._spawn()
+        if shortest is not None and len(shortest.queued) < QUEUE_DEPTH:
+            return shortest
+        return None
+
+    def _idle(self) -> _Reader:
+        """A child with nothing queued: a free or new one, else the least busy one once its
+        queue is taken (into ``_kept``)."""
+        live = self._alive()
+        free = next((reader for reader in live if not reader.queued), None)
+        if free is not None:
+            return free
+        if len(live) < self.readers:
+            return self._spawn()
+        least = min(live, key=lambda reader: len(reader.queued))
+        self._take_through(least, least.queued[-1])
+        return least if least in self._live else self._spawn()
+
+    def _spawn(self) -> _Reader:
         parent, child = self._context.Pipe()
         process = self._context.Process(
             target=_serve, args=(child,), name="kenning-extract", daemon=True
         )
         process.start()
         child.close()
-        self._process, self._conn = process, parent
-        return parent
+        reader = _Reader(process, parent)
+        self._live.append(reader)
+        return reader
 
-    def _kill(self) -> None:
-        self._started = None
-        if self._process is not None and self._process.is_alive():
-            self._process.kill()
-            self._process.join(timeout=5)
-        if self._conn is not None:
-            self._conn.close()
-        self._process = self._conn = None
+    def _lost(self, reader: _Reader) -> None:
+        if reader in self._live:
+            self._live.remove(reader)
+        reader.queued.clear()
+        if reader.process.is_alive():
+            reader.process.kill()
+            reader.process.join(timeout=5)
+        reader.conn.close()
 
 
 def _serve(conn: Connection) -> None:

@@ -18,7 +18,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from core.cancel import CancelToken, Progress, ProgressCallback, no_progress
@@ -55,6 +55,9 @@ EMBED_FETCH_CHUNKS = 256
 _WINDOW_SPECIALS = 8
 _WINDOW_GAP = 2
 READ_ATTEMPTS = 3
+# Extraction processes at most: on two cores two of them and this process (chunking and
+# storing) keep both busy; past four the writes here are the limit.
+MAX_READERS = 4
 KEPT_CHANGING = (
     "the file kept changing while it was being read; it will be read again once it changes "
     "next, or with `kenning retry`"
@@ -73,6 +76,12 @@ class _Skip(Exception):
     def __init__(self, reason: str, st: os.stat_result) -> None:
         super().__init__(reason)
         self.reason, self.size, self.mtime = reason, st.st_size, st.st_mtime
+
+
+def reader_count(settings: Settings) -> int:
+    """How many files are read side by side: one per core Kenning may use."""
+    cores = settings.threads or os.cpu_count() or 1
+    return max(1, min(MAX_READERS, cores))
 
 
 class Indexer:
@@ -95,7 +104,7 @@ class Indexer:
         #: Files whose reading started early: their status and hash from just before.
         self._read_ahead: dict[int, tuple[os.stat_result, str]] = {}
         self._own_extractor = extractor is None
-        self.extractor = extractor or IsolatedExtractor()
+        self.extractor = extractor or IsolatedExtractor(readers=reader_count(settings))
         if model is not None:
             store.ensure_model(model.model_id, model.dim, model.vector_source)
             store.demote_embedded(model.model_id)
@@ -173,8 +182,8 @@ class Indexer:
                         progress(Progress("extract", done, max(total, done), record.path))
                         if cancel is not None and cancel.cancelled:
                             return done
-                        self.extract_one(record, then=batch[index + 1]
-                                         if index + 1 < len(batch) else None)
+                        ahead = batch[index + 1: index + 1 + self.extractor.ahead]
+                        self.extract_one(record, ahead)
                         index += 1
                         done += 1
                         if index == len(batch) or time.monotonic() >= deadline:
@@ -182,15 +191,15 @@ class Indexer:
         progress(Progress("extract", done, max(total, done)))
         return done
 
-    def extract_one(self, record: FileRecord, then: FileRecord | None = None) -> str:
+    def extract_one(self, record: FileRecord, ahead: Sequence[FileRecord] = ()) -> str:
         """Bring one pending file to extracted (or embedded, failed, skipped, deleted). Never
-        raises for bad input: the reason is recorded on the file. ``then``, the file to be
-        read next, is handed to the extraction process as soon as this one's text is in, so
-        it reads that file while this process chunks and stores this one."""
+        raises for bad input: the reason is recorded on the file. ``ahead``, the files to be
+        read next, are handed to the extraction processes as soon as this one's text is in,
+        so they read those while this process chunks and stores this one."""
         try:
             for _ in range(READ_ATTEMPTS):
                 try:
-                    return self._read(record, then)
+                    return self._read(record, ahead)
                 except _Changed:
                     continue
             self.store.mark_unreadable(record.id, "failed", KEPT_CHANGING)
@@ -215,10 +224,10 @@ class Indexer:
             self.store.mark_unreadable(record.id, "failed", f"unexpected error: {exc!r}")
         return "failed"
 
-    def _read(self, record: FileRecord, then: FileRecord | None = None) -> str:
+    def _read(self, record: FileRecord, ahead: Sequence[FileRecord] = ()) -> str:
         # Hashed when its reading started ahead; the check below covers the time since.
-        ahead = self._read_ahead.pop(record.id, None)
-        before, digest = ahead or self._hash_regular_file(record.path)
+        hashed = self._read_ahead.pop(record.id, None)
+        before, digest = hashed or self._hash_regular_file(record.path)
         if digest == record.content_hash and self._has_chunks(record.id):
             return self._restore(record, before.st_size, before.st_mtime)
         try:
@@ -231,8 +240,9 @@ class Indexer:
         after = os.stat(record.path)
         if _identity(after) != _identity(before):
             raise _Changed  # rewritten or replaced meanwhile: what was read may be a mix
-        if then is not None:
-            self._start_reading(then)
+        for upcoming in ahead:
+            if upcoming.id not in self._read_ahead:
+                self._start_reading(upcoming)
         counter = self.model.count_tokens if self.model else _approx_tokens
         chunks = chunk_document(doc, counter, self.settings.chunk_tokens)
         return self.store.replace_chunks(

@@ -216,6 +216,7 @@ class MeddlingExtractor:
 
     def __init__(self, real: IsolatedExtractor, meddle, times: int = 1) -> None:
         self.real, self.meddle, self.times = real, meddle, times
+        self.ahead = 0  # reading ahead is declined, below
 
     def start(self, path: Path) -> None:
         """Reading ahead is declined: the meddling must come before the read."""

@@ -39,10 +39,13 @@ class RecordingExtractor(IsolatedExtractor):
         super().__init__(timeout=60)
         self.started: list[str] = []
         self.after_start = after_start
+        self.peak_busy = 0
 
     def start(self, path: Path) -> None:
         super().start(path)
         self.started.append(path.name)
+        busy = sum(bool(reader.queued) for reader in self._live)
+        self.peak_busy = max(self.peak_busy, busy)
         if self.after_start is not None:
             self.after_start(path)
 
@@ -65,8 +68,8 @@ def test_the_answer_to_a_file_sent_ahead_is_that_files(recording, files) -> None
 
 def test_a_reader_lost_while_reading_ahead_costs_that_file_only(recording, files) -> None:
     recording.start(files[0])
-    assert recording._process is not None
-    recording._process.kill()
+    [reader] = recording._live
+    reader.process.kill()
     with pytest.raises(ExtractionError, match="crashed"):
         recording.extract(files[0])
     assert page_text(recording, files[1]) == "pears ripen in autumn"
@@ -142,6 +145,81 @@ def test_a_file_read_half_written_is_read_again_not_skipped(tmp_path) -> None:
         record = store.file_at(str(root / "draft.txt"))
         assert record is not None and record.state == "embedded", record
         assert search(store, "quinces", mode="lexical").hits
+    finally:
+        extractor.close()
+        store.close()
+
+
+def test_two_readers_read_two_files_at_once_and_answer_each_its_own(files) -> None:
+    with IsolatedExtractor(timeout=60, readers=2) as extractor:
+        for path in files:
+            extractor.start(path)
+        # A second child starts before a queue forms; the third file waits behind the first.
+        assert len({reader.process.pid for reader in extractor._live}) == 2
+        assert [list(reader.queued) for reader in extractor._live] == [
+            [str(files[0]), str(files[2])], [str(files[1])]]
+        # Answers are taken in any order, each file getting its own.
+        assert page_text(extractor, files[2]) == "plums make good jam"
+        assert page_text(extractor, files[1]) == "pears ripen in autumn"
+        assert page_text(extractor, files[0]) == "apples grow in the orchard"
+        assert not extractor._kept
+
+
+def test_queues_are_bounded_by_the_children_and_their_depth(files, tmp_path) -> None:
+    from core.extract_worker import QUEUE_DEPTH
+
+    more = []
+    for index in range(6):
+        path = tmp_path / f"extra{index}.txt"
+        path.write_text(f"word{index}", encoding="utf-8")
+        more.append(path)
+    with IsolatedExtractor(timeout=60, readers=2) as extractor:
+        assert extractor.ahead == 2 * QUEUE_DEPTH
+        for path in more:
+            extractor.start(path)
+        assert sum(len(reader.queued) for reader in extractor._live) == extractor.ahead
+        # A file not sent ahead is still read at once, and every queued one stays wanted.
+        assert page_text(extractor, files[0]) == "apples grow in the orchard"
+        for index, path in enumerate(more):
+            assert page_text(extractor, path) == f"word{index}"
+
+
+def test_with_two_readers_a_lost_reader_costs_its_own_file_only(files) -> None:
+    with IsolatedExtractor(timeout=60, readers=2) as extractor:
+        extractor.start(files[0])
+        extractor.start(files[1])
+        extractor.start(files[2])  # queued behind the first file, at the child that is lost
+        lost = next(r for r in extractor._live if str(files[0]) in r.queued)
+        lost.process.kill()
+        assert page_text(extractor, files[1]) == "pears ripen in autumn"
+        with pytest.raises(ExtractionError, match="crashed"):
+            extractor.extract(files[0])
+        # The file queued behind the lost one is read again, not reported as crashed.
+        assert page_text(extractor, files[2]) == "plums make good jam"
+        assert len(extractor._live) <= 2
+
+
+def test_files_are_read_side_by_side_only_on_the_cores_kenning_may_use() -> None:
+    from core.indexer import MAX_READERS, reader_count
+
+    assert reader_count(Settings(threads=1)) == 1
+    assert reader_count(Settings(threads=2)) == 2
+    assert reader_count(Settings(threads=64)) == MAX_READERS
+
+
+def test_the_indexer_keeps_every_reader_busy(tmp_path, files) -> None:
+    extractor = RecordingExtractor()
+    extractor.readers = 2
+    store = Store.open(tmp_path / "index.db")
+    try:
+        with Indexer(store, FakeModel(), Settings(), extractor) as indexer:
+            indexer.add_folder(files[0].parent)
+            indexer.run()
+        # The first file is read on its own; both others are sent ahead once it is in.
+        assert len(extractor.started) == 2
+        assert extractor.peak_busy == 2  # one at each child
+        for word in ("apples", "pears", "plums"):
+            assert search(store, word, mode="lexical").hits, word
     finally:
         extractor.close()
         store.close()

@@ -82,7 +82,8 @@ class SettingsDialog(QDialog):
         self.threads.setRange(0, max(1, os.cpu_count() or 1) * 2)
         self.threads.setSpecialValueText("All cores")
         self.threads.setValue(settings.threads)
-        self.threads.setToolTip("CPU threads the model may use; fewer keeps the computer livelier")
+        self.threads.setToolTip("CPU cores Kenning may use for the model and for reading "
+                                "files; fewer keeps the computer livelier")
 
         data_dir = engine.services.paths.data_dir
         data_label = QLabel(str(data_dir))

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--embedding-model", metavar="PATH",
                         help="a separate embedding GGUF for search (e.g. all-MiniLM-L6-v2); "
                         "the model still writes answers")
-    parser.add_argument("--threads", type=int, help="CPU threads for the model (default: all)")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads for the model and files read at once (default: all)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 

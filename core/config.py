@@ -72,7 +72,7 @@ class Settings:
     #: search, while ``model_path`` (or the bundled model) keeps writing answers ("" = none:
     #: one model does both).
     embedding_model_path: str = ""
-    #: CPU threads for the model (0 = all cores).
+    #: CPU threads for the model, and files read side by side (0 = all cores).
     threads: int = 0
     #: Files larger than this are recorded as skipped rather than read.
     max_file_mb: int = 200

@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import core.answer  # noqa: E402
+import core.sources  # noqa: E402
 from core.answer import NOT_FOUND_TEXT, Answerer, build_messages, select_sources  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402
 from core.indexer import Indexer  # noqa: E402
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--repeat-penalty", type=float)
     parser.add_argument("--max-tokens", type=int)
     parser.add_argument("--show", action="store_true", help="print each answer")
-    parser.add_argument("--source-tokens", default=str(core.answer.SOURCE_TOKENS),
+    parser.add_argument("--source-tokens", default=str(core.sources.SOURCE_TOKENS),
                         help="comma-separated source sizes; the first is the reference")
     parser.add_argument("--keywords-only", action="store_true",
                         help="retrieve by keywords alone from an index without vectors (minutes "
@@ -104,9 +104,9 @@ def main() -> None:
     sizes = [int(x) for x in args.source_tokens.split(",")]
     results = []
     for size in sizes:
-        core.answer.SOURCE_TOKENS = size
+        core.sources.SOURCE_TOKENS = size
         results.append(run_questions(answerer, model, queries, relevant, args.show))
-    core.answer.SOURCE_TOKENS = sizes[0]
+    core.sources.SOURCE_TOKENS = sizes[0]
 
     n = len(queries)
     load = os.getloadavg()
@@ -127,7 +127,8 @@ def main() -> None:
             if r is not base:
                 ratio = (f"  (x{p50 / percentile(base[name], 0.5):.2f} p50, "
                          f"x{p95 / percentile(base[name], 0.95):.2f} p95 of shipped)")
-            print(f"{name:13} p50 {p50:7.2f} p95 {p95:7.2f}{ratio}")
+            print(f"{name:13} p50 {p50:7.2f} p95 {p95:7.2f} max {max(r[name], default=0):7.2f}"
+                  f" (n={len(r[name])}){ratio}")
     print(f"\nload average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     store.close()
 

@@ -28,6 +28,7 @@ from core.citations import CitationFilter, parse_citations, strip_citations
 from core.model import ChatMessage, GenerationSettings, TextModel
 from core.query import parse_query
 from core.search import search
+from core.sources import Source, select_sources
 from core.store import Store
 from core.support import (
     EMBEDDING_WEIGHT,
@@ -37,7 +38,6 @@ from core.support import (
     contradicts,
     evidence_spans,
     overlap,
-    sentence_spans,
 )
 from core.types import Answer, Citation, Hit
 
@@ -46,10 +46,6 @@ NOT_FOUND_TEXT = "I could not find this in your files."
 QUOTE_INTRO = "Your files say:"
 # Shown after a streamed reply that the support check then replaced.
 WORDING_SET_ASIDE = "That wording did not check out against your files, so it is set aside."
-MAX_SOURCES = 5
-# Five sources of this size keep the prompt near 650 tokens: the first word of an answer
-# arrives in about a second on two cores with the default model (docs/benchmarks.md).
-SOURCE_TOKENS = 100
 # A passage must share this much of the question's meaningful words to count as evidence.
 EVIDENCE_OVERLAP = 0.4
 # Share of an answer sentence's meaningful words its cited source must contain to back it...
@@ -63,17 +59,6 @@ QUOTE_NEW_WORDS = 2
 QUOTE_CONTRADICTION_PENALTY = 0.5
 
 _CONTROL = re.compile(r"<\s*/?\s*(source|start_of_turn|end_of_turn|\|[a-z_]+\|)[^>]*>", re.I)
-
-
-@dataclass(frozen=True)
-class Source:
-    """A passage given to the model as source ``n``: a hit trimmed to its best sentences."""
-
-    n: int
-    hit: Hit
-    start: int  # in the page text
-    end: int
-    text: str
 
 
 class Answerer:
@@ -182,50 +167,6 @@ def with_previous_question(question: str, history: Sequence[tuple[str, str]]) ->
 def _plain_words(text: str) -> str:
     """A question is words, not query syntax: quotes, minus signs and colons are not operators."""
     return " ".join(re.findall(r"\w+", text))
-
-
-def select_sources(question: str, hits: list[Hit], model: TextModel) -> list[Source]:
-    """The best passages within the budget: overlapping ones merged away, at most two per file,
-    each trimmed to the sentences that share most of the question's words."""
-    chosen: list[Source] = []
-    per_file: dict[int, int] = {}
-    words = content_words(question)
-    for hit in hits:
-        if len(chosen) >= MAX_SOURCES:
-            break
-        if per_file.get(hit.file_id, 0) >= 2 or any(
-            s.hit.file_id == hit.file_id
-            and s.hit.page == hit.page
-            and s.hit.start < hit.end
-            and hit.start < s.hit.end
-            for s in chosen
-        ):
-            continue
-        start, end = _best_window(hit.text, words, model)
-        per_file[hit.file_id] = per_file.get(hit.file_id, 0) + 1
-        chosen.append(
-            Source(len(chosen) + 1, hit, hit.start + start, hit.start + end, hit.text[start:end])
-        )
-    return chosen
-
-
-def _best_window(text: str, words: set[str], model: TextModel) -> tuple[int, int]:
-    """The run of sentences within SOURCE_TOKENS holding most of the question's words."""
-    spans = list(sentence_spans(text))
-    if not spans or model.count_tokens(text) <= SOURCE_TOKENS:
-        return 0, len(text)
-    best = (-1.0, 0, len(text))
-    for i in range(len(spans)):
-        j = i
-        while (
-            j + 1 < len(spans)
-            and model.count_tokens(text[spans[i][0] : spans[j + 1][1]]) <= SOURCE_TOKENS
-        ):
-            j += 1
-        score = overlap(words, content_words(text[spans[i][0] : spans[j][1]]))
-        if score > best[0]:
-            best = (score, spans[i][0], spans[j][1])
-    return best[1], best[2]
 
 
 def has_evidence(question: str, sources: list[Source]) -> bool:

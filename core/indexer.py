@@ -55,8 +55,9 @@ EMBED_FETCH_CHUNKS = 256
 _WINDOW_SPECIALS = 8
 _WINDOW_GAP = 2
 READ_ATTEMPTS = 3
-# Extraction processes at most: on two cores two of them and this process (chunking and
-# storing) keep both busy; past four the writes here are the limit.
+# Extraction processes at most. On two cores, two of them beside this process (chunking and
+# storing) keep both cores busy (docs/benchmarks.md); each holds its own PDF library (~80 MB),
+# and more than four was not measured.
 MAX_READERS = 4
 KEPT_CHANGING = (
     "the file kept changing while it was being read; it will be read again once it changes "

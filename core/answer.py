@@ -233,6 +233,8 @@ def attribute(
     seen: dict[tuple[int, int, int], Citation] = {}
     for sentence, cited in parse_citations(text):
         claim_words = content_words(sentence)
+        if not claim_words:
+            continue  # "1." or "Yes.": no claim to check, and nothing to show on its own
         candidates = [by_n[n] for n in cited if n in by_n] or sources
         numbers: list[int] = []
         for source in candidates:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from core.support import ends_in_abbreviation, is_list_marker
+
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _PREFIX = re.compile(r"\[\d*(?:\s*,\s*\d*)*$")
 _CONTINUED_LINE = re.compile(r"[ \t]*\n+[ \t]*(?=[a-z])")
@@ -67,6 +69,10 @@ def parse_citations(text: str) -> list[tuple[str, list[int]]]:
     result: list[tuple[str, list[int]]] = []
     pos = 0
     for match in _SENTENCE_END.finditer(text):
+        sentence = strip_citations(text[pos : match.start()]).strip()
+        after = text[match.end():]
+        if is_list_marker(sentence) or ends_in_abbreviation(sentence, after):
+            continue  # "1." or "U.S." carries on into what follows
         _add_sentence(result, text[pos : match.end()])
         pos = match.end()
     _add_sentence(result, text[pos:])

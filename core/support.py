@@ -29,6 +29,7 @@ _INSTRUCTION = re.compile(
 # only layout (PDF lines, wrapped paragraphs) and never ends one. "2.5" stays whole.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|\n(?![ \t]*\n)|[.!?](?!\s|$))+(?:[.!?]+|\n[ \t]*\n|$)")
 _WORD = re.compile(r"\w+")
+_LIST_MARKER = re.compile(r"\(?(\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]")
 _NEGATION = frozenset(("not", "no", "never", "nor", "neither", "without", "cannot", "none"))
 # How much the embedding similarity (cosine, -1..1) weighs against the lexical share (0..1)
 # when choosing among candidate spans; lexical stays the main, explainable signal.
@@ -39,15 +40,44 @@ Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 
 
 def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each sentence or line in ``text``, trimmed of surrounding space."""
+    """(start, end) of each sentence or line in ``text``, trimmed of surrounding space. A
+    full stop after an abbreviation ("U.S. federal") or a list number ("1. Revenue") does
+    not end one."""
+    pending: int | None = None  # start of a sentence carried on into the next match
     for match in _SENTENCE.finditer(text):
         start, end = match.start(), match.end()
         while start < end and text[start].isspace():
             start += 1
         while end > start and text[end - 1].isspace():
             end -= 1
+        if pending is not None:
+            start, pending = pending, None
+        if end < len(text) and (is_list_marker(text[start:end])
+                                or ends_in_abbreviation(text[start:end], text[end:])):
+            pending = start
+            continue
         if end - start > 1 and _WORD.search(text, start, end):
             yield start, end
+    if pending is not None and _WORD.search(text, pending):
+        yield pending, len(text.rstrip())
+
+
+def ends_in_abbreviation(sentence: str, after: str) -> bool:
+    """Whether ``sentence``'s final full stop belongs to an abbreviation or an initial that
+    the text goes on from ("U.S. federal", "Inc. reported", "No. 5"): the word before it is
+    short or dotted, and what follows starts in lower case or with a digit."""
+    if not sentence.endswith(".") or sentence.endswith(".."):
+        return False
+    following = after.lstrip()
+    if not following or not (following[0].islower() or following[0].isdigit()):
+        return False
+    word = sentence[:-1].rsplit(None, 1)[-1] if sentence[:-1].strip() else ""
+    return bool(word) and ("." in word or (word.isalpha() and len(word) <= 3))
+
+
+def is_list_marker(sentence: str) -> bool:
+    """A bare list number or letter ("1.", "b)", "(iv)"): it starts the sentence after it."""
+    return _LIST_MARKER.fullmatch(sentence.strip()) is not None
 
 
 def looks_like_instruction(sentence: str) -> bool:

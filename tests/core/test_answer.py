@@ -314,3 +314,12 @@ def test_real_model_says_it_could_not_find_an_unanswerable_question(real_pdf_ind
     )
     assert not answer.found
     assert answer.text == NOT_FOUND_TEXT == "".join(streamed)
+
+
+def test_a_sentence_without_a_claim_is_not_kept_as_checked(indexed):
+    # A stray number with a citation has nothing to check: it must not pass as supported.
+    model = RecordingModel("The tenant must give sixty days written notice [1]. 1 [1].")
+    answer = Answerer(indexed, model).ask("How much notice must the tenant give?")
+    assert answer.found
+    assert answer.text.endswith("written notice [1].")
+    assert "1 [1]" not in answer.text

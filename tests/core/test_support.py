@@ -58,3 +58,30 @@ def test_embedding_similarity_picks_between_spans_words_cannot_tell_apart():
     start, end, score = best_support(claim, text, 0, similarity=meaning)
     assert text[start:end] == "The deposit is kept for damage."
     assert score == best_support(claim, text, 0)[2]  # the threshold stays lexical
+
+
+def test_an_abbreviation_or_a_list_number_does_not_end_a_sentence():
+    text = ("Tax fell due to a higher U.S. federal R&D credit. Apple Inc. reported gains.\n"
+            "1. Revenue rose.\n(b) Costs fell. It was the U.S. The end.")
+    spans = [text[s:e] for s, e in sentence_spans(text)]
+    assert spans == [
+        "Tax fell due to a higher U.S. federal R&D credit.",
+        "Apple Inc. reported gains.",
+        "1. Revenue rose.",
+        "(b) Costs fell.",
+        "It was the U.S.",  # a capital letter after it: a new sentence
+        "The end.",
+    ]
+
+
+def test_answer_sentences_split_the_same_way():
+    from core.citations import parse_citations
+
+    answer = ("Tax fell due to a higher U.S. federal R&D credit [2]. The changes are:\n"
+              "1. Less financing [1].\n2. More cash [1].")
+    assert parse_citations(answer) == [
+        ("Tax fell due to a higher U.S. federal R&D credit.", [2]),
+        ("The changes are:", []),
+        ("1. Less financing.", [1]),
+        ("2. More cash.", [1]),
+    ]

@@ -112,10 +112,13 @@ def run_pipeline(folder: Path, home: Path) -> dict[str, Any]:
     from core.config import Settings
     from core.indexer import Indexer
     from core.llama_model import UnifiedModel
+    from core.services import embed_pass_tokens
     from core.store import Store
 
     start = time.perf_counter()
-    model = UnifiedModel.load(default_model_path(MODEL_HOME))
+    # The embedding pass the product uses (core/services.py), not the loader's default.
+    model = UnifiedModel.load(default_model_path(MODEL_HOME),
+                              embed_batch_tokens=embed_pass_tokens(Settings()))
     load_seconds = time.perf_counter() - start
     rss_after_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     decoded: list[str] = []

@@ -36,6 +36,20 @@ class ModelUnavailable(Exception):
     """The model could not be loaded; the message says why and what to do."""
 
 
+# Room in one embedding pass beyond a chunk: its title and heading path, and the specials.
+EMBED_CONTEXT_ALLOWANCE = 128
+# Late chunking embeds windows of several chunks in one pass.
+LATE_CHUNKING_PASS = 512
+
+
+def embed_pass_tokens(settings: Settings) -> int:
+    """Tokens of one embedding pass: what a chunk needs, no more. A decoder's embed context
+    costs about 1 MB per pass token (gemma's 262k-entry vocabulary), and embedding runs as
+    fast in passes of one chunk as of two (docs/benchmarks.md, "Memory")."""
+    needed = settings.chunk_tokens + EMBED_CONTEXT_ALLOWANCE
+    return max(needed, LATE_CHUNKING_PASS) if settings.late_chunking else needed
+
+
 def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextModel:
     """The user's chosen GGUF, or the bundled default model; paired with a separate embedder
     when ``settings.embedding_model_path`` names one (the model then only writes answers)."""
@@ -50,8 +64,10 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextMod
     else:
         _check_chosen_model(path)
     threads = settings.threads or None
+    pass_tokens = embed_pass_tokens(settings)
     try:
-        model = UnifiedModel.load(path, n_threads=threads, cache_dir=paths.model_cache_dir)
+        model = UnifiedModel.load(path, n_threads=threads, embed_batch_tokens=pass_tokens,
+                                  cache_dir=paths.model_cache_dir)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelUnavailable(
             f"Could not load the model {path}: {exc}. Choose another GGUF file in the settings "
@@ -61,6 +77,7 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextMod
         return model  # the same file in both roles is one model doing both
     try:
         embedder = UnifiedModel.load(embedder_path, n_threads=threads,
+                                     embed_batch_tokens=pass_tokens,
                                      cache_dir=paths.model_cache_dir)
     except (OSError, ValueError, RuntimeError) as exc:
         model.close()
@@ -171,6 +188,7 @@ class Services:
         if memory_needed(path.stat().st_size) > (total_ram() or 2**62) // 2:
             raise ModelUnavailable(f"{path.name} is too large to load beside the new model.")
         return UnifiedModel.load(path, n_threads=self.settings.threads or None,
+                                 embed_batch_tokens=embed_pass_tokens(self.settings),
                                  cache_dir=self.paths.model_cache_dir)
 
     def close(self) -> None:

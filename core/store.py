@@ -4,8 +4,8 @@ Open one ``Store`` per thread (APSW connections are not shared across threads). 
 indexer's store is the only writer; WAL mode lets any number of readers run meanwhile.
 Every change to one file's chunks, full-text rows and vectors is a single transaction.
 
-The folder list is also kept in a small JSON file beside the database, so that a damaged
-database can be rebuilt from the folders it indexed (see ``remembered_folders``).
+Folders live in ``core/store_folders.py`` and chunks and vectors in ``core/store_chunks.py``,
+as mixins ``Store`` inherits; this module holds files, status and opening the database.
 
 >>> store = Store.open(Path("/tmp/k.db"))
 >>> folder_id = store.add_folder(Path("/home/me/Documents"))
@@ -13,9 +13,6 @@ database can be rebuilt from the folders it indexed (see ``remembered_folders``)
 
 from __future__ import annotations
 
-import json
-import os
-import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,9 +29,18 @@ from core.clean_close import (
 )
 from core.migrations import migrate
 from core.store_chunks import ChunkTables, PendingChunk, focus_order, prefix_range, text_hash
-from core.walk import deepest_folder
+from core.store_folders import FolderTables, folder_list_path, remembered_folders
 
-__all__ = ["FILE_STATES", "DatabaseDamaged", "FileRecord", "PendingChunk", "Store", "text_hash"]
+__all__ = [
+    "FILE_STATES",
+    "DatabaseDamaged",
+    "FileRecord",
+    "PendingChunk",
+    "Store",
+    "folder_list_path",
+    "remembered_folders",
+    "text_hash",
+]
 
 FILE_STATES = ("pending", "extracted", "embedded", "failed", "skipped")
 BUSY_TIMEOUT_MS = 10_000
@@ -64,20 +70,6 @@ class FileRecord:
     indexed_at: float | None = None
 
 
-def folder_list_path(database: Path) -> Path:
-    return database.with_name(database.stem + "-folders.json")
-
-
-def remembered_folders(database: Path) -> list[tuple[str, int]]:
-    """The folders (path, priority) last indexed into ``database``, read from the file kept
-    beside it; empty when there is none or it cannot be read."""
-    try:
-        raw = json.loads(folder_list_path(database).read_text(encoding="ascii"))
-        return [(str(item["path"]), int(item["priority"])) for item in raw["folders"]]
-    except (OSError, ValueError, KeyError, TypeError):
-        return []
-
-
 def _connect(path: Path) -> apsw.Connection:
     conn = apsw.Connection(str(path))
     conn.set_busy_timeout(BUSY_TIMEOUT_MS)
@@ -89,7 +81,7 @@ def _connect(path: Path) -> apsw.Connection:
     return conn
 
 
-class Store(ChunkTables):
+class Store(ChunkTables, FolderTables):
     """Reads and writes of Kenning's database. Not shared between threads."""
 
     def __init__(self, conn: apsw.Connection, path: Path) -> None:
@@ -135,68 +127,6 @@ class Store(ChunkTables):
         self.conn.close()
         if clean:
             note_clean_close(self.path)
-
-    # -- folders -------------------------------------------------------------------------
-
-    def add_folder(self, path: Path, priority: int = 0) -> int:
-        with self.conn:
-            self.conn.execute(
-                "INSERT INTO folders(path, added_at, priority) VALUES (?, ?, ?) "
-                "ON CONFLICT(path) DO UPDATE SET priority = max(priority, excluded.priority)",
-                (str(path), time.time(), priority),
-            )
-            folder_id = int(self._one("SELECT id FROM folders WHERE path = ?", (str(path),)))
-        self._remember_folders()
-        return folder_id
-
-    def folders(self) -> list[tuple[int, str]]:
-        rows = self.conn.execute("SELECT id, path FROM folders ORDER BY priority DESC, id")
-        return [(int(i), str(p)) for i, p in rows]
-
-    def raise_priority(self, path: Path) -> bool:
-        """Put an indexed folder ahead of all others (its pending files and chunks first)."""
-        top = self._one("SELECT max(priority) FROM folders WHERE path != ?", (str(path),))
-        with self.conn:
-            self.conn.execute(
-                "UPDATE folders SET priority = max(priority, ?) WHERE path = ?",
-                ((top or 0) + 1, str(path)),
-            )
-            changed = int(self.conn.changes()) > 0
-        self._remember_folders()
-        return changed
-
-    def remove_folder(self, path: Path) -> bool:
-        """Forget a folder and its files. Files that also lie in another indexed folder (one
-        nested in the other) move to it, keeping their chunks and vectors."""
-        row = self.conn.execute("SELECT id FROM folders WHERE path = ?", (str(path),)).fetchall()
-        if not row:
-            return False
-        folder_id = int(row[0][0])
-        others = [(i, p) for i, p in self.folders() if i != folder_id]
-        with self.conn:
-            for file_id, file_path in self.conn.execute(
-                "SELECT id, path FROM files WHERE folder_id = ?", (folder_id,)
-            ).fetchall():
-                owner = deepest_folder(others, str(file_path))
-                if owner is None:
-                    self._delete_file_rows(int(file_id))
-                else:
-                    self.set_folder(int(file_id), owner)
-            self.conn.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
-        self._remember_folders()
-        return True
-
-    def _remember_folders(self) -> None:
-        rows = self.conn.execute("SELECT path, priority FROM folders ORDER BY id").fetchall()
-        data = {"folders": [{"path": str(p), "priority": int(n)} for p, n in rows]}
-        target = folder_list_path(self.path)
-        temporary = target.with_suffix(".tmp")
-        try:
-            # ASCII with escapes: any path survives, whatever the locale.
-            temporary.write_text(json.dumps(data, indent=1), encoding="ascii")
-            os.replace(temporary, target)
-        except OSError:
-            pass  # only a safety copy; the database itself holds the truth
 
     # -- files ---------------------------------------------------------------------------
 

@@ -32,7 +32,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.config import AppPaths, Settings  # noqa: E402
-from core.model import ModelProfile, TextModel  # noqa: E402
+from core.model import TextModel  # noqa: E402
+from core.profiles import GENERIC  # noqa: E402
 from core.search import search  # noqa: E402
 from core.services import load_default_or_chosen_model  # noqa: E402
 from core.store import Store, text_hash  # noqa: E402
@@ -49,7 +50,8 @@ class FixedQueryModel(TextModel):
     model_id = "latency-bench"
     dim = DIM
     n_ctx = 2048
-    profile = ModelProfile("generic", dense_weight=0.25)
+    # The bundled model's profile, so hybrid search weighs meaning per query as it ships.
+    profile = GENERIC
 
     def __init__(self, seed: int = 7) -> None:
         self.rng = np.random.default_rng(seed)

@@ -58,6 +58,7 @@ QUOTE_OVERLAP = 0.6
 QUOTE_NEW_WORDS = 2
 QUOTE_CONTRADICTION_PENALTY = 0.5
 
+_ENDS_SENTENCE = re.compile(r"[.!?:;][\"”’')\]]*$")
 _CONTROL = re.compile(r"<\s*/?\s*(source|start_of_turn|end_of_turn|\|[a-z_]+\|)[^>]*>", re.I)
 
 
@@ -300,6 +301,9 @@ def quote_answer(
     best = max(range(len(candidates)), key=rank.__getitem__)
     source, start, end = candidates[best]
     quote = " ".join(texts[best].split())
+    cut_short = end == len(source.text) and source.end < source.hit.end
+    if cut_short and not _ENDS_SENTENCE.search(quote):
+        quote += "…"  # the source was cut to its budget mid-sentence; the file goes on
     citation = Citation(source.n, source.hit.path, source.hit.page, source.start + start,
                         source.start + end, texts[best], source.hit.chunk_id)
     return CheckedAnswer(f"{QUOTE_INTRO} “{quote}” [{source.n}]", [citation], [])

@@ -323,3 +323,23 @@ def test_a_sentence_without_a_claim_is_not_kept_as_checked(indexed):
     assert answer.found
     assert answer.text.endswith("written notice [1].")
     assert "1 [1]" not in answer.text
+
+
+def test_a_quote_from_a_source_cut_mid_sentence_says_the_file_goes_on():
+    from core.answer import Source, quote_answer
+    from core.types import Hit
+
+    text = ("The tenant may end the tenancy with sixty days written notice delivered to the "
+            "landlord at the address given in the lease, or by email")
+    hit = Hit(chunk_id=1, file_id=1, path="/lease.txt", page=None, start=0, end=len(text),
+              text=text, heading="", snippet=text, snippet_matches=[], snippet_start=0,
+              score=1.0)
+    cut = text.index(" at the address")
+    quoted = quote_answer("How can the tenant end the tenancy?",
+                          [Source(1, hit, 0, cut, text[:cut])])
+    assert quoted is not None
+    assert "delivered to the landlord…” [1]" in quoted.text
+    # The same sentence given whole is quoted as it stands.
+    whole = quote_answer("How can the tenant end the tenancy?",
+                         [Source(1, hit, 0, len(text), text)])
+    assert whole is not None and "or by email” [1]" in whole.text

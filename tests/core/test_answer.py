@@ -139,17 +139,25 @@ def test_quoted_sentence_must_say_more_than_the_question(indexed):
     assert "Ending the tenancy”" not in answer.text
 
 
-def test_a_negated_sentence_is_quoted_only_when_nothing_else_answers():
-    from core.answer import Source, quote_answer
+def _source_of(text: str, given: int | None = None):
+    """Source 1: a one-chunk hit on ``text``, of which the first ``given`` characters (all by
+    default) were given to the model."""
+    from core.answer import Source
     from core.types import Hit
 
-    text = ("The landlord may not end the tenancy early. "
-            "The tenant may end the tenancy with sixty days notice.")
     hit = Hit(chunk_id=1, file_id=1, path="/lease.txt", page=None, start=0, end=len(text),
               text=text, heading="", snippet=text, snippet_matches=[], snippet_start=0,
               score=1.0)
-    source = Source(1, hit, 0, len(text), text)
-    quoted = quote_answer("How can the tenancy end?", [source])
+    end = len(text) if given is None else given
+    return Source(1, hit, 0, end, text[:end])
+
+
+def test_a_negated_sentence_is_quoted_only_when_nothing_else_answers():
+    from core.answer import quote_answer
+
+    text = ("The landlord may not end the tenancy early. "
+            "The tenant may end the tenancy with sixty days notice.")
+    quoted = quote_answer("How can the tenancy end?", [_source_of(text)])
     assert quoted is not None
     assert quoted.citations[0].quote == "The tenant may end the tenancy with sixty days notice."
 
@@ -326,20 +334,14 @@ def test_a_sentence_without_a_claim_is_not_kept_as_checked(indexed):
 
 
 def test_a_quote_from_a_source_cut_mid_sentence_says_the_file_goes_on():
-    from core.answer import Source, quote_answer
-    from core.types import Hit
+    from core.answer import quote_answer
 
     text = ("The tenant may end the tenancy with sixty days written notice delivered to the "
             "landlord at the address given in the lease, or by email")
-    hit = Hit(chunk_id=1, file_id=1, path="/lease.txt", page=None, start=0, end=len(text),
-              text=text, heading="", snippet=text, snippet_matches=[], snippet_start=0,
-              score=1.0)
     cut = text.index(" at the address")
-    quoted = quote_answer("How can the tenant end the tenancy?",
-                          [Source(1, hit, 0, cut, text[:cut])])
+    quoted = quote_answer("How can the tenant end the tenancy?", [_source_of(text, cut)])
     assert quoted is not None
     assert "delivered to the landlord…” [1]" in quoted.text
     # The same sentence given whole is quoted as it stands.
-    whole = quote_answer("How can the tenant end the tenancy?",
-                         [Source(1, hit, 0, len(text), text)])
+    whole = quote_answer("How can the tenant end the tenancy?", [_source_of(text)])
     assert whole is not None and "or by email” [1]" in whole.text

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from core.support import ends_in_abbreviation, is_list_marker
+from core.support import ends_in_abbreviation, is_list_marker, next_visible
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _PREFIX = re.compile(r"\[\d*(?:\s*,\s*\d*)*$")
@@ -70,8 +70,8 @@ def parse_citations(text: str) -> list[tuple[str, list[int]]]:
     pos = 0
     for match in _SENTENCE_END.finditer(text):
         sentence = strip_citations(text[pos : match.start()]).strip()
-        after = text[match.end():]
-        if is_list_marker(sentence) or ends_in_abbreviation(sentence, after):
+        following = next_visible(text, match.end())
+        if is_list_marker(sentence) or ends_in_abbreviation(sentence, following):
             continue  # "1." or "U.S." carries on into what follows
         _add_sentence(result, text[pos : match.end()])
         pos = match.end()

@@ -59,9 +59,9 @@ def select_sources(question: str, hits: list[Hit], model: TextModel) -> list[Sou
 
 def _best_window(text: str, words: set[str], model: TextModel) -> tuple[int, int]:
     """The run of sentences within SOURCE_TOKENS holding most of the question's words."""
-    spans = list(sentence_spans(text))
     if model.count_tokens(text) <= SOURCE_TOKENS:
         return 0, len(text)
+    spans = list(sentence_spans(text))
     if not spans:
         return 0, _within_budget(text, 0, len(text), model)
     best = (-1.0, 0, len(text))

@@ -29,6 +29,7 @@ _INSTRUCTION = re.compile(
 # only layout (PDF lines, wrapped paragraphs) and never ends one. "2.5" stays whole.
 _SENTENCE = re.compile(r"(?:[^.!?\n]|\n(?![ \t]*\n)|[.!?](?!\s|$))+(?:[.!?]+|\n[ \t]*\n|$)")
 _WORD = re.compile(r"\w+")
+_VISIBLE = re.compile(r"\S")
 _LIST_MARKER = re.compile(r"\(?(\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]")
 _NEGATION = frozenset(("not", "no", "never", "nor", "neither", "without", "cannot", "none"))
 # How much the embedding similarity (cosine, -1..1) weighs against the lexical share (0..1)
@@ -52,8 +53,8 @@ def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
             end -= 1
         if pending is not None:
             start, pending = pending, None
-        if end < len(text) and (is_list_marker(text[start:end])
-                                or ends_in_abbreviation(text[start:end], text[end:])):
+        if end < len(text) and (is_list_marker(text[start:end]) or ends_in_abbreviation(
+                text[start:end], next_visible(text, end))):
             pending = start
             continue
         if end - start > 1 and _WORD.search(text, start, end):
@@ -62,14 +63,20 @@ def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
         yield pending, len(text.rstrip())
 
 
-def ends_in_abbreviation(sentence: str, after: str) -> bool:
+def next_visible(text: str, pos: int) -> str:
+    """The first character of ``text`` from ``pos`` on that is not white space ("" if none)."""
+    match = _VISIBLE.search(text, pos)
+    return match.group() if match else ""
+
+
+def ends_in_abbreviation(sentence: str, following: str) -> bool:
     """Whether ``sentence``'s final full stop belongs to an abbreviation or an initial that
     the text goes on from ("U.S. federal", "Inc. reported", "No. 5"): the word before it is
-    short or dotted, and what follows starts in lower case or with a digit."""
+    short or dotted, and ``following`` (the next visible character) is lower case or a
+    digit."""
     if not sentence.endswith(".") or sentence.endswith(".."):
         return False
-    following = after.lstrip()
-    if not following or not (following[0].islower() or following[0].isdigit()):
+    if not (following.islower() or following.isdigit()):
         return False
     word = sentence[:-1].rsplit(None, 1)[-1] if sentence[:-1].strip() else ""
     return bool(word) and ("." in word or (word.isalpha() and len(word) <= 3))

@@ -50,11 +50,19 @@ def embed_pass_tokens(settings: Settings) -> int:
     return max(needed, LATE_CHUNKING_PASS) if settings.late_chunking else needed
 
 
+def load_gguf(path: Path, settings: Settings, paths: AppPaths) -> TextModel:
+    """One GGUF loaded as the settings ask (threads, embedding pass), its facts cached."""
+    from core.llama_model import UnifiedModel
+
+    return UnifiedModel.load(path, n_threads=settings.threads or None,
+                             embed_batch_tokens=embed_pass_tokens(settings),
+                             cache_dir=paths.model_cache_dir)
+
+
 def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextModel:
     """The user's chosen GGUF, or the bundled default model; paired with a separate embedder
     when ``settings.embedding_model_path`` names one (the model then only writes answers)."""
     from core.default_model import default_model_path
-    from core.llama_model import UnifiedModel
 
     # The embedder's file is checked before anything loads, so a bad setting costs nothing.
     embedder_path = _chosen_embedder(settings)
@@ -63,11 +71,8 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextMod
         path = default_model_path(paths.models_dir)
     else:
         _check_chosen_model(path)
-    threads = settings.threads or None
-    pass_tokens = embed_pass_tokens(settings)
     try:
-        model = UnifiedModel.load(path, n_threads=threads, embed_batch_tokens=pass_tokens,
-                                  cache_dir=paths.model_cache_dir)
+        model = load_gguf(path, settings, paths)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelUnavailable(
             f"Could not load the model {path}: {exc}. Choose another GGUF file in the settings "
@@ -76,9 +81,7 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextMod
     if embedder_path is None or embedder_path.resolve() == path.resolve():
         return model  # the same file in both roles is one model doing both
     try:
-        embedder = UnifiedModel.load(embedder_path, n_threads=threads,
-                                     embed_batch_tokens=pass_tokens,
-                                     cache_dir=paths.model_cache_dir)
+        embedder = load_gguf(embedder_path, settings, paths)
     except (OSError, ValueError, RuntimeError) as exc:
         model.close()
         raise ModelUnavailable(
@@ -179,7 +182,6 @@ class Services:
 
     def load_for_queries(self, path: Path) -> TextModel:
         """Load a second model beside ``model`` to embed queries, when memory allows."""
-        from core.llama_model import UnifiedModel
         from core.model_check import memory_needed, total_ram
 
         # Two models at once: the second may take at most half of the machine. (This file
@@ -187,9 +189,7 @@ class Services:
         # not repeated.)
         if memory_needed(path.stat().st_size) > (total_ram() or 2**62) // 2:
             raise ModelUnavailable(f"{path.name} is too large to load beside the new model.")
-        return UnifiedModel.load(path, n_threads=self.settings.threads or None,
-                                 embed_batch_tokens=embed_pass_tokens(self.settings),
-                                 cache_dir=self.paths.model_cache_dir)
+        return load_gguf(path, self.settings, self.paths)
 
     def close(self) -> None:
         if self._search_model is not None and self._search_model is not self._model:

@@ -52,7 +52,7 @@ class GgufHeader(ABC):
 
 
 def read_header(path: Path) -> GgufHeader:
-    library = _ggml_library()
+    library = ggml_library()
     if library is not None:
         return _CHeader(library, path)
     return _PythonHeader(path)
@@ -82,7 +82,7 @@ _LogCallback = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_vo
 _LOG_SWAP = threading.Lock()
 
 
-def _ggml_library() -> Any | None:
+def ggml_library() -> Any | None:
     """ggml's base library as llama-cpp-python ships it, with the reader's functions typed;
     None when it is not there (another build of llama-cpp-python)."""
     try:
@@ -127,11 +127,7 @@ class _CHeader(GgufHeader):
 
     def __init__(self, library: Any, path: Path) -> None:
         lib = library
-        with _reader_messages(lib) as messages:
-            context = lib.gguf_init_from_file(str(path).encode(), _InitParams(True, None))
-        if not context:
-            raise HeaderUnreadable("; ".join(messages) or "its header could not be read")
-        try:
+        with opened_table(lib, path) as context:
             self.tensor_count = int(lib.gguf_get_n_tensors(context))
             start = int(lib.gguf_get_data_offset(context))
             ends = (lib.gguf_get_tensor_offset(context, i) + lib.gguf_get_tensor_size(context, i)
@@ -142,8 +138,6 @@ class _CHeader(GgufHeader):
             self._tokens: set[bytes] = set()
             for key_id in range(lib.gguf_get_n_kv(context)):
                 self._copy(lib, context, key_id)
-        finally:
-            lib.gguf_free(context)
 
     def _copy(self, lib: Any, context: Any, key_id: int) -> None:
         # The typed getters abort the process on a type mismatch: the type is checked first.
@@ -168,6 +162,20 @@ class _CHeader(GgufHeader):
 
     def has_token(self, token: str) -> bool:
         return token.encode() in self._tokens
+
+
+@contextmanager
+def opened_table(lib: Any, path: Path) -> Iterator[Any]:
+    """ggml's parsed header of ``path`` (metadata and tensor table, no weights), freed after.
+    Raises HeaderUnreadable with what the reader said when the file is not valid GGUF."""
+    with _reader_messages(lib) as messages:
+        context = lib.gguf_init_from_file(str(path).encode(), _InitParams(True, None))
+    if not context:
+        raise HeaderUnreadable("; ".join(messages) or "its header could not be read")
+    try:
+        yield context
+    finally:
+        lib.gguf_free(context)
 
 
 @contextmanager

@@ -57,6 +57,7 @@ from core.llama_ctypes import (
     tokenize,
 )
 from core.model import ChatMessage, GenerationSettings, ModelProfile, TextModel
+from core.prepared_weights import discard, prepared_weights
 
 log = logging.getLogger(__name__)
 
@@ -162,8 +163,9 @@ class UnifiedModel(TextModel):
              profile: ModelProfile | None = None,
              cache_dir: Path | None = None) -> UnifiedModel:
         """Load ``path`` once; ``profile`` overrides the one detected from the GGUF.
-        ``cache_dir`` keeps what a load works out about the model (its embedding centre), so
-        the next load of the same model skips that work.
+        ``cache_dir`` keeps what a load works out about the model (its embedding centre, and
+        for a small model its weights prepared for the CPU: ``core.prepared_weights``), so the
+        next load of the same model skips that work.
 
         ``embed_batch_tokens`` bounds the tokens of one embedding pass, and so the longest text
         embedded whole; a decoder's embed context takes about 1 MB per batch token for a
@@ -176,7 +178,13 @@ class UnifiedModel(TextModel):
         route_llama_logs()
         llama_cpp.llama_backend_init()
         params = llama_cpp.llama_model_default_params()
-        llama_model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
+        # The facts (and so the model's identity) are the chosen file's; only the weights
+        # may come from its prepared copy.
+        weights = prepared_weights(path, cache_dir) if cache_dir is not None else path
+        llama_model = llama_cpp.llama_model_load_from_file(str(weights).encode(), params)
+        if not llama_model and weights != path:
+            discard(weights)
+            llama_model = llama_cpp.llama_model_load_from_file(str(path).encode(), params)
         if not llama_model:
             raise ModelLoadError(f"llama.cpp could not load {path.name}: the file is damaged "
                                  "or not a GGUF model this version supports. Choose another "

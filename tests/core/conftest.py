@@ -24,10 +24,15 @@ def default_gguf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 
 @pytest.fixture(scope="session")
-def real_model(default_gguf: Path) -> Iterator[UnifiedModel]:
-    """One loaded ``UnifiedModel`` shared by the run; loading takes about a second."""
+def real_model(default_gguf: Path, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[UnifiedModel]:
+    """One loaded ``UnifiedModel`` shared by the run, loaded as Kenning loads it: from its
+    prepared copy (``core.prepared_weights``, removed after). Loading takes about two seconds."""
     from core.llama_model import UnifiedModel
 
-    model = UnifiedModel.load(default_gguf, n_ctx=2048)
+    cache = tmp_path_factory.mktemp("model-cache")
+    model = UnifiedModel.load(default_gguf, n_ctx=2048, cache_dir=cache)
     yield model
     model.close()
+    for copy in cache.glob("*.gguf"):
+        copy.unlink()

@@ -12,7 +12,7 @@ from tests.gguf_factory import write_tiny_gguf
 
 
 def test_ggml_logs_where_it_did_before_after_a_read(tmp_path: Path) -> None:
-    library = gguf_header._ggml_library()
+    library = gguf_header.ggml_library()
     assert library is not None
 
     def current() -> tuple[int | None, int | None]:

@@ -18,7 +18,7 @@ from tests.gguf_factory import write_tiny_gguf
 @pytest.fixture(autouse=True, params=["ggml", "gguf-package"])
 def header_reader(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
     if request.param == "gguf-package":
-        monkeypatch.setattr(gguf_header, "_ggml_library", lambda: None)
+        monkeypatch.setattr(gguf_header, "ggml_library", lambda: None)
     return str(request.param)
 
 

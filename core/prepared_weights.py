@@ -4,8 +4,8 @@ llama.cpp's CPU backend has fast kernels for Q8_0 and repacks Q4_0/Q4_K matrices
 Q5_0 through its generic path; gemma-3-270m, the bundled model, keeps most of its layers in
 Q5_0 (their width, 640, does not fit K-quant blocks). Widening loses nothing: a Q5_0 weight is a
 5-bit integer times its block's scale, and a Q8_0 block holds that integer and scale exactly.
-Reading a prompt then takes about 15% less time, most of the wait for an answer's first word
-(docs/benchmarks.md, "Prepared weights").
+Reading a prompt then takes about 13% less time (most of the wait for an answer's first word)
+and embedding about 10% (docs/benchmarks.md, "Prepared weights").
 
 Only models under ``MAX_PREPARED_BYTES`` are widened: there reading a prompt is bound by
 arithmetic, while a large model's replies are bound by memory, which wider weights would slow.
@@ -23,6 +23,7 @@ import ctypes
 import logging
 import os
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -43,6 +44,8 @@ _Q5_0, _Q8_0 = 6, 8
 _Q5_0_BYTES, _Q8_0_BYTES = 22, 34  # f16 scale + 32 high bits + 16 nibble pairs; f16 + 32 int8
 _LAYER_PREFIX = b"blk."
 _COPY_STEP = 16 << 20
+#: A partial copy this old was left by a process that stopped while writing it.
+_ABANDONED_SECONDS = 600
 
 
 def prepared_weights(path: Path, cache_dir: Path) -> Path:
@@ -145,7 +148,9 @@ def _copy(src: BinaryIO, out: BinaryIO, size: int) -> None:
 
 def _prune(cache_dir: Path) -> None:
     copies = sorted(cache_dir.glob(f"*{_SUFFIX}"), key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in copies[KEEP_COPIES:]:
+    abandoned = [p for p in cache_dir.glob(f"*{_SUFFIX}*.partial")
+                 if time.time() - p.stat().st_mtime > _ABANDONED_SECONDS]
+    for old in copies[KEEP_COPIES:] + abandoned:
         # A copy still mapped by another Kenning process (Windows) goes next time.
         with contextlib.suppress(OSError):
             old.unlink()

@@ -118,6 +118,18 @@ def test_only_the_two_most_recently_used_copies_are_kept(tmp_path: Path) -> None
     assert set(cache.glob("*.gguf")) == {first, third}
 
 
+def test_a_copy_left_half_written_by_a_stopped_process_is_removed(tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    stopped = cache / f"a.0123456789ab{prepared._SUFFIX}x1y2.partial"
+    stopped.write_bytes(b"GGUF")
+    os.utime(stopped, (1_000_000, 1_000_000))
+    in_progress = cache / f"b.0123456789ab{prepared._SUFFIX}z3w4.partial"  # another process
+    in_progress.write_bytes(b"GGUF")
+    prepared_weights(write_quantized_gguf(tmp_path / "c.gguf"), cache)
+    assert not stopped.exists() and in_progress.exists()
+
+
 @model_test
 def test_the_bundled_model_from_its_copy_is_the_same_model(
     default_gguf: Path, tmp_path: Path

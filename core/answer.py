@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -38,6 +38,7 @@ from core.support import (
     contradicts,
     evidence_spans,
     overlap,
+    unbacked_figures,
 )
 from core.types import Answer, Citation, Hit
 
@@ -115,9 +116,11 @@ class Answerer:
             else CheckedAnswer("", [], [])
         )
         if not checked.citations:
-            # A small model often words an answer its sources do not back; the sentence that
-            # does answer is then shown as it stands in the file, rather than nothing.
-            quoted = quote_answer(subject, sources, similarity)
+            # A small model often words an answer its sources do not back; the passage that
+            # does answer is then shown as it stands in the file, rather than nothing: the one
+            # that backed a sentence's words but not its figures, else the best for the question.
+            quoted = (restate(subject, checked.misstated)
+                      or quote_answer(subject, sources, similarity))
             if quoted is None:
                 return self._not_found(question, hits, None)
             unsupported = checked.unsupported or ([text] if text else [])
@@ -207,8 +210,11 @@ def neutralise(text: str) -> str:
 
 
 def _attr(path: str) -> str:
-    name = path.replace("\\", "/").rsplit("/", 1)[-1]
-    return neutralise(name).replace('"', "'")
+    return neutralise(_file_name(path)).replace('"', "'")
+
+
+def _file_name(path: str) -> str:
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 @dataclass
@@ -218,6 +224,9 @@ class CheckedAnswer:
     text: str
     citations: list[Citation]
     unsupported: list[str]
+    #: Spans (source, start, end in its text) that back a set-aside sentence's words but not
+    #: its figures: the files' own account of what the model misstated.
+    misstated: list[tuple[Source, int, int]] = field(default_factory=list)
 
 
 def attribute(
@@ -226,11 +235,12 @@ def attribute(
     """Check every sentence against the sources. A sentence stays when the source it cites
     (or, when it cites none, one given source) contains most of its meaningful words; it
     then cites the smallest span that supports it, unless that span contradicts it (negation
-    or roles swapped). Other sentences are set aside."""
+    or roles swapped) or lacks a figure the sentence states. Other sentences are set aside."""
     by_n = {s.n: s for s in sources}
     citations: list[Citation] = []
     kept: list[str] = []
     unsupported: list[str] = []
+    misstated: list[tuple[Source, int, int]] = []
     seen: dict[tuple[int, int, int], Citation] = {}
     for sentence, cited in parse_citations(text):
         claim_words = content_words(sentence)
@@ -248,6 +258,11 @@ def attribute(
             span_text = source.hit.text[start - source.hit.start : end - source.hit.start]
             if contradicts(sentence, span_text):
                 continue  # the source's words, saying something else: not support
+            # Every figure must be in the quoted span (or the source's file name, given in
+            # its fence), so the reader can check it where the citation points.
+            if unbacked_figures(sentence, span_text, _file_name(source.hit.path)):
+                misstated.append((source, start - source.start, end - source.start))
+                continue
             key = (source.n, start, end)
             if key not in seen:
                 quote = source.hit.text[start - source.hit.start : end - source.hit.start]
@@ -269,7 +284,7 @@ def attribute(
             kept.append(_with_marks(sentence, marks))
         else:
             unsupported.append(sentence)
-    return CheckedAnswer(" ".join(kept), citations, unsupported)
+    return CheckedAnswer(" ".join(kept), citations, unsupported, misstated)
 
 
 def quote_answer(
@@ -299,13 +314,30 @@ def quote_answer(
         for text, sim in zip(texts, meaning, strict=True)
     ]
     best = max(range(len(candidates)), key=rank.__getitem__)
-    source, start, end = candidates[best]
-    quote = " ".join(texts[best].split())
+    return _quoted(*candidates[best])
+
+
+def restate(
+    question: str, misstated: list[tuple[Source, int, int]]
+) -> CheckedAnswer | None:
+    """Where the model misstated a figure, the span that backed the rest of its sentence,
+    quoted as the file says it, when it bears on the question; None otherwise."""
+    question_words = content_words(question)
+    for source, start, end in misstated:
+        if overlap(question_words, content_words(source.text[start:end])) >= EVIDENCE_OVERLAP:
+            return _quoted(source, start, end)
+    return None
+
+
+def _quoted(source: Source, start: int, end: int) -> CheckedAnswer:
+    """``source.text[start:end]`` quoted as the answer and cited."""
+    text = source.text[start:end]
+    quote = " ".join(text.split())
     cut_short = end == len(source.text) and source.end < source.hit.end
     if cut_short and not _ENDS_SENTENCE.search(quote):
         quote += "…"  # the source was cut to its budget mid-sentence; the file goes on
     citation = Citation(source.n, source.hit.path, source.hit.page, source.start + start,
-                        source.start + end, texts[best], source.hit.chunk_id)
+                        source.start + end, text, source.hit.chunk_id)
     return CheckedAnswer(f"{QUOTE_INTRO} “{quote}” [{source.n}]", [citation], [])
 
 

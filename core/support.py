@@ -4,7 +4,8 @@ Scores are lexical (content words shared, with light stemming) so they are fast,
 explainable; an optional embedding similarity (the model's, passed in by the answer module)
 breaks ties between candidate spans. Sharing words is not agreeing: ``contradicts`` catches
 the cheap cases where a claim uses the source's words to say something else (a negation the
-source lacks, or the two parties on either side of the verb swapped).
+source lacks, or the two parties on either side of the verb swapped), and ``unbacked_figures``
+the numbers a claim states that its source does not.
 
 >>> best_support("Notice is 60 days.", "Rent is due monthly. Notice must be 60 days.", 0)
 (21, 44, ...)
@@ -32,6 +33,15 @@ _WORD = re.compile(r"\w+")
 _VISIBLE = re.compile(r"\S")
 _LIST_MARKER = re.compile(r"\(?(\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]")
 _NEGATION = frozenset(("not", "no", "never", "nor", "neither", "without", "cannot", "none"))
+# A number as written: "60", "$1,250.5", "5%" (not the 4 of "Q4" or a 2 inside "v2.1a").
+_FIGURE = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])")
+# Number words, so "sixty days" and "60 days" agree; "one" is left out ("one of the ...").
+_ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+         "eighteen", "nineteen", "twenty")
+_TENS = ("thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_NUMBER_WORDS = {word: str(value) for value, word in enumerate(_ONES) if word != "one"} | {
+    word: str(10 * tens) for tens, word in enumerate(_TENS, start=3)}
 # How much the embedding similarity (cosine, -1..1) weighs against the lexical share (0..1)
 # when choosing among candidate spans; lexical stays the main, explainable signal.
 EMBEDDING_WEIGHT = 0.5
@@ -166,6 +176,22 @@ def best_support(
             best = i
     start, end = candidates[best]
     return offset + start, offset + end, lexical[best]
+
+
+def figures(text: str) -> set[str]:
+    """The numbers ``text`` states, as plain digits: "$1,250.5" gives "1250.5", "sixty" "60"."""
+    found = {match.group().replace(",", "") for match in _FIGURE.finditer(text)}
+    return found | {_NUMBER_WORDS[w] for w in _WORD.findall(text.lower()) if w in _NUMBER_WORDS}
+
+
+def unbacked_figures(claim: str, *backing: str) -> set[str]:
+    """The numbers ``claim`` states that none of ``backing`` does. A figure is the easiest
+    claim for a small model to get wrong and for a reader to check: "$15.6 billion" beside
+    a source that says "$6.8 billion" shares every other word with it."""
+    stated = figures(claim)
+    if not stated:
+        return set()
+    return stated - set().union(*(figures(text) for text in backing))
 
 
 def contradicts(claim: str, passage: str) -> bool:

@@ -139,13 +139,13 @@ def test_quoted_sentence_must_say_more_than_the_question(indexed):
     assert "Ending the tenancy”" not in answer.text
 
 
-def _source_of(text: str, given: int | None = None):
-    """Source 1: a one-chunk hit on ``text``, of which the first ``given`` characters (all by
-    default) were given to the model."""
+def _source_of(text: str, given: int | None = None, path: str = "/lease.txt"):
+    """Source 1: a one-chunk hit on ``text`` in ``path``, of which the first ``given``
+    characters (all by default) were given to the model."""
     from core.answer import Source
     from core.types import Hit
 
-    hit = Hit(chunk_id=1, file_id=1, path="/lease.txt", page=None, start=0, end=len(text),
+    hit = Hit(chunk_id=1, file_id=1, path=path, page=None, start=0, end=len(text),
               text=text, heading="", snippet=text, snippet_matches=[], snippet_start=0,
               score=1.0)
     end = len(text) if given is None else given
@@ -345,3 +345,40 @@ def test_a_quote_from_a_source_cut_mid_sentence_says_the_file_goes_on():
     # The same sentence given whole is quoted as it stands.
     whole = quote_answer("How can the tenant end the tenancy?", [_source_of(text)])
     assert whole is not None and "or by email” [1]" in whole.text
+
+
+def test_a_sentence_stating_a_figure_its_source_lacks_is_not_shown_as_checked(indexed):
+    model = RecordingModel(
+        "The tenant must give ninety days written notice [1]. "
+        "The tenant must give 60 days written notice [1]."
+    )
+    answer = Answerer(indexed, model).ask("How much notice must the tenant give?")
+    assert answer.unsupported == ["The tenant must give ninety days written notice."]
+    assert answer.text == "The tenant must give 60 days written notice [1]."  # "sixty" agrees
+
+
+def test_figures_are_checked_as_written_in_the_source_and_its_file_name():
+    from core.answer import attribute
+
+    deposit = _source_of("The deposit of 1,900 pounds is returned within thirty days of the end.")
+    assert attribute("The deposit of 1,900 pounds is returned in 30 days [1].", [deposit]).citations
+    wrong = attribute("The deposit of 2,400 pounds is returned in 30 days [1].", [deposit])
+    assert not wrong.citations and wrong.unsupported
+    text = "Total net sales decreased 5% or $6.8 billion during the first quarter."
+    filing = _source_of(text, path="/filings/2023 Q1 AAPL.pdf")  # the fence names the file
+    right = attribute("In 2023 total net sales decreased 5% or $6.8 billion [1].", [filing])
+    assert right.citations and not right.unsupported
+    wrong = attribute("In 2023 total net sales decreased 5% or $15.6 billion [1].", [filing])
+    assert not wrong.citations and wrong.unsupported
+
+
+def test_a_misstated_figure_gives_way_to_the_passage_that_states_it(indexed):
+    question = "What notice period applies when a tenant moves out of the flat?"
+    misstated = "The tenant must give ninety days written notice before leaving the flat [2]."
+    answer = Answerer(indexed, RecordingModel(misstated)).ask(question)
+    assert answer.found and answer.quoted
+    assert answer.text == (f"{QUOTE_INTRO} “The tenant must give sixty days written notice "
+                           "before leaving the flat.” [2]")  # source 1: the meeting notes
+    assert answer.unsupported == [misstated.replace(" [2]", "")]
+    # The question shares too few words with that sentence for the question alone to find it.
+    assert Answerer(indexed, RecordingModel("The flat is nice.")).ask(question).found is False

@@ -85,3 +85,15 @@ def test_answer_sentences_split_the_same_way():
         ("1. Less financing.", [1]),
         ("2. More cash.", [1]),
     ]
+
+
+def test_figures_are_read_as_written_and_as_words():
+    from core.support import figures, unbacked_figures
+
+    assert figures("Sales fell 5% or $1,250.5 million in Q4 of 2023, within sixty days.") == {
+        "5", "1250.5", "2023", "60"}  # the 4 of "Q4" is a name, not a figure
+    assert figures("one of the v2.1a builds") == set()  # "one" is too often not a number
+    assert unbacked_figures("Notice is sixty days.", "Notice must be 60 days.") == set()
+    assert unbacked_figures("Sales were $15.6 billion in 2023.",
+                            "Sales fell $6.8 billion in 2023.") == {"15.6"}
+    assert unbacked_figures("Sales fell.", "") == set()

@@ -35,13 +35,18 @@ _LIST_MARKER = re.compile(r"\(?(\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]")
 _NEGATION = frozenset(("not", "no", "never", "nor", "neither", "without", "cannot", "none"))
 # A number as written: "60", "$1,250.5", "5%" (not the 4 of "Q4" or a 2 inside "v2.1a").
 _FIGURE = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])")
+# ... and as an ordinal: the "3rd" or "third" of "third quarter" is the 3 a reader checks.
+_ORDINAL = re.compile(r"(?<![\w.,])(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
 # Number words, so "sixty days" and "60 days" agree; "one" is left out ("one of the ...").
 _ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
          "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
          "eighteen", "nineteen", "twenty")
 _TENS = ("thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+             "ninth", "tenth", "eleventh", "twelfth")
 _NUMBER_WORDS = {word: str(value) for value, word in enumerate(_ONES) if word != "one"} | {
-    word: str(10 * tens) for tens, word in enumerate(_TENS, start=3)}
+    word: str(10 * tens) for tens, word in enumerate(_TENS, start=3)} | {
+    word: str(value) for value, word in enumerate(_ORDINALS, start=1)}
 # How much the embedding similarity (cosine, -1..1) weighs against the lexical share (0..1)
 # when choosing among candidate spans; lexical stays the main, explainable signal.
 EMBEDDING_WEIGHT = 0.5
@@ -179,8 +184,10 @@ def best_support(
 
 
 def figures(text: str) -> set[str]:
-    """The numbers ``text`` states, as plain digits: "$1,250.5" gives "1250.5", "sixty" "60"."""
+    """The numbers ``text`` states, as plain digits: "$1,250.5" gives "1250.5", "sixty" "60",
+    "third" and "3rd" "3"."""
     found = {match.group().replace(",", "") for match in _FIGURE.finditer(text)}
+    found |= {match.group(1) for match in _ORDINAL.finditer(text)}
     return found | {_NUMBER_WORDS[w] for w in _WORD.findall(text.lower()) if w in _NUMBER_WORDS}
 
 

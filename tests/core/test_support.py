@@ -93,6 +93,9 @@ def test_figures_are_read_as_written_and_as_words():
     assert figures("Sales fell 5% or $1,250.5 million in Q4 of 2023, within sixty days.") == {
         "5", "1250.5", "2023", "60"}  # the 4 of "Q4" is a name, not a figure
     assert figures("one of the v2.1a builds") == set()  # "one" is too often not a number
+    assert figures("the third quarter against the 2nd") == {"3", "2"}
+    assert unbacked_figures("Sales were flat in the second quarter.",
+                            "Sales decreased during the third quarter.") == {"2"}
     assert unbacked_figures("Notice is sixty days.", "Notice must be 60 days.") == set()
     assert unbacked_figures("Sales were $15.6 billion in 2023.",
                             "Sales fell $6.8 billion in 2023.") == {"15.6"}

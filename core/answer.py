@@ -265,16 +265,8 @@ def attribute(
                 continue
             key = (source.n, start, end)
             if key not in seen:
-                quote = source.hit.text[start - source.hit.start : end - source.hit.start]
-                seen[key] = Citation(
-                    source.n,
-                    source.hit.path,
-                    source.hit.page,
-                    start,
-                    end,
-                    quote,
-                    source.hit.chunk_id,
-                )
+                seen[key] = Citation(source.n, source.hit.path, source.hit.page, start, end,
+                                     span_text, source.hit.chunk_id)
                 citations.append(seen[key])
             numbers.append(source.n)
             if source.n not in cited:

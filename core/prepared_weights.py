@@ -10,8 +10,9 @@ and embedding about 10% (docs/benchmarks.md, "Prepared weights").
 Only models under ``MAX_PREPARED_BYTES`` are widened: there reading a prompt is bound by
 arithmetic, while a large model's replies are bound by memory, which wider weights would slow.
 The vocabulary table is never widened, since every generated token reads all of it. The copy is
-named by the source's fingerprint, written under a temporary name and renamed when complete, and
-anything that goes wrong leaves the original to be loaded as it is.
+named by the source's fingerprint, written under a temporary name and renamed when complete,
+only where it leaves the disk room to spare (the index comes first), and anything that goes
+wrong leaves the original to be loaded as it is.
 
 >>> weights = prepared_weights(Path("gemma-3-270m-q4_k_m.gguf"), cache_dir)  # the file to load
 """
@@ -22,6 +23,7 @@ import contextlib
 import ctypes
 import logging
 import os
+import shutil
 import tempfile
 import time
 from pathlib import Path
@@ -35,6 +37,8 @@ from core.gguf_info import file_fingerprint
 log = logging.getLogger(__name__)
 
 MAX_PREPARED_BYTES = 1 << 30
+#: Free space a copy must leave on its disk: the index and its journal need room to grow more.
+SPARE_DISK_BYTES = 2 << 30
 #: Prepared copies kept: the model in use and the one before it (a model switch back is free).
 KEEP_COPIES = 2
 _SUFFIX = ".q5-as-q8.gguf"
@@ -62,6 +66,9 @@ def prepared_weights(path: Path, cache_dir: Path) -> Path:
         if library is None or not _can_rewrite(library):
             return path
         cache_dir.mkdir(parents=True, exist_ok=True)
+        # At most ~1.55x the source (Q5_0 blocks are 22 bytes, Q8_0 ones 34).
+        if shutil.disk_usage(cache_dir).free < path.stat().st_size * 1.6 + SPARE_DISK_BYTES:
+            return path
         if not _write_widened(library, path, target):
             return path
         _prune(cache_dir)

@@ -4,6 +4,7 @@ weights exactly, the same model to the index, and never a reason for a load to f
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import gguf
@@ -92,6 +93,15 @@ def test_a_large_model_loads_as_it_is(tmp_path: Path, monkeypatch) -> None:
     source = write_quantized_gguf(tmp_path / "tiny.gguf")
     monkeypatch.setattr(prepared, "MAX_PREPARED_BYTES", source.stat().st_size - 1)
     assert prepared_weights(source, tmp_path / "cache") == source
+
+
+def test_no_copy_is_made_where_it_would_leave_the_disk_short(tmp_path: Path, monkeypatch) -> None:
+    source = write_quantized_gguf(tmp_path / "tiny.gguf")
+    usage = shutil.disk_usage(tmp_path)
+    monkeypatch.setattr(prepared.shutil, "disk_usage",
+                        lambda _: usage._replace(free=prepared.SPARE_DISK_BYTES))
+    assert prepared_weights(source, tmp_path / "cache") == source
+    assert not list((tmp_path / "cache").glob("*.gguf"))
 
 
 def test_a_failed_copy_leaves_nothing_behind_and_the_original_loads(

@@ -121,9 +121,9 @@ class Answerer:
             # that backed a sentence's words but not its figures, else the best for the question.
             quoted = (restate(subject, checked.misstated)
                       or quote_answer(subject, sources, similarity))
-            if quoted is None:
-                return self._not_found(question, hits, None)
             unsupported = checked.unsupported or ([text] if text else [])
+            if quoted is None:
+                return self._not_found(question, hits, None, unsupported)
             return Answer(question, quoted.text, True, quoted.citations,
                           [s.hit for s in sources], unsupported, quoted=True)
         return Answer(
@@ -144,7 +144,8 @@ class Answerer:
         return search(self.store, parsed, self.model, limit=12, per_file=2).hits
 
     def _not_found(
-        self, question: str, hits: list[Hit], on_text: Callable[[str], None] | None
+        self, question: str, hits: list[Hit], on_text: Callable[[str], None] | None,
+        unsupported: Sequence[str] = (),
     ) -> Answer:
         if on_text is not None:
             on_text(NOT_FOUND_TEXT)
@@ -160,7 +161,7 @@ class Answerer:
             )
             for i, h in enumerate(hits[:3], 1)
         ]
-        return Answer(question, NOT_FOUND_TEXT, False, closest, hits[:3])
+        return Answer(question, NOT_FOUND_TEXT, False, closest, hits[:3], list(unsupported))
 
 
 def with_previous_question(question: str, history: Sequence[tuple[str, str]]) -> str:

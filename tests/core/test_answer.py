@@ -130,6 +130,7 @@ def test_unsupported_wording_without_an_answering_sentence_is_not_found(indexed)
     assert not answer.found and not answer.quoted
     assert answer.text == NOT_FOUND_TEXT
     assert answer.citations  # the closest passages, to look at
+    assert answer.unsupported == ["Bananas are yellow."]  # what the model wrote, not hidden
 
 
 def test_quoted_sentence_must_say_more_than_the_question(indexed):

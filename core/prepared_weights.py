@@ -60,7 +60,8 @@ def prepared_weights(path: Path, cache_dir: Path) -> Path:
     """The file to load for ``path``: its prepared copy when that is worth having (made now if
     missing), else ``path`` itself. Never raises: a copy that cannot be made is skipped."""
     try:
-        if path.stat().st_size > MAX_PREPARED_BYTES:
+        size = path.stat().st_size
+        if size > MAX_PREPARED_BYTES:
             return path
         target = cache_dir / f"{path.stem}.{file_fingerprint(path)}{_SUFFIX}"
         if target.is_file():
@@ -70,10 +71,9 @@ def prepared_weights(path: Path, cache_dir: Path) -> Path:
         if library is None or not _can_rewrite(library):
             return path
         cache_dir.mkdir(parents=True, exist_ok=True)
-        # At most ~1.55x the source (Q5_0 blocks are 22 bytes, Q8_0 ones 34).
-        if shutil.disk_usage(cache_dir).free < path.stat().st_size * 1.6 + SPARE_DISK_BYTES:
+        if shutil.disk_usage(cache_dir).free < size * (1 + MAX_GROWTH) + SPARE_DISK_BYTES:
             return path
-        if not _write_widened(library, path, target):
+        if not _write_widened(library, path, size, target):
             return path
         _prune(cache_dir)
         return target
@@ -102,7 +102,7 @@ def widen_q5_0(raw: bytes) -> bytes:
     return widened.tobytes()
 
 
-def _write_widened(lib: Any, source: Path, target: Path) -> bool:
+def _write_widened(lib: Any, source: Path, size: int, target: Path) -> bool:
     """Write ``target`` with ``source``'s layer Q5_0 tensors as Q8_0; False when it has none,
     or so many that the copy would be slower to write replies with."""
     with opened_table(lib, source) as table:
@@ -117,7 +117,7 @@ def _write_widened(lib: Any, source: Path, target: Path) -> bool:
                 lib.gguf_set_tensor_type(table, name, _Q8_0)  # moves the later offsets too
                 widened.add(i)
         growth = sum(before[i][1] for i in widened) * (_Q8_0_BYTES / _Q5_0_BYTES - 1)
-        if not widened or growth > MAX_GROWTH * source.stat().st_size:
+        if not widened or growth > MAX_GROWTH * size:
             return False
         meta = (ctypes.c_ubyte * int(lib.gguf_get_meta_size(table)))()
         lib.gguf_get_meta_data(table, meta)
@@ -126,16 +126,16 @@ def _write_widened(lib: Any, source: Path, target: Path) -> bool:
     try:
         with os.fdopen(handle, "wb") as out, source.open("rb") as src:
             out.write(meta)
-            for i, ((offset, size), new_offset) in enumerate(zip(before, after, strict=True)):
+            for i, ((offset, length), new_offset) in enumerate(zip(before, after, strict=True)):
                 gap = len(meta) + new_offset - out.tell()
                 if gap < 0:
                     raise ValueError("the tensor table does not match its data")
                 out.write(bytes(gap))  # alignment padding
                 src.seek(data_start + offset)
                 if i in widened:
-                    out.write(widen_q5_0(_read_exactly(src, size)))
+                    out.write(widen_q5_0(_read_exactly(src, length)))
                 else:
-                    _copy(src, out, size)
+                    _copy(src, out, length)
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, target)

@@ -2,7 +2,8 @@
 # Smoke test of the frozen Kenning bundle, headless, against a throwaway home folder:
 #   packaging/smoke_test.sh [path/to/kenning]   (default: packaging/build/dist/kenning/kenning)
 # 1. index the sample documents shipped inside the bundle (PDF, HTML, Markdown, text), which
-#    exercises the spawned extraction child, PyMuPDF, sqlite-vec and the bundled model;
+#    exercises the spawned extraction child, PyMuPDF, sqlite-vec and the bundled model (loaded
+#    from the copy prepared on first use);
 # 2. search with --json and require hits from a sample file;
 # 3. open the window on the offscreen Qt platform and require it to stay up (no display needed);
 # 4. kenning ask-folder hands a folder to that running window, which adds it to the index.
@@ -27,6 +28,12 @@ elapsed() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
 start="$(now)"
 "$BIN" --home "$WORK/home" search "anything" --json > /dev/null
 echo "smoke: first command on an empty home (unpacks the built-in model once): $(elapsed "$start" "$(now)") s"
+
+# The model is loaded from its prepared copy (Q5_0 layers widened; core/prepared_weights.py),
+# which needs ggml's library where the bundle keeps llama.cpp.
+ls "$WORK"/home/data/models/cache/*.q5-as-q8.gguf > /dev/null 2>&1 \
+    || { echo "smoke: the model's prepared copy was not made" >&2; exit 1; }
+echo "smoke: the model was loaded from its prepared copy"
 
 start="$(now)"
 "$BIN" --home "$WORK/home" index "$WORK/docs" > "$WORK/index.log" 2>&1 \

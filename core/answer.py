@@ -238,7 +238,6 @@ def attribute(
     then cites the smallest span that supports it, unless that span contradicts it (negation
     or roles swapped) or lacks a figure the sentence states. Other sentences are set aside."""
     by_n = {s.n: s for s in sources}
-    citations: list[Citation] = []
     kept: list[str] = []
     unsupported: list[str] = []
     misstated: list[tuple[Source, int, int]] = []
@@ -254,7 +253,7 @@ def attribute(
                 sentence, source.text, source.start, similarity=similarity
             )
             needed = SUPPORT_OVERLAP if source.n in cited else ATTRIBUTION_OVERLAP
-            if start == end or (claim_words and score < needed):
+            if start == end or score < needed:
                 continue
             span_text = source.hit.text[start - source.hit.start : end - source.hit.start]
             if contradicts(sentence, span_text):
@@ -268,7 +267,6 @@ def attribute(
             if key not in seen:
                 seen[key] = Citation(source.n, source.hit.path, source.hit.page, start, end,
                                      span_text, source.hit.chunk_id)
-                citations.append(seen[key])
             numbers.append(source.n)
             if source.n not in cited:
                 break  # one attributed source is enough for an uncited sentence
@@ -277,7 +275,8 @@ def attribute(
             kept.append(_with_marks(sentence, marks))
         else:
             unsupported.append(sentence)
-    return CheckedAnswer(" ".join(kept), citations, unsupported, misstated)
+    # Each span cited once, in the order first cited.
+    return CheckedAnswer(" ".join(kept), list(seen.values()), unsupported, misstated)
 
 
 def quote_answer(

@@ -25,12 +25,12 @@ from PySide6.QtCore import QObject, Signal
 from app.tasks import TaskContext, TaskRunner
 from core.cancel import Progress
 from core.config import Settings
-from core.index_service import IndexService
-from core.model import TextModel
-from core.model_worker import ModelWorker, Priority
+from core.index.service import IndexService
+from core.models.interface import TextModel
+from core.models.worker import ModelWorker, Priority
+from core.search.handover import HANDOVER_NOTE, handover_complete
 from core.services import ModelUnavailable, Services
-from core.store import Store
-from core.vector_handover import HANDOVER_NOTE, handover_complete
+from core.store.database import Store
 
 log = logging.getLogger(__name__)
 

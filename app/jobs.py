@@ -15,13 +15,13 @@ from pathlib import Path
 import pymupdf
 
 from app.tasks import TaskContext
-from core.answer import Answerer
+from core.answer.answerer import Answerer
 from core.config import Settings
 from core.extract import extract, open_document, span_quads
 from core.extract.pdf import PAGED_KINDS
-from core.model import TextModel
-from core.query import QUERY_STOPWORDS, parse_query
-from core.search import SearchResult, search
+from core.models.interface import TextModel
+from core.search.query import QUERY_STOPWORDS, parse_query
+from core.search.retrieval import SearchResult, search
 from core.types import Answer, Hit
 
 Rect = tuple[float, float, float, float]

@@ -18,8 +18,7 @@ from app.engine import Engine
 from app.single_instance import InstanceServer, instance_name, send_request
 from app.tasks import TaskRunner
 from app.window import MainWindow
-from core.config import AppPaths, Settings
-from core.services import Services, display_available
+from core.services import Services
 
 
 def build_window(services: Services) -> MainWindow:
@@ -69,25 +68,3 @@ def window_request(ask_folder: Path | None) -> dict[str, str]:
     if ask_folder is None:
         return {"action": "show"}
     return {"action": "ask-folder", "path": str(ask_folder)}
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m app.main``: the window with the user's own settings and data."""
-    if not display_available():
-        print(
-            "kenning: no display found (DISPLAY or WAYLAND_DISPLAY is not set). Use the "
-            "command line instead: kenning search, kenning index, kenning status.",
-            file=sys.stderr,
-        )
-        return 1
-    paths = AppPaths.resolve()
-    services = Services(paths, Settings.load(paths.settings_file))
-    return run_window(services, argv)
-
-
-if __name__ == "__main__":
-    # Extraction runs in a spawned child process; frozen builds need this first.
-    import multiprocessing
-
-    multiprocessing.freeze_support()
-    sys.exit(main())

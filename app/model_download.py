@@ -10,8 +10,8 @@ from pathlib import Path
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from app.tasks import Operation, TaskContext, TaskRunner
-from core.catalogue import CatalogueEntry, load_catalogue
-from core.download import DownloadProgress, download
+from core.models.catalogue import CatalogueEntry, load_catalogue
+from core.models.download import DownloadProgress, download
 
 
 def _download(ctx: TaskContext, entry: CatalogueEntry, target: Path) -> Path:

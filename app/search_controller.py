@@ -17,7 +17,7 @@ from app.engine import Engine
 from app.results import ResultsModel
 from app.tasks import TaskRunner
 from core.cancel import Progress
-from core.search import SearchResult
+from core.search.retrieval import SearchResult
 
 REQUERY_MS = 1500  # at most this often while indexing adds files
 

@@ -27,7 +27,7 @@ from app.engine import Engine
 from app.model_download import ModelDownloadPanel
 from app.tasks import TaskContext, TaskRunner
 from core.integrate import Report, change_here, installed_here
-from core.model_check import ModelReport, check_model
+from core.models.check import ModelReport, check_model
 
 BUNDLED = "The bundled model (gemma-3-270m)"
 PROFILE_TEXT = {

@@ -29,7 +29,7 @@ from typing import Any, Generic, TypeVar
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from core.cancel import Cancelled, CancelToken
-from core.store import Store
+from core.store.database import Store
 
 log = logging.getLogger(__name__)
 

@@ -33,7 +33,7 @@ from app.settings_dialog import SettingsDialog
 from app.status import NoticeBar, StatusArea
 from app.tasks import TaskRunner
 from app.tray import Tray, create_tray
-from core.search import SearchResult
+from core.search.retrieval import SearchResult
 
 OVERVIEW_MS = 2000  # how often counts refresh while indexing runs
 

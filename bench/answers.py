@@ -28,14 +28,14 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import core.sources  # noqa: E402
-from core.answer import NOT_FOUND_TEXT, Answerer, build_messages, select_sources  # noqa: E402
+import core.answer.sources  # noqa: E402
+from core.answer.answerer import NOT_FOUND_TEXT, Answerer, build_messages, select_sources  # noqa: E402
+from core.answer.support import sentence_spans  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402
-from core.indexer import Indexer  # noqa: E402
-from core.model import GenerationSettings  # noqa: E402
+from core.index.indexer import Indexer  # noqa: E402
+from core.models.interface import GenerationSettings  # noqa: E402
 from core.services import load_default_or_chosen_model  # noqa: E402
-from core.store import Store  # noqa: E402
-from core.support import sentence_spans  # noqa: E402
+from core.store.database import Store  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval" / "docugami_sec10q"
 CACHE = ROOT / "bench" / ".cache" / "docugami_sec10q"  # shared with bench/retrieval.py
@@ -64,7 +64,7 @@ def main() -> None:
     parser.add_argument("--repeat-penalty", type=float)
     parser.add_argument("--max-tokens", type=int)
     parser.add_argument("--show", action="store_true", help="print each answer")
-    parser.add_argument("--source-tokens", default=str(core.sources.SOURCE_TOKENS),
+    parser.add_argument("--source-tokens", default=str(core.answer.sources.SOURCE_TOKENS),
                         help="comma-separated source sizes; the first is the reference")
     parser.add_argument("--keywords-only", action="store_true",
                         help="retrieve by keywords alone from an index without vectors (minutes "
@@ -104,9 +104,9 @@ def main() -> None:
     sizes = [int(x) for x in args.source_tokens.split(",")]
     results = []
     for size in sizes:
-        core.sources.SOURCE_TOKENS = size
+        core.answer.sources.SOURCE_TOKENS = size
         results.append(run_questions(answerer, model, queries, relevant, args.show))
-    core.sources.SOURCE_TOKENS = sizes[0]
+    core.answer.sources.SOURCE_TOKENS = sizes[0]
 
     n = len(queries)
     load = os.getloadavg()

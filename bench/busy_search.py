@@ -34,12 +34,12 @@ sys.path.insert(0, str(ROOT))
 
 from core.cancel import CancelToken, Progress  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402
-from core.indexer import Indexer  # noqa: E402
-from core.model import TextModel  # noqa: E402
-from core.model_worker import INTERACTIVE_GRACE_S, ModelWorker, Priority  # noqa: E402
-from core.search import search  # noqa: E402
+from core.index.indexer import Indexer  # noqa: E402
+from core.models.interface import TextModel  # noqa: E402
+from core.models.worker import INTERACTIVE_GRACE_S, ModelWorker, Priority  # noqa: E402
+from core.search.retrieval import search  # noqa: E402
 from core.services import load_default_or_chosen_model  # noqa: E402
-from core.store import Store  # noqa: E402
+from core.store.database import Store  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval" / "medline"
 CACHE = ROOT / "bench" / ".cache"

@@ -33,12 +33,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from core.config import Settings  # noqa: E402
-from core.default_model import default_model_path  # noqa: E402
-from core.extract_worker import IsolatedExtractor  # noqa: E402
-from core.indexer import EMBED_BATCH_CHUNKS, Indexer, embedding_input  # noqa: E402
-from core.llama_model import UnifiedModel  # noqa: E402
-from core.store import Store  # noqa: E402
-from core.store_chunks import PendingChunk  # noqa: E402
+from core.extract.worker import IsolatedExtractor  # noqa: E402
+from core.index.indexer import EMBED_BATCH_CHUNKS, Indexer, embedding_input  # noqa: E402
+from core.models.default_model import default_model_path  # noqa: E402
+from core.models.llama.unified import UnifiedModel  # noqa: E402
+from core.store.chunks import PendingChunk  # noqa: E402
+from core.store.database import Store  # noqa: E402
 from tests.docs_factory import make_docx, make_html, make_pdf  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "eval" / "medline" / "corpus.jsonl"

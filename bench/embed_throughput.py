@@ -26,9 +26,9 @@ sys.path.insert(0, str(REPO))
 
 import llama_cpp  # noqa: E402
 
-from core.default_model import default_model_path  # noqa: E402
-from core.llama_ctypes import default_thread_count, route_llama_logs  # noqa: E402
-from core.llama_model import UnifiedModel  # noqa: E402
+from core.models.default_model import default_model_path  # noqa: E402
+from core.models.llama.bindings import default_thread_count, route_llama_logs  # noqa: E402
+from core.models.llama.unified import UnifiedModel  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "eval" / "medline" / "corpus.jsonl"
 WINDOW = 512  # tokens per text on both sides (Llama.embed truncates at n_batch)

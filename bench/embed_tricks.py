@@ -18,7 +18,7 @@ CENTRE_REFERENCE (the default recipe is plain/mean_layer15+refcentred).
 
 Pooled vectors are cached under ~/.cache/kenning-bench/vectors/<model>/<collection>/<pass>.npz
 so each pass is computed once. Keywords come from SQLite FTS5 (porter, the product's
-tokenizer and query expression) over the same documents; fusion rules from core.search are
+tokenizer and query expression) over the same documents; fusion rules from core.search.retrieval are
 applied to the document rankings. Prints nDCG@10 and recall@100 per setting.
 
     nice -n 10 python bench/embed_tricks.py adi medline cranfield --passes plain,echo
@@ -45,13 +45,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.retrieval import EVAL, load_qrels, ndcg_at, recall_at  # noqa: E402
-from core.default_model import default_model_path  # noqa: E402
-from core.embed_recipe import CENTRE_REFERENCE  # noqa: E402
-from core.fusion import fuse, fuse_guarded, gate_dense_only  # noqa: E402
-from core.gguf_info import GENERIC  # noqa: E402
-from core.llama_ctypes import clear_memory, tensor_name  # noqa: E402
-from core.llama_model import _EMBED_NODE, UnifiedModel  # noqa: E402
-from core.query import parse_query  # noqa: E402
+from core.models.default_model import default_model_path  # noqa: E402
+from core.models.embed_recipe import CENTRE_REFERENCE  # noqa: E402
+from core.models.llama.bindings import clear_memory, tensor_name  # noqa: E402
+from core.models.llama.gguf_info import GENERIC  # noqa: E402
+from core.models.llama.unified import _EMBED_NODE, UnifiedModel  # noqa: E402
+from core.search.fusion import fuse, fuse_guarded, gate_dense_only  # noqa: E402
+from core.search.query import parse_query  # noqa: E402
 
 VECTORS = Path.home() / ".cache" / "kenning-bench" / "vectors"
 DEPTH = 300
@@ -208,7 +208,7 @@ def pool_pass(model: TappedModel, texts: list[str], template: str, span: str,
 
 
 def _tok(model: UnifiedModel, text: str) -> list[int]:
-    from core.llama_ctypes import tokenize
+    from core.models.llama.bindings import tokenize
 
     return tokenize(model._vocab, text, add_special=False, parse_special=False)
 

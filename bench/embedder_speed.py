@@ -27,9 +27,9 @@ sys.path.insert(0, str(REPO))
 
 from bench.embed_throughput import CORPUS, read_documents  # noqa: E402
 from bench.minilm_gguf import build_minilm_gguf  # noqa: E402
-from core.default_model import default_model_path  # noqa: E402
-from core.llama_ctypes import default_thread_count, route_llama_logs  # noqa: E402
-from core.llama_model import UnifiedModel  # noqa: E402
+from core.models.default_model import default_model_path  # noqa: E402
+from core.models.llama.bindings import default_thread_count, route_llama_logs  # noqa: E402
+from core.models.llama.unified import UnifiedModel  # noqa: E402
 
 WINDOW = 512  # tokens per text on both sides (MiniLM's trained maximum; gemma's embed batch)
 BENCH_DIR = Path(tempfile.gettempdir()) / "kenning-bench"

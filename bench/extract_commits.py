@@ -1,5 +1,5 @@
 """Extraction with one commit per file against files grouped into one commit per tenth of a
-second (``core.indexer.GROUP_COMMIT_S``), alternated in one run on the same folder.
+second (``core.index.indexer.GROUP_COMMIT_S``), alternated in one run on the same folder.
 
 Uses the 1,000-file mixed folder ``bench/searchable.py`` generates (run it once first), a
 fresh index each time, keywords only (no model). Prints wall time and this process's CPU time
@@ -24,10 +24,10 @@ FOLDER = ROOT / "bench" / ".cache" / "searchable-1000x2"
 
 
 def main() -> None:
-    import core.indexer as indexer_module
+    import core.index.indexer as indexer_module
     from core.config import Settings
-    from core.indexer import Indexer
-    from core.store import Store
+    from core.index.indexer import Indexer
+    from core.store.database import Store
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=2)

@@ -10,7 +10,7 @@ is timed with the real model.
 Each mode prints wall-clock p50/p95 and the p50/p95 of this process's CPU time, which a
 machine shared with other work inflates far less. "hybrid exact" forces the float scan
 whatever the size: the same-run baseline for the bit shortlist that "hybrid" switches to
-past ``core.vector_index.EXACT_SCAN_LIMIT`` vectors.
+past ``core.store.vectors.EXACT_SCAN_LIMIT`` vectors.
 
     python bench/latency.py                      # 10k, 100k chunks
     python bench/latency.py --sizes 10000,100000,1000000
@@ -32,12 +32,12 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from core.config import AppPaths, Settings  # noqa: E402
-from core.model import TextModel  # noqa: E402
-from core.profiles import GENERIC  # noqa: E402
-from core.search import search  # noqa: E402
+from core.models.interface import TextModel  # noqa: E402
+from core.models.profiles import GENERIC  # noqa: E402
+from core.search.retrieval import search  # noqa: E402
 from core.services import load_default_or_chosen_model  # noqa: E402
-from core.store import Store, text_hash  # noqa: E402
-from core.vector_index import EXACT_SCAN_LIMIT, bits_table_for  # noqa: E402
+from core.store.database import Store, text_hash  # noqa: E402
+from core.store.vectors import EXACT_SCAN_LIMIT, bits_table_for  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 CACHE = ROOT / "bench" / ".cache" / "latency"

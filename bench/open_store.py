@@ -1,7 +1,7 @@
 """Time to open the index for writing, with and without the whole-file integrity check.
 
 ``Store.open`` checks the file (``PRAGMA quick_check``) unless the last writer closed it
-cleanly (core/clean_close.py). This opens the databases that ``bench/latency.py`` builds
+cleanly (core/store/clean_close.py). This opens the databases that ``bench/latency.py`` builds
 (run that first) a few times each way: "checked" forgets the clean-close note first, as after
 a crash; "clean" follows a clean close. The file cache is warm for both after the first open.
 
@@ -19,8 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.clean_close import forget_clean_close  # noqa: E402
-from core.store import Store  # noqa: E402
+from core.store.clean_close import forget_clean_close  # noqa: E402
+from core.store.database import Store  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "latency"
 

@@ -27,10 +27,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.default_model import default_model_path  # noqa: E402
-from core.llama_model import UnifiedModel  # noqa: E402
-from core.model import ChatMessage, GenerationSettings  # noqa: E402
-from core.prepared_weights import prepared_weights  # noqa: E402
+from core.models.default_model import default_model_path  # noqa: E402
+from core.models.interface import ChatMessage, GenerationSettings  # noqa: E402
+from core.models.llama.prepared_weights import prepared_weights  # noqa: E402
+from core.models.llama.unified import UnifiedModel  # noqa: E402
 
 SHARED = ROOT.parent / "shared" / "eval"
 PROMPT_TOKENS = 650

@@ -28,10 +28,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from core.config import Settings  # noqa: E402
-from core.indexer import Indexer  # noqa: E402
-from core.reconcile import ChangeSet, Reconciler  # noqa: E402
-from core.store import Store  # noqa: E402
-from core.walk import ExcludeRules  # noqa: E402
+from core.index.indexer import Indexer  # noqa: E402
+from core.index.reconcile import ChangeSet, Reconciler  # noqa: E402
+from core.index.walk import ExcludeRules  # noqa: E402
+from core.store.database import Store  # noqa: E402
 from tests.fakes import FakeModel  # noqa: E402
 
 FILES_PER_FOLDER = 100

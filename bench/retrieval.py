@@ -31,12 +31,12 @@ sys.path.insert(0, str(ROOT))
 
 from core.cancel import Progress  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402
-from core.fusion import fuse, fuse_guarded, gate_dense_only, query_dense_weight  # noqa: E402
-from core.indexer import Indexer  # noqa: E402
-from core.query import parse_query  # noqa: E402
-from core.search import filter_sql, lexical_ids, nearest_by_meaning  # noqa: E402
+from core.index.indexer import Indexer  # noqa: E402
+from core.search.fusion import fuse, fuse_guarded, gate_dense_only, query_dense_weight  # noqa: E402
+from core.search.query import parse_query  # noqa: E402
+from core.search.retrieval import filter_sql, lexical_ids, nearest_by_meaning  # noqa: E402
 from core.services import load_default_or_chosen_model  # noqa: E402
-from core.store import Store  # noqa: E402
+from core.store.database import Store  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 CACHE = ROOT / "bench" / ".cache"
@@ -239,7 +239,7 @@ def main() -> None:
     model = load_default_or_chosen_model(settings, AppPaths.resolve(CACHE / "home"))
     embedder = None
     if args.embedder:
-        from core.llama_model import UnifiedModel
+        from core.models.llama.unified import UnifiedModel
 
         embedder = UnifiedModel.load(args.embedder)
     for each in (model, embedder):

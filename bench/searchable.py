@@ -48,9 +48,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from core.config import AppPaths, Settings  # noqa: E402
-from core.indexer import Indexer  # noqa: E402
-from core.search import search  # noqa: E402
-from core.store import Store  # noqa: E402
+from core.index.indexer import Indexer  # noqa: E402
+from core.search.retrieval import search  # noqa: E402
+from core.store.database import Store  # noqa: E402
 from tests.docs_factory import make_docx, make_html, make_pdf  # noqa: E402
 
 CACHE = REPO / "bench" / ".cache"

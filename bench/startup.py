@@ -69,7 +69,7 @@ def window_child(home: Path, query: str, launched: float, timeout: float) -> dic
 
     from app.main import build_window
     from core.config import AppPaths, Settings
-    from core.search import SearchResult
+    from core.search.retrieval import SearchResult
     from core.services import Services
 
     mark("imports done")
@@ -103,9 +103,9 @@ def window_child(home: Path, query: str, launched: float, timeout: float) -> dic
 def cli_child(home: Path, query: str, launched: float) -> dict[str, float]:
     marks: dict[str, float] = {"interpreter up": time.time() - launched}
     sys.path.insert(0, str(REPO))
-    from core.cli import build_parser  # noqa: F401  (what `kenning` imports first)
+    from core.cli.main import build_parser  # noqa: F401  (what `kenning` imports first)
     from core.config import AppPaths, Settings
-    from core.search import search
+    from core.search.retrieval import search
     from core.services import Services
 
     marks["imports done"] = time.time() - launched

@@ -1,7 +1,7 @@
 """Embedding throughput against the hardware limit, and the memory indexing takes.
 
 The limit: the same llama.cpp build's raw prompt-processing rate for the bundled model (its
-prepared copy, the weights the product loads: core/prepared_weights.py), as
+prepared copy, the weights the product loads: core/models/llama/prepared_weights.py), as
 ``llama-bench -p 512`` measures it: one decode of ``--raw-tokens`` tokens of real text in one
 sequence (all layers, logits for the last token only), through the low-level bindings.
 
@@ -42,15 +42,16 @@ sys.path.insert(0, str(REPO))
 import llama_cpp  # noqa: E402
 
 from bench.embed_coverage import CORPUS, make_folder  # noqa: E402
-from core.default_model import default_model_path  # noqa: E402
-from core.llama_ctypes import (  # noqa: E402
+from core.models.default_model import default_model_path  # noqa: E402
+from core.models.llama.bindings import (  # noqa: E402
     TokenBatch,
     clear_memory,
     default_thread_count,
+    model_params,
     route_llama_logs,
     tokenize,
 )
-from core.prepared_weights import prepared_weights  # noqa: E402
+from core.models.llama.prepared_weights import prepared_weights  # noqa: E402
 
 MODEL_HOME = Path(tempfile.gettempdir()) / "kenning-bench"
 MODEL_CACHE = MODEL_HOME / "cache"
@@ -58,16 +59,17 @@ MODEL_CACHE = MODEL_HOME / "cache"
 # Where the pipeline's time goes: (label, source file suffix, function name). Cumulative
 # times from the profile; extraction is the parent waiting on the extraction child.
 TIME_SPLIT = (
-    ("scan (walk + stat)", "core/indexer.py", "scan"),
-    ("extraction (child process, incl. IPC)", "core/extract_worker.py", "extract"),
-    ("hashing the file", "core/indexer.py", "_hash_regular_file"),
-    ("chunking", "core/chunking.py", "chunk_document"),
-    ("SQLite: chunks + FTS5 (replace_chunks)", "core/store_chunks.py", "replace_chunks"),
-    ("embedding calls (embed_documents)", "core/llama_model.py", "embed_documents"),
-    ("  of which tokenizing", "core/llama_model.py", "_embed_input"),
-    ("  of which decode + pooling (_decode_group)", "core/llama_model.py", "_decode_group"),
-    ("SQLite: find chunks to embed", "core/store_chunks.py", "chunks_needing_vectors"),
-    ("SQLite: store vectors (add_vectors)", "core/store_chunks.py", "add_vectors"),
+    ("scan (walk + stat)", "core/index/indexer.py", "scan"),
+    ("extraction (child process, incl. IPC)", "core/extract/worker.py", "extract"),
+    ("hashing the file", "core/index/indexer.py", "_hash_regular_file"),
+    ("chunking", "core/index/chunking.py", "chunk_document"),
+    ("SQLite: chunks + FTS5 (replace_chunks)", "core/store/chunks.py", "replace_chunks"),
+    ("embedding calls (embed_documents)", "core/models/llama/unified.py", "embed_documents"),
+    ("  of which tokenizing", "core/models/llama/unified.py", "_embed_input"),
+    ("  of which decode + pooling (_decode_group)", "core/models/llama/unified.py",
+     "_decode_group"),
+    ("SQLite: find chunks to embed", "core/store/chunks.py", "chunks_needing_vectors"),
+    ("SQLite: store vectors (add_vectors)", "core/store/chunks.py", "add_vectors"),
 )
 
 
@@ -80,7 +82,7 @@ def raw_prompt_rate(model_path: Path, tokens: int, threads: int, repeats: int) -
     route_llama_logs()
     llama_cpp.llama_backend_init()
     model = llama_cpp.llama_model_load_from_file(
-        str(model_path).encode(), llama_cpp.llama_model_default_params())
+        str(model_path).encode(), model_params())
     params = llama_cpp.llama_context_default_params()
     params.n_ctx = params.n_batch = params.n_ubatch = tokens
     params.n_threads = params.n_threads_batch = threads
@@ -113,10 +115,10 @@ def raw_prompt_rate(model_path: Path, tokens: int, threads: int, repeats: int) -
 def run_pipeline(folder: Path, home: Path) -> dict[str, Any]:
     """Index ``folder`` with the real model into a fresh store; timings, tokens and memory."""
     from core.config import Settings
-    from core.indexer import Indexer
-    from core.llama_model import UnifiedModel
+    from core.index.indexer import Indexer
+    from core.models.llama.unified import UnifiedModel
     from core.services import embed_pass_tokens
-    from core.store import Store
+    from core.store.database import Store
 
     start = time.perf_counter()
     # The embedding pass the product uses (core/services.py), not the loader's default.

@@ -1,5 +1,5 @@
 """Vector search at scale: vec0's exact float scan against the bit shortlist re-scored with
-float vectors (``core/vector_index.py``), on synthetic 640-wide unit vectors.
+float vectors (``core/store/vectors.py``), on synthetic 640-wide unit vectors.
 
 Two kinds of vectors: "random" (independent directions, the hard case for a 1-bit copy: true
 neighbours are barely closer than anything else) and "structured" (most of each vector in a
@@ -25,8 +25,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from core.store import Store  # noqa: E402
-from core.vector_index import Restriction, bits_table_for, exact_scan, nearest  # noqa: E402
+from core.store.database import Store  # noqa: E402
+from core.store.vectors import Restriction, bits_table_for, exact_scan, nearest  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "vectors"
 DIM = 640  # gemma-3-270m's embedding width

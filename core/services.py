@@ -1,6 +1,6 @@
 """Building the engine's parts from paths and settings, for the CLI and the window alike.
 
-Nothing here is global: ``app/main.py`` and ``core/cli.py`` each build one ``Services`` and
+Nothing here is global: ``app/main.py`` and ``core/cli/main.py`` each build one ``Services`` and
 pass its parts on.
 """
 
@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.config import AppPaths, Settings
-from core.model import TextModel
-from core.store import DatabaseDamaged, Store, remembered_folders
+from core.models.interface import TextModel
+from core.store.database import DatabaseDamaged, Store, remembered_folders
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ def embed_pass_tokens(settings: Settings) -> int:
 
 def load_gguf(path: Path, settings: Settings, paths: AppPaths) -> TextModel:
     """One GGUF loaded as the settings ask (threads, embedding pass), its facts cached."""
-    from core.llama_model import UnifiedModel
+    from core.models.llama.unified import UnifiedModel
 
     return UnifiedModel.load(path, n_threads=settings.threads or None,
                              embed_batch_tokens=embed_pass_tokens(settings),
@@ -62,7 +62,7 @@ def load_gguf(path: Path, settings: Settings, paths: AppPaths) -> TextModel:
 def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextModel:
     """The user's chosen GGUF, or the bundled default model; paired with a separate embedder
     when ``settings.embedding_model_path`` names one (the model then only writes answers)."""
-    from core.default_model import default_model_path
+    from core.models.default_model import default_model_path
 
     # The embedder's file is checked before anything loads, so a bad setting costs nothing.
     embedder_path = _chosen_embedder(settings)
@@ -87,7 +87,7 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextMod
         raise ModelUnavailable(
             f"Could not load the embedding model {embedder_path}: {exc}. {_EMBEDDER_WAY_OUT}"
         ) from exc
-    from core.paired_model import PairedModel
+    from core.models.paired import PairedModel
 
     return PairedModel(embedder=embedder, chat=model)
 
@@ -103,7 +103,7 @@ _EMBEDDER_WAY_OUT = (
 def _chosen_embedder(settings: Settings) -> Path | None:
     if not settings.embedding_model_path:
         return None
-    from core.model_check import UnusableModel, check_model
+    from core.models.check import UnusableModel, check_model
 
     path = Path(settings.embedding_model_path).expanduser()
     try:
@@ -116,7 +116,7 @@ def _chosen_embedder(settings: Settings) -> Path | None:
 
 def _check_chosen_model(path: Path) -> None:
     """Refuse a chosen file llama.cpp would fail on (or crash with), in plain words."""
-    from core.model_check import UnusableModel, check_model
+    from core.models.check import UnusableModel, check_model
 
     try:
         check_model(path)
@@ -173,16 +173,16 @@ class Services:
 
     def search_model(self, store: Store) -> TextModel:
         """The model search and answers use: ``model``, or right after a switch of model,
-        one that searches the previous model's fuller vectors (``core/vector_handover.py``)."""
+        one that searches the previous model's fuller vectors (``core/search/handover.py``)."""
         if self._search_model is None:
-            from core.vector_handover import with_previous_vectors
+            from core.search.handover import with_previous_vectors
 
             self._search_model = with_previous_vectors(store, self.model, self.load_for_queries)
         return self._search_model
 
     def load_for_queries(self, path: Path) -> TextModel:
         """Load a second model beside ``model`` to embed queries, when memory allows."""
-        from core.model_check import memory_needed, total_ram
+        from core.models.check import memory_needed, total_ram
 
         # Two models at once: the second may take at most half of the machine. (This file
         # made vectors before, so the full check_model, seconds for a large vocabulary, is

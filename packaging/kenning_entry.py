@@ -9,6 +9,6 @@ import sys
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()
-    from core.cli import main
+    from app.launch import main
 
     sys.exit(main())

@@ -29,7 +29,7 @@ start="$(now)"
 "$BIN" --home "$WORK/home" search "anything" --json > /dev/null
 echo "smoke: first command on an empty home (unpacks the built-in model once): $(elapsed "$start" "$(now)") s"
 
-# The model is loaded from its prepared copy (Q5_0 layers widened; core/prepared_weights.py),
+# The model is loaded from its prepared copy (Q5_0 layers widened; core/models/llama/prepared_weights.py),
 # which needs ggml's library where the bundle keeps llama.cpp.
 ls "$WORK"/home/data/models/cache/*.q5-as-q8.gguf > /dev/null 2>&1 \
     || { echo "smoke: the model's prepared copy was not made" >&2; exit 1; }

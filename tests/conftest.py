@@ -22,7 +22,7 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 @pytest.fixture(scope="session")
 def extractor():
     """One extraction child process for the whole run (each start costs a fraction of a second)."""
-    from core.extract_worker import IsolatedExtractor
+    from core.extract.worker import IsolatedExtractor
 
     worker = IsolatedExtractor(timeout=60)
     yield worker

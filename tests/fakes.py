@@ -19,7 +19,7 @@ from collections.abc import Iterator, Sequence
 import numpy as np
 
 from core.cancel import CancelToken
-from core.model import ChatMessage, GenerationSettings, ModelProfile, TextModel
+from core.models.interface import ChatMessage, GenerationSettings, ModelProfile, TextModel
 
 _WORD = re.compile(r"\w+")
 _TOKEN = re.compile(r"\w+|[^\w\s]")

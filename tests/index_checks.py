@@ -4,7 +4,7 @@ duplicated or orphaned, and two indexes of the same tree hold the same things.""
 
 from __future__ import annotations
 
-from core.store import Store
+from core.store.database import Store
 
 
 def assert_consistent(store: Store, model_id: str) -> None:

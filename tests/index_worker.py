@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from core.config import Settings
-from core.extract_worker import IsolatedExtractor
-from core.indexer import Indexer
-from core.store import Store
+from core.extract.worker import IsolatedExtractor
+from core.index.indexer import Indexer
+from core.store.database import Store
 from core.types import Document
 from tests.fakes import FakeModel
 

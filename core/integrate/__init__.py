@@ -38,7 +38,7 @@ def launch_command(exe: str | None) -> list[str]:
     ``exe`` when given (the installers pass the frozen window program); else, in a frozen
     build, this executable (on Windows the window program ``kenning.exe`` beside
     ``kenning-cli.exe``); else the ``kenning`` console script beside this Python; else
-    ``python -m core.cli``.
+    ``python -m app.launch``.
     """
     if exe:
         return [os.path.abspath(os.path.expanduser(exe))]
@@ -52,7 +52,7 @@ def launch_command(exe: str | None) -> list[str]:
         script = executable.with_name(name)
         if script.is_file():
             return [os.path.abspath(script)]
-    return [os.path.abspath(executable), "-m", "core.cli"]
+    return [os.path.abspath(executable), "-m", "app.launch"]
 
 
 @dataclass

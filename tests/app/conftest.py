@@ -11,9 +11,9 @@ from pytestqt.qtbot import QtBot
 from app.main import build_window
 from app.window import MainWindow
 from core.config import AppPaths, Settings
-from core.indexer import Indexer
+from core.index.indexer import Indexer
 from core.services import Services
-from core.store import Store
+from core.store.database import Store
 from tests.docs_factory import make_corrupt_pdf, make_pdf
 from tests.fakes import FakeModel
 

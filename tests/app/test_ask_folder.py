@@ -17,8 +17,8 @@ from pytestqt.qtbot import QtBot
 from app.single_instance import InstanceServer, instance_name, send_request
 from app.window import MainWindow
 from core.config import AppPaths
-from core.index_service import ASKED_PRIORITY
-from core.store import Store
+from core.index.service import ASKED_PRIORITY
+from core.store.database import Store
 from tests.app.conftest import WindowFactory, fill_folder, write
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +33,7 @@ def kenning(*args: str, home: Path, **env: str) -> subprocess.Popen[str]:
     environment = {**os.environ, "KENNING_HOME": str(home), "QT_QPA_PLATFORM": "offscreen",
                    **env}
     return subprocess.Popen(
-        [sys.executable, "-m", "core.cli", *args], cwd=ROOT, env=environment, text=True,
+        [sys.executable, "-m", "app.launch", *args], cwd=ROOT, env=environment, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
 

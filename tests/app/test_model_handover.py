@@ -9,10 +9,10 @@ from pytestqt.qtbot import QtBot
 
 from app.main import build_window
 from core.config import AppPaths, Settings
-from core.indexer import Indexer
-from core.search import search
+from core.index.indexer import Indexer
+from core.search.retrieval import search
 from core.services import Services
-from core.store import Store
+from core.store.database import Store
 from tests.fakes import FakeModel
 
 WAIT_MS = 20_000

@@ -11,7 +11,7 @@ from pytestqt.qtbot import QtBot
 from app.preview import PreviewPane, PreviewTarget
 from app.tasks import TaskRunner
 from core.config import AppPaths
-from core.store import Store
+from core.store.database import Store
 from tests.docs_factory import make_pdf
 
 WAIT_MS = 10_000

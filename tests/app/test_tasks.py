@@ -12,7 +12,7 @@ from pytestqt.qtbot import QtBot
 from app.tasks import Pool, TaskContext, TaskRunner
 from core.config import AppPaths
 from core.services import display_available
-from core.store import Store
+from core.store.database import Store
 
 WAIT_MS = 5_000
 

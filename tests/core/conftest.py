@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from core.llama_model import UnifiedModel
+    from core.models.llama.unified import UnifiedModel
 
 
 @pytest.fixture(scope="session")
 def default_gguf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """The bundled gemma-3-270m, assembled once per run (about a second) and removed after,
     so kept pytest temp folders do not pile up 250 MB copies."""
-    from core.default_model import default_model_path
+    from core.models.default_model import default_model_path
 
     path = default_model_path(tmp_path_factory.mktemp("models"))
     yield path
@@ -27,8 +27,8 @@ def default_gguf(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def real_model(default_gguf: Path, tmp_path_factory: pytest.TempPathFactory
                ) -> Iterator[UnifiedModel]:
     """One loaded ``UnifiedModel`` shared by the run, loaded as Kenning loads it: from its
-    prepared copy (``core.prepared_weights``, removed after). Loading takes about two seconds."""
-    from core.llama_model import UnifiedModel
+    prepared copy (``prepared_weights``, removed after). Loading takes about two seconds."""
+    from core.models.llama.unified import UnifiedModel
 
     cache = tmp_path_factory.mktemp("model-cache")
     model = UnifiedModel.load(default_gguf, n_ctx=2048, cache_dir=cache)

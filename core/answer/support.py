@@ -1,0 +1,261 @@
+"""Finding the passage that supports a claim: sentence spans and how well they back a sentence.
+
+Scores are lexical (content words shared, with light stemming) so they are fast, exact and
+explainable; an optional embedding similarity (the model's, passed in by the answer module)
+breaks ties between candidate spans. Sharing words is not agreeing: ``contradicts`` catches
+the cheap cases where a claim uses the source's words to say something else (a negation the
+source lacks, or the two parties on either side of the verb swapped), and ``unbacked_figures``
+the numbers a claim states that its source does not.
+
+>>> best_support("Notice is 60 days.", "Rent is due monthly. Notice must be 60 days.", 0)
+(21, 44, ...)
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+
+from core.search.query import STOPWORDS
+
+# Text that addresses an AI rather than stating facts ("ignore previous instructions...").
+# Such sentences stay visible in the source but never count as support for an answer.
+_INSTRUCTION = re.compile(
+    r"\b(ignore|disregard|forget|override)\b.{0,60}\b(instructions?|prompts?|rules|above|previous|"
+    r"prior)\b|\b(you are now|act as an?|system prompt|(reply|respond|answer) only with|"
+    r"new instructions)\b",
+    re.IGNORECASE | re.DOTALL,
+)
+# A sentence ends at . ! or ? followed by space, or at a blank line; a single line break is
+# only layout (PDF lines, wrapped paragraphs) and never ends one. "2.5" stays whole.
+_SENTENCE = re.compile(r"(?:[^.!?\n]|\n(?![ \t]*\n)|[.!?](?!\s|$))+(?:[.!?]+|\n[ \t]*\n|$)")
+_WORD = re.compile(r"\w+")
+_VISIBLE = re.compile(r"\S")
+_LIST_MARKER = re.compile(r"\(?(\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]")
+_NEGATION = frozenset(("not", "no", "never", "nor", "neither", "without", "cannot", "none"))
+# A number as written: "60", "$1,250.5", "5%" (not the 4 of "Q4" or a 2 inside "v2.1a").
+_FIGURE = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w])")
+# ... and as an ordinal: the "3rd" or "third" of "third quarter" is the 3 a reader checks.
+_ORDINAL = re.compile(r"(?<![\w.,])(\d+)(?:st|nd|rd|th)\b", re.IGNORECASE)
+# Number words, so "sixty days" and "60 days" agree; "one" is left out ("one of the ...").
+_ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
+         "eighteen", "nineteen", "twenty")
+_TENS = ("thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
+             "ninth", "tenth", "eleventh", "twelfth")
+_NUMBER_WORDS = {word: str(value) for value, word in enumerate(_ONES) if word != "one"} | {
+    word: str(10 * tens) for tens, word in enumerate(_TENS, start=3)} | {
+    word: str(value) for value, word in enumerate(_ORDINALS, start=1)}
+# How much the embedding similarity (cosine, -1..1) weighs against the lexical share (0..1)
+# when choosing among candidate spans; lexical stays the main, explainable signal.
+EMBEDDING_WEIGHT = 0.5
+
+# Given a claim and candidate passages, how alike each passage is in meaning (cosine).
+Similarity = Callable[[str, Sequence[str]], Sequence[float]]
+
+
+def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each sentence or line in ``text``, trimmed of surrounding space. A
+    full stop after an abbreviation ("U.S. federal") or a list number ("1. Revenue") does
+    not end one."""
+    pending: int | None = None  # start of a sentence carried on into the next match
+    for match in _SENTENCE.finditer(text):
+        start, end = match.start(), match.end()
+        while start < end and text[start].isspace():
+            start += 1
+        while end > start and text[end - 1].isspace():
+            end -= 1
+        if pending is not None:
+            start, pending = pending, None
+        if end < len(text) and (is_list_marker(text[start:end]) or ends_in_abbreviation(
+                text[start:end], next_visible(text, end))):
+            pending = start
+            continue
+        if end - start > 1 and _WORD.search(text, start, end):
+            yield start, end
+    if pending is not None and _WORD.search(text, pending):
+        yield pending, len(text.rstrip())
+
+
+def next_visible(text: str, pos: int) -> str:
+    """The first character of ``text`` from ``pos`` on that is not white space ("" if none)."""
+    match = _VISIBLE.search(text, pos)
+    return match.group() if match else ""
+
+
+def ends_in_abbreviation(sentence: str, following: str) -> bool:
+    """Whether ``sentence``'s final full stop belongs to an abbreviation or an initial that
+    the text goes on from ("U.S. federal", "Inc. reported", "No. 5"): the word before it is
+    short or dotted, and ``following`` (the next visible character) is lower case or a
+    digit."""
+    if not sentence.endswith(".") or sentence.endswith(".."):
+        return False
+    if not (following.islower() or following.isdigit()):
+        return False
+    word = sentence[:-1].rsplit(None, 1)[-1] if sentence[:-1].strip() else ""
+    return bool(word) and ("." in word or (word.isalpha() and len(word) <= 3))
+
+
+def is_list_marker(sentence: str) -> bool:
+    """A bare list number or letter ("1.", "b)", "(iv)"): it starts the sentence after it."""
+    return _LIST_MARKER.fullmatch(sentence.strip()) is not None
+
+
+def looks_like_instruction(sentence: str) -> bool:
+    return _INSTRUCTION.search(sentence) is not None
+
+
+def evidence_spans(text: str) -> list[tuple[int, int]]:
+    """Sentence spans that may support a claim. An instruction aimed at an assistant, and the
+    rest of its paragraph, never count: an injected command must not become an answer."""
+    kept: list[tuple[int, int]] = []
+    tainted_until = -1
+    for start, end in sentence_spans(text):
+        if looks_like_instruction(text[start:end]):
+            paragraph_end = text.find("\n\n", end)
+            tainted_until = len(text) if paragraph_end < 0 else paragraph_end
+        if start >= tainted_until:
+            kept.append((start, end))
+    return kept
+
+
+def content_words(text: str) -> set[str]:
+    """Lower-cased, lightly stemmed words that carry meaning (no stopwords)."""
+    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
+
+
+def _stem(word: str) -> str:
+    for suffix in ("ingly", "edly", "ing", "ied", "ies", "ed", "es", "ly", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
+            break
+    # "give", "gives" and "giving" meet at "giv"; "notice" and "noticed" at "notic".
+    if word.endswith("e") and len(word) >= 4:
+        word = word[:-1]
+    return word
+
+
+def overlap(claim_words: set[str], passage_words: set[str]) -> float:
+    """Share of the claim's content words found in the passage (0..1)."""
+    if not claim_words:
+        return 0.0
+    return len(claim_words & passage_words) / len(claim_words)
+
+
+def best_support(
+    claim: str,
+    text: str,
+    offset: int,
+    max_sentences: int = 2,
+    similarity: Similarity | None = None,
+) -> tuple[int, int, float]:
+    """The span of one or two neighbouring sentences of ``text`` that best backs ``claim``.
+
+    Returns (start, end, score) with offsets shifted by ``offset`` (so they are page offsets
+    when ``text`` is a chunk starting at ``offset``). Score is the share of the claim's content
+    words the span contains. Spans are ranked by that share plus, when ``similarity`` is
+    given, EMBEDDING_WEIGHT times their meaning similarity to the claim; two sentences are
+    taken only when together they rank clearly above the best single one.
+    """
+    claim_words = content_words(claim)
+    spans = evidence_spans(text)
+    if not spans:
+        return offset, offset, 0.0
+    candidates = list(spans)
+    if max_sentences > 1:
+        candidates += [
+            (spans[i][0], spans[i + 1][1])
+            for i in range(len(spans) - 1)
+            if not looks_like_instruction(text[spans[i][0] : spans[i + 1][1]])
+        ]
+    lexical = [overlap(claim_words, content_words(text[s:e])) for s, e in candidates]
+    meaning: Sequence[float] = [0.0] * len(candidates)
+    if similarity is not None:
+        meaning = similarity(claim, [text[s:e] for s, e in candidates])
+    rank = [lex + EMBEDDING_WEIGHT * sim for lex, sim in zip(lexical, meaning, strict=True)]
+    singles = range(len(spans))
+    best = max(singles, key=lambda i: rank[i])
+    for i in range(len(spans), len(candidates)):
+        if rank[i] > rank[best] + 0.2 and lexical[i] >= lexical[best]:
+            best = i
+    start, end = candidates[best]
+    return offset + start, offset + end, lexical[best]
+
+
+def figures(text: str) -> set[str]:
+    """The numbers ``text`` states, as plain digits: "$1,250.5" gives "1250.5", "sixty" "60",
+    "third" and "3rd" "3"."""
+    found = {match.group().replace(",", "") for match in _FIGURE.finditer(text)}
+    found |= {match.group(1) for match in _ORDINAL.finditer(text)}
+    return found | {_NUMBER_WORDS[w] for w in _WORD.findall(text.lower()) if w in _NUMBER_WORDS}
+
+
+def unbacked_figures(claim: str, *backing: str) -> set[str]:
+    """The numbers ``claim`` states that none of ``backing`` does. A figure is the easiest
+    claim for a small model to get wrong and for a reader to check: "$15.6 billion" beside
+    a source that says "$6.8 billion" shares every other word with it."""
+    stated = figures(claim)
+    if not stated:
+        return set()
+    return stated - set().union(*(figures(text) for text in backing))
+
+
+def contradicts(claim: str, passage: str) -> bool:
+    """Whether ``claim`` says something other than ``passage`` with the same words: one of
+    them is negated and the other is not, or two words they share sit on opposite sides of a
+    shared word (the verb) in opposite order ("the tenant must give the landlord notice"
+    against "the landlord must give the tenant notice"): the shared words right before and
+    after the same one to three shared words trade places. Cheap and conservative: a passive
+    sentence ("... by the landlord") is not checked for order."""
+    claim_tokens = _tokens(claim)
+    passage_tokens = _tokens(passage)
+    if _negated(claim_tokens) != _negated(passage_tokens):
+        return True
+    if "by" in claim_tokens or "by" in passage_tokens:
+        return False
+    passage_order = _first_positions(passage_tokens)
+    claim_order = _first_positions(claim_tokens)
+    claim_seq = [w for w in sorted(claim_order, key=claim_order.__getitem__) if w in passage_order]
+    passage_seq = [w for w in sorted(passage_order, key=passage_order.__getitem__)
+                   if w in claim_order]
+    # "X <verb words> Y" in the claim, "Y <the same verb words> X" in the passage.
+    position = {w: i for i, w in enumerate(passage_seq)}
+    for i, first in enumerate(claim_seq):
+        for gap in range(1, 4):
+            if i + gap + 1 >= len(claim_seq):
+                break
+            last = claim_seq[i + gap + 1]
+            between = claim_seq[i + 1 : i + gap + 1]
+            j = position[last]
+            if passage_seq[j + 1 : j + gap + 2] == [*between, first]:
+                return True
+    return False
+
+
+def _tokens(text: str) -> list[str]:
+    words = [w.replace("’", "'") for w in re.findall(r"[\w'’]+", text.lower())]
+    expanded: list[str] = []
+    for word in words:
+        if word.endswith("n't"):
+            expanded += [word[:-3], "not"]
+        else:
+            expanded.append(word.strip("'"))
+    return expanded
+
+
+def _negated(tokens: list[str]) -> bool:
+    return sum(t in _NEGATION for t in tokens) % 2 == 1
+
+
+def _first_positions(tokens: list[str]) -> dict[str, int]:
+    """Content word → position of its only occurrence; repeated words say nothing of order."""
+    counts: dict[str, int] = {}
+    positions: dict[str, int] = {}
+    for i, token in enumerate(tokens):
+        if token in STOPWORDS or len(token) < 2 or token in _NEGATION:
+            continue
+        stem = _stem(token)
+        counts[stem] = counts.get(stem, 0) + 1
+        positions.setdefault(stem, i)
+    return {w: p for w, p in positions.items() if counts[w] == 1}

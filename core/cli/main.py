@@ -1,0 +1,325 @@
+"""``kenning``: index, search and inspect from a terminal, without a window.
+
+    kenning index ~/Documents          # index (and remember) a folder, both phases
+    kenning search '"notice period" ext:pdf'
+    kenning status --json
+
+The ``--json`` outputs are a public interface, documented in docs/cli.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+from core.answer.answerer import WORDING_SET_ASIDE, Answerer
+from core.cancel import CancelToken
+from core.cli import exit_codes
+from core.cli.ask_folder import WindowOpener, add_ask_folder_parser, run_window_command
+from core.cli.integrate import add_integrate_parser, run_integrate_command
+from core.cli.model import add_model_parser, run_model_command
+from core.cli.output import (
+    ProgressPrinter,
+    answer_json,
+    print_hits,
+    print_sources,
+    status_json,
+)
+from core.config import AppPaths, Settings
+from core.search.handover import HANDOVER_NOTE, PreviousVectorsModel
+from core.search.retrieval import search
+from core.services import (
+    ModelLoader,
+    ModelUnavailable,
+    Services,
+    load_default_or_chosen_model,
+)
+from core.store.database import Store
+
+if TYPE_CHECKING:
+    from core.index.indexer import Indexer
+
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kenning",
+        description="Search your own files by meaning, with sources you can check.",
+    )
+    parser.add_argument(
+        "--home",
+        type=Path,
+        help="keep the index and settings in this folder "
+        "(default: the platform's user folders; also $KENNING_HOME)",
+    )
+    parser.add_argument("--model", help="a GGUF model file to use instead of the bundled one")
+    parser.add_argument("--embedding-model", metavar="PATH",
+                        help="a separate embedding GGUF for search (e.g. all-MiniLM-L6-v2); "
+                        "the model still writes answers")
+    parser.add_argument("--threads", type=int,
+                        help="CPU threads for the model and files read at once (default: all)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("index", help="add folders and index them until fully searchable")
+    p.add_argument("paths", nargs="*", type=Path, help="folders to add (default: all known)")
+    p.add_argument(
+        "--no-embed",
+        action="store_true",
+        help="stop after keyword indexing (meaning-based search comes later)",
+    )
+
+    p = sub.add_parser("search", help="search the index")
+    p.add_argument("query", help='words, "exact phrase", -excluded, dir:, ext:, after:, before:')
+    p.add_argument("-n", "--limit", type=int, default=10)
+    p.add_argument("--in", dest="scope", type=Path, help="only this folder")
+    p.add_argument("--mode", choices=("hybrid", "lexical", "semantic"), default="hybrid")
+    p.add_argument("--json", action="store_true", help="machine-readable output (docs/cli.md)")
+
+    p = sub.add_parser("ask", help="answer a question from your files, with sources")
+    p.add_argument("question")
+    p.add_argument("--in", dest="scope", type=Path, help="only this folder")
+    p.add_argument("--json", action="store_true", help="machine-readable output (docs/cli.md)")
+
+    p = sub.add_parser("status", help="files per state and per folder, and failures")
+    p.add_argument("--json", action="store_true", help="machine-readable output (docs/cli.md)")
+
+    p = sub.add_parser("retry", help="read the files that failed again")
+    p.add_argument("--no-embed", action="store_true", help="stop after keyword indexing")
+
+    p = sub.add_parser("forget", help="stop indexing a folder and remove it from the index")
+    p.add_argument("paths", nargs="+", type=Path)
+
+    add_model_parser(sub)
+    add_integrate_parser(sub)
+    add_ask_folder_parser(sub)
+    return parser
+
+
+def main(
+    argv: Sequence[str] | None = None,
+    model_loader: ModelLoader | None = None,
+    open_window: WindowOpener | None = None,
+) -> int:
+    """Run one command; ``open_window`` (from the top layer, ``app.launch``) shows the window
+    for ``kenning`` alone and ``kenning ask-folder``."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    paths = AppPaths.resolve(args.home)
+    settings = Settings.load(paths.settings_file)
+    if args.model:
+        settings.model_path = str(Path(args.model).expanduser().resolve())
+    if args.embedding_model:
+        settings.embedding_model_path = str(Path(args.embedding_model).expanduser().resolve())
+    if args.threads:
+        settings.threads = args.threads
+    services = Services(paths, settings, model_loader or load_default_or_chosen_model)
+    if args.command in (None, "ask-folder"):
+        return run_window_command(args, services, open_window)
+    if args.command == "model":  # needs no index and no loaded model
+        return run_model_command(args, paths, settings)
+    if args.command == "integrate":  # writes file-manager entries only
+        return run_integrate_command(args)
+    try:
+        store = services.open_store()
+        for notice in services.notices:
+            print(notice, file=sys.stderr)
+        handler = {
+            "index": cmd_index,
+            "search": cmd_search,
+            "ask": cmd_ask,
+            "status": cmd_status,
+            "forget": cmd_forget,
+            "retry": cmd_retry,
+        }[args.command]
+        return handler(args, services, store)
+    except ModelUnavailable as exc:
+        print(f"kenning: {exc}", file=sys.stderr)
+        return exit_codes.ERROR
+    except KeyboardInterrupt:
+        print(
+            "\nStopped. Work done so far is kept; run the same command to continue.",
+            file=sys.stderr,
+        )
+        return exit_codes.INTERRUPTED
+    finally:
+        services.close()
+
+
+def cmd_index(args: argparse.Namespace, services: Services, store: Store) -> int:
+    from core.index.indexer import Indexer  # PyMuPDF and the extraction child: only to index
+
+    with Indexer(store, None if args.no_embed else services.model, services.settings) as indexer:
+        return _index(args, store, indexer)
+
+
+def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:
+    for path in args.paths:
+        try:
+            indexer.add_folder(path)
+        except NotADirectoryError as exc:
+            print(f"kenning: {exc}", file=sys.stderr)
+            return exit_codes.USAGE
+    if not store.folders():
+        print("No folders yet. Add one: kenning index ~/Documents", file=sys.stderr)
+        return exit_codes.USAGE
+    cancel = CancelToken()
+    previous = signal.signal(signal.SIGINT, _first_interrupt_cancels(cancel))
+    printer = ProgressPrinter(sys.stderr)
+    try:
+        report = indexer.scan(printer, cancel)
+        printer.say(
+            f"Found {report.new_or_changed} new or changed, {report.unchanged} "
+            f"unchanged, {report.moved} moved, {report.deleted} removed."
+        )
+        indexer.extract_pending(printer, cancel)
+        if not args.no_embed:
+            indexer.embed_pending(printer, cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+        printer.close()
+    if cancel.cancelled:
+        print(
+            "Stopped. Work done so far is kept; run `kenning index` to continue.", file=sys.stderr
+        )
+        return exit_codes.INTERRUPTED
+    counts = store.state_counts()
+    print(
+        f"Indexed: {counts['embedded']} searchable by meaning, {counts['extracted']} by "
+        f"keywords only, {counts['failed']} failed, {counts['skipped']} skipped."
+    )
+    if counts["failed"]:
+        print("See `kenning status` for what failed and why.")
+    return exit_codes.OK
+
+
+def _first_interrupt_cancels(cancel: CancelToken) -> Callable[[int, FrameType | None], None]:
+    def handler(signum: int, frame: FrameType | None) -> None:
+        if cancel.cancelled:
+            raise KeyboardInterrupt
+        cancel.cancel()
+        print(
+            "\nStopping after the current step (Ctrl+C again to stop at once)...", file=sys.stderr
+        )
+
+    return handler
+
+
+def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> int:
+    query = args.query
+    if args.scope is not None:
+        query += f' dir:"{args.scope.expanduser().resolve()}"'
+    model = None
+    warnings: list[str] = []
+    if args.mode != "lexical":
+        try:
+            model = services.search_model(store)
+            if isinstance(model, PreviousVectorsModel):
+                warnings.append(HANDOVER_NOTE)
+        except ModelUnavailable as exc:
+            warnings.append(f"Keyword search only: {exc}")
+    result = search(store, query, model, limit=args.limit, mode=args.mode)
+    result.warnings[:0] = warnings
+    if args.json:
+        out = result.to_json()
+        out["query"] = args.query
+        print(json.dumps(out, ensure_ascii=False, indent=2))
+    else:
+        for warning in result.warnings:
+            print(f"note: {warning}", file=sys.stderr)
+        print_hits(result.hits, sys.stdout)
+    return exit_codes.OK
+
+
+def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
+    scope = str(args.scope.expanduser().resolve()) if args.scope is not None else None
+    answerer = Answerer(store, services.search_model(store))
+    streamed: list[str] = []
+    stream = None if args.json else _printer(streamed)
+    cancel = CancelToken()
+    previous = signal.signal(signal.SIGINT, _first_interrupt_cancels(cancel))
+    try:
+        answer = answerer.ask(args.question, scope=scope, on_text=stream, cancel=cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        return exit_codes.OK
+    shown = "".join(streamed).strip()
+    set_aside = answer.quoted or not answer.found
+    if shown and shown != answer.text and set_aside and not cancel.cancelled:
+        # What streamed was the model's wording; the checked answer replaces it.
+        print(f"\n\n{WORDING_SET_ASIDE}\n{answer.text}", end="")
+    print()
+    print_sources(answer, sys.stdout)
+    return exit_codes.OK
+
+
+def _printer(streamed: list[str]) -> Callable[[str], None]:
+    def print_piece(piece: str) -> None:
+        streamed.append(piece)
+        sys.stdout.write(piece)
+        sys.stdout.flush()
+
+    return print_piece
+
+
+def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> int:
+    data = status_json(store, services)
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return exit_codes.OK
+    files = data["files"]
+    assert isinstance(files, dict)
+    print(f"Database: {data['database']}")
+    print("Files: " + ", ".join(f"{n} {state}" for state, n in files.items()))
+    folders = data["folders"]
+    assert isinstance(folders, list)
+    for folder in folders:
+        print(
+            f"  {folder['path']}: " + ", ".join(f"{n} {s}" for s, n in folder["files"].items() if n)
+        )
+    failures = data["failures"]
+    assert isinstance(failures, list)
+    if failures:
+        print("Not indexed:")
+        for f in failures:
+            print(f"  {f['path']}: {f['state']}: {f['error']}")
+    return exit_codes.OK
+
+
+def cmd_retry(args: argparse.Namespace, services: Services, store: Store) -> int:
+    """Read the files that failed again (after fixing them, or after an update)."""
+    count = store.retry_failed()
+    if not count:
+        print("Nothing to retry: no file failed.")
+        return exit_codes.OK
+    print(f"Trying {count:,} file{'s' if count != 1 else ''} again.")
+    args.paths = []
+    return cmd_index(args, services, store)
+
+
+def cmd_forget(args: argparse.Namespace, services: Services, store: Store) -> int:
+    code = exit_codes.OK
+    for path in args.paths:
+        if store.remove_folder(path.expanduser().resolve()):
+            print(f"Removed {path} from the index (your files are untouched).")
+        else:
+            print(f"kenning: {path} is not an indexed folder.", file=sys.stderr)
+            code = exit_codes.USAGE
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,150 @@
+"""What the command line prints: progress bars, hits with marked words, status as JSON."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import TextIO
+
+from tqdm import tqdm
+
+from core.cancel import Progress
+from core.services import Services
+from core.store.database import FILE_STATES, Store
+from core.types import Answer, Citation, Hit
+
+_PHASE_LABEL = {"scan": "Scanning", "extract": "Reading files", "embed": "Embedding"}
+
+
+class ProgressPrinter:
+    """A progress callback that draws one bar per phase on a terminal (quiet otherwise)."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+        self.bar: tqdm | None = None
+        self.phase = ""
+
+    def __call__(self, progress: Progress) -> None:
+        if not self.enabled:
+            return
+        if progress.phase != self.phase:
+            self.close()
+            self.phase = progress.phase
+            unit = "chunk" if progress.phase == "embed" else "file"
+            self.bar = tqdm(
+                total=progress.total or None,
+                desc=_PHASE_LABEL.get(progress.phase, progress.phase),
+                unit=unit,
+                file=self.stream,
+                leave=True,
+                dynamic_ncols=True,
+            )
+        assert self.bar is not None
+        if progress.total and self.bar.total != progress.total:
+            self.bar.total = progress.total
+        self.bar.n = progress.done
+        if progress.current:
+            self.bar.set_postfix_str(_short(progress.current), refresh=False)
+        self.bar.refresh()
+
+    def say(self, text: str) -> None:
+        if self.bar is not None:
+            self.bar.write(text, file=self.stream)
+        elif self.enabled:
+            print(text, file=self.stream)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def _short(path: str, width: int = 40) -> str:
+    name = os.path.basename(path) or path
+    return name if len(name) <= width else "…" + name[-(width - 1) :]
+
+
+def print_hits(hits: list[Hit], out: TextIO) -> None:
+    if not hits:
+        print("No matches.", file=out)
+        return
+    color = out.isatty()
+    open_mark, close_mark = ("\033[1m", "\033[0m") if color else ("[", "]")
+    for rank, hit in enumerate(hits, 1):
+        where = hit.path + (f"  page {hit.page}" if hit.page is not None else "")
+        print(f"{rank:>2}. {where}  (score {hit.score:.4f})", file=out)
+        print("    " + _marked(hit, open_mark, close_mark), file=out)
+
+
+def _marked(hit: Hit, open_mark: str, close_mark: str) -> str:
+    parts: list[str] = []
+    pos = 0
+    for start, end in hit.snippet_matches:
+        parts.append(hit.snippet[pos:start])
+        parts.append(open_mark + hit.snippet[start:end] + close_mark)
+        pos = end
+    parts.append(hit.snippet[pos:])
+    return " ".join("".join(parts).split())
+
+
+def status_json(store: Store, services: Services) -> dict[str, object]:
+    folders = []
+    for folder_id, path in store.folders():
+        folders.append({"path": path, "files": store.state_counts(folder_id)})
+    counts: dict[str, int] = store.state_counts()
+    files: dict[str, int] = {state: counts[state] for state in FILE_STATES}
+    files["total"] = sum(counts.values())
+    return {
+        "database": str(services.paths.database),
+        "folders": folders,
+        "files": files,
+        "chunks": store.count("SELECT count(*) FROM chunks"),
+        "failures": [{"path": p, "state": s, "error": e} for p, s, e in store.failures()],
+    }
+
+
+def print_sources(answer: Answer, out: TextIO) -> None:
+    if not answer.citations:
+        return
+    print("\nClosest passages:" if not answer.found else "\nSources:", file=out)
+    for c in answer.citations:
+        where = c.path + (f", page {c.page}" if c.page is not None else "")
+        quote = " ".join(c.quote.split())
+        print(f"  [{c.n}] {where}\n      “{quote}”", file=out)
+
+
+def answer_json(answer: Answer) -> dict[str, object]:
+    return {
+        "question": answer.question,
+        "answer": answer.text,
+        "found": answer.found,
+        "citations": [_citation_json(c) for c in answer.citations],
+        "unsupported": answer.unsupported,
+        "quoted": answer.quoted,
+    }
+
+
+def _citation_json(citation: Citation) -> dict[str, object]:
+    data: dict[str, object] = {
+        "n": citation.n,
+        "path": citation.path,
+        "page": citation.page,
+        "start": citation.start,
+        "end": citation.end,
+        "quote": citation.quote,
+    }
+    if citation.page is not None:
+        # Imported here: PyMuPDF is a tenth of a second of every command's start otherwise.
+        from core.extract import ExtractionError, span_quads
+
+        try:
+            data["quads"] = [
+                list(q)
+                for q in span_quads(
+                    Path(citation.path), citation.page, citation.start, citation.end
+                )
+            ]
+        except ExtractionError:
+            data["quads"] = []
+    return data

@@ -1,0 +1,153 @@
+"""The model interface every part of core talks to.
+
+One GGUF, two modes: *embed mode* turns text into L2-normalised vectors; *chat mode*
+streams a reply. ``UnifiedModel`` (in ``core.models.llama.unified``) implements this with
+llama.cpp; tests use a deterministic fake with the same interface.
+
+Usage::
+
+    model = UnifiedModel.load(path)
+    vectors = model.embed_documents(["first chunk", "second chunk"])   # (2, dim) float32
+    query = model.embed_query("what is due in 60 days?")               # (dim,) float32
+    for piece in model.chat_stream([ChatMessage("user", "Hello")]):
+        print(piece, end="")
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import AbstractContextManager, nullcontext
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+
+from core.cancel import CancelToken, PassInterrupt
+
+Item = TypeVar("Item")
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: str  # "system", "user" or "assistant"
+    content: str
+
+
+@dataclass(frozen=True)
+class ModelProfile:
+    """How a model family is used in each mode; chosen from the GGUF's metadata and vocabulary.
+
+    ``dense_weight`` is the weight of the meaning-based ranking in hybrid search relative to
+    keyword ranking (1.0 = equal). It follows measurement on ../shared/eval: a weak embedder
+    gets a small weight so hybrid is never worse than keywords alone. ``min_similarity`` is
+    the floor for passages only the meaning side found.
+    """
+
+    name: str  # "grit", "generic" or "encoder"
+    pooling: str = "mean"  # "mean" or "last"
+    causal: bool = True  # attention in embed mode
+    query_instruction: str = ""
+    document_prefix: str = ""
+    query_prefix: str = ""
+    dense_weight: float = 1.0
+    #: Cosine similarity below which a passage found only by meaning is not shown.
+    min_similarity: float = 0.0
+    #: Where the vector comes from, as a fraction of the model's blocks: 1.0 is the final
+    #: norm; less takes the output of an inner block (an untrained decoder's late-middle
+    #: layers hold more meaning than its last ones). Resolved at load into ``embed_layer``.
+    embed_depth: float = 1.0
+    #: The block whose output is pooled (-1: the final norm); set at load from
+    #: ``embed_depth`` unless given.
+    embed_layer: int = -1
+    #: Subtract the model's common direction (estimated at load from built-in reference text
+    #: embedded the same way) before normalising: raw decoder vectors all point one way.
+    centred: bool = False
+    #: At most this many passages found only by meaning join a hybrid result.
+    dense_only: int = 10
+    #: Scale ``dense_weight`` per query by how far the meaning side agrees with the keywords
+    #: (``core.search.fusion.query_dense_weight``): for an embedder that is good on some queries and
+    #: lost on others, which the agreement tells apart.
+    weight_by_agreement: bool = False
+
+
+@dataclass(frozen=True)
+class GenerationSettings:
+    max_tokens: int = 256
+    temperature: float = 0.2
+    top_p: float = 0.9
+    repeat_penalty: float = 1.15
+    stop: tuple[str, ...] = ()
+
+
+class TextModel(ABC):
+    """A loaded model in its two modes. Not thread-safe: one thread owns it."""
+
+    #: Stable identifier of the weights and embedding recipe; vectors carry it.
+    model_id: str
+    #: Embedding dimension.
+    dim: int
+    #: Context length the model runs with (tokens).
+    n_ctx: int
+    #: Longest text ``embed_documents`` reads whole (tokens); longer text is cut to this.
+    #: Chunkers size chunks by it.
+    embed_max_tokens: int
+    profile: ModelProfile
+    #: The GGUF file that makes this model's vectors, recorded beside them so a later run
+    #: can load it again to search them (empty: no file can).
+    vector_source: str = ""
+
+    @abstractmethod
+    def count_tokens(self, text: str) -> int:
+        """How many model tokens ``text`` takes (no special tokens)."""
+
+    @abstractmethod
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors for document chunks: shape (len(texts), dim), float32, L2-normalised."""
+
+    def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
+        """Vectors for consecutive pieces of one document, like ``embed_documents``, but each
+        piece read after the pieces before it (late chunking): neighbouring pieces run as one
+        text up to ``embed_max_tokens`` and each vector is pooled over its own piece's tokens.
+        Models that cannot pool a span of a longer text embed each piece alone."""
+        return self.embed_documents(pieces)
+
+    @abstractmethod
+    def embed_query(self, text: str) -> np.ndarray:
+        """The vector of one search query: shape (dim,), float32, L2-normalised."""
+
+    @abstractmethod
+    def chat_stream(
+        self,
+        messages: Sequence[ChatMessage],
+        settings: GenerationSettings | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[str]:
+        """Stream the reply to ``messages`` piece by piece; stops at a stop string, the token
+        limit, end of generation or when ``cancel`` is set."""
+
+    def preemptible(self, interrupt: PassInterrupt) -> AbstractContextManager[None]:
+        """Within this, an embedding pass stops with ``Preempted`` soon after ``interrupt``
+        is set (the caller runs it again later). Models that cannot stop a pass part-way
+        finish it."""
+        return nullcontext()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free native resources. The default holds none."""
+
+
+def runs_within(items: Iterable[Item], cost: Callable[[Item], int],
+                budget: int) -> Iterator[list[Item]]:
+    """Consecutive runs of ``items`` whose costs add up to at most ``budget`` (an item that
+    alone exceeds it is a run of its own): how texts are packed into model passes."""
+    run: list[Item] = []
+    used = 0
+    for item in items:
+        size = cost(item)
+        if run and used + size > budget:
+            yield run
+            run, used = [], 0
+        run.append(item)
+        used += size
+    if run:
+        yield run

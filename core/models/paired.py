@@ -1,0 +1,69 @@
+"""``PairedModel``: one model embeds, another writes answers.
+
+For machines where the unified model is too weak for search, a small sentence encoder
+(all-MiniLM-L6-v2 and friends, run by llama.cpp) can take the embed role while the unified
+model keeps chat. Everything search and indexing see comes from the embedder: vectors,
+``model_id`` (so its vectors go into a table of their own and never mix with another
+model's), ``dim``, ``profile`` and the token counts that size chunks. Answers come from the
+chat model, within its context ``n_ctx``.
+
+    paired = PairedModel(embedder=UnifiedModel.load(minilm), chat=UnifiedModel.load(gemma))
+    vectors = paired.embed_documents(["first chunk"])          # MiniLM
+    reply = "".join(paired.chat_stream(messages))              # gemma
+    paired.close()                                             # frees both
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+
+import numpy as np
+
+from core.cancel import CancelToken, PassInterrupt
+from core.models.interface import ChatMessage, GenerationSettings, TextModel
+
+
+class PairedModel(TextModel):
+    """Embeds with ``embedder`` and chats with ``chat``; owns both and closes both."""
+
+    def __init__(self, embedder: TextModel, chat: TextModel) -> None:
+        self.embedder = embedder
+        self.chat = chat
+        self.model_id = embedder.model_id
+        self.dim = embedder.dim
+        self.profile = embedder.profile
+        self.embed_max_tokens = embedder.embed_max_tokens
+        self.vector_source = embedder.vector_source
+        self.n_ctx = chat.n_ctx
+
+    def count_tokens(self, text: str) -> int:
+        # Chunks are sized by this and read by the embedder, so they must fit its window.
+        # Answer sources are trimmed by it too; the chat model checks its own prompt length.
+        return self.embedder.count_tokens(text)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        return self.embedder.embed_documents(texts)
+
+    def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
+        return self.embedder.embed_in_context(pieces)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embedder.embed_query(text)
+
+    def preemptible(self, interrupt: PassInterrupt) -> AbstractContextManager[None]:
+        return self.embedder.preemptible(interrupt)
+
+    def chat_stream(
+        self,
+        messages: Sequence[ChatMessage],
+        settings: GenerationSettings | None = None,
+        cancel: CancelToken | None = None,
+    ) -> Iterator[str]:
+        return self.chat.chat_stream(messages, settings, cancel)
+
+    def close(self) -> None:
+        try:
+            self.embedder.close()
+        finally:
+            self.chat.close()

@@ -1,0 +1,68 @@
+"""The model profiles (how each kind of model embeds and how much search trusts it) and the
+rule that picks one. Kept apart from ``llama/gguf_info.py`` so that checking a file's header
+does not load llama.cpp.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import replace
+
+from core.models.interface import ModelProfile
+
+# GritLM / EGTLM style: trained to embed, so bidirectional attention and a mean over the text
+# tokens only (the instruction and format tokens are read but not pooled).
+GRIT = ModelProfile(
+    name="grit",
+    pooling="mean",
+    causal=False,
+    query_instruction="Given a question, retrieve passages that answer it",
+    document_prefix="<|embed|>\n",
+    query_prefix="<|user|>\n{instruction}\n<|embed|>\n",
+    dense_weight=1.0,
+)
+
+# Any decoder never trained for embeddings (gemma-3-270m, the default). Measured zero-shot
+# (bench/embed_tricks.py, docs/benchmarks.md): causal attention (bidirectional was worse), the
+# mean of the text's rows at 8/9 of the depth (block 15 of gemma's 18; the last blocks serve
+# next-token prediction), centred on the model's common direction. Dense nDCG@10 rose from
+# 0.573/0.098/0.289 to 0.668/0.194/0.415 (Medline/Cranfield/ADI), still below BM25, so it
+# re-orders the keyword hits and adds at most 10 of its own. A fixed weight of 0.25 still
+# fell below BM25 on SciFact (0.649 vs 0.682: claims the keywords match well, which this
+# embedder misreads), so the weight, at most 0.5, follows each query's agreement between the
+# two sides on which files matter: at or above BM25 on SciFact, Medline, ADI, Cranfield and
+# the 10-Q PDFs (docs/benchmarks.md).
+GENERIC = ModelProfile(name="generic", pooling="mean", causal=True, embed_depth=0.89,
+                       centred=True, dense_weight=0.5, dense_only=10, weight_by_agreement=True)
+
+# BERT-family sentence encoders (all-MiniLM and friends): embeddings only, the model's own
+# pooling; all-MiniLM-L6-v2 alone beat BM25 on Medline (0.788 vs 0.690).
+ENCODER = ModelProfile(name="encoder", pooling="model", causal=False, dense_weight=1.0)
+
+# Encoders trained with task prefixes, which their model cards say must be given
+# (nomic-embed-text: "search_document: " and "search_query: "). Architecture -> (document, query).
+_ENCODER_TASK_PREFIXES = {"nomic-bert": ("search_document: ", "search_query: ")}
+
+
+# GritLM-7B's tokenizer has no `<|embed|>` token (it spells the format tag in ordinary
+# pieces), so a GGUF of it is known by its name: general.name, general.basename or the file's.
+_GRIT_FAMILY_NAMES = re.compile(r"grit[\s_-]*lm|egtlm", re.IGNORECASE)
+
+
+def is_grit_style(has_embed_token: bool, names: Iterable[str | None]) -> bool:
+    """Trained GRIT-style (to embed and to chat): `<|embed|>` is one of its tokens, or its
+    names say it is a GritLM-family model."""
+    return has_embed_token or any(_GRIT_FAMILY_NAMES.search(name or "") for name in names)
+
+
+def profile_for(grit_style: bool, causal_attention: bool, architecture: str = "") -> ModelProfile:
+    """The one rule, whether the facts come from a loaded model or from a file's header."""
+    if grit_style:
+        return GRIT
+    if not causal_attention:
+        if architecture in _ENCODER_TASK_PREFIXES:
+            document, query = _ENCODER_TASK_PREFIXES[architecture]
+            return replace(ENCODER, document_prefix=document, query_prefix=query)
+        return ENCODER
+    return GENERIC

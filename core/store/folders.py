@@ -1,0 +1,107 @@
+"""The folder-list part of ``Store``: the indexed folders with their priorities, and the copy
+of that list kept in a small JSON file beside the database. Split from ``core/store/database.py`` to
+keep each module readable; ``Store`` is the only class that uses it.
+
+The JSON copy exists so that a damaged database can be rebuilt from the folders it indexed
+(``remembered_folders``, read by ``core/services.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from core.index.walk import deepest_folder
+
+
+def folder_list_path(database: Path) -> Path:
+    return database.with_name(database.stem + "-folders.json")
+
+
+def remembered_folders(database: Path) -> list[tuple[str, int]]:
+    """The folders (path, priority) last indexed into ``database``, read from the file kept
+    beside it; empty when there is none or it cannot be read."""
+    try:
+        raw = json.loads(folder_list_path(database).read_text(encoding="ascii"))
+        return [(str(item["path"]), int(item["priority"])) for item in raw["folders"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+
+
+class FolderTables:
+    """The folders table, mirrored to ``folder_list_path`` after every change to it."""
+
+    conn: Any
+    path: Path
+
+    if TYPE_CHECKING:
+        # Provided by ``Store``; declared only for the type checker so that removing a folder
+        # can hand its files over through the same file-table code the rest of Store uses.
+        def _one(self, sql: str, args: tuple[object, ...] = ()) -> Any: ...
+
+        def _delete_file_rows(self, file_id: int) -> None: ...
+
+        def set_folder(self, file_id: int, folder_id: int) -> None: ...
+
+    def add_folder(self, path: Path, priority: int = 0) -> int:
+        with self.conn:
+            self.conn.execute(
+                "INSERT INTO folders(path, added_at, priority) VALUES (?, ?, ?) "
+                "ON CONFLICT(path) DO UPDATE SET priority = max(priority, excluded.priority)",
+                (str(path), time.time(), priority),
+            )
+            folder_id = int(self._one("SELECT id FROM folders WHERE path = ?", (str(path),)))
+        self._remember_folders()
+        return folder_id
+
+    def folders(self) -> list[tuple[int, str]]:
+        rows = self.conn.execute("SELECT id, path FROM folders ORDER BY priority DESC, id")
+        return [(int(i), str(p)) for i, p in rows]
+
+    def raise_priority(self, path: Path) -> bool:
+        """Put an indexed folder ahead of all others (its pending files and chunks first)."""
+        top = self._one("SELECT max(priority) FROM folders WHERE path != ?", (str(path),))
+        with self.conn:
+            self.conn.execute(
+                "UPDATE folders SET priority = max(priority, ?) WHERE path = ?",
+                ((top or 0) + 1, str(path)),
+            )
+            changed = int(self.conn.changes()) > 0
+        self._remember_folders()
+        return changed
+
+    def remove_folder(self, path: Path) -> bool:
+        """Forget a folder and its files. Files that also lie in another indexed folder (one
+        nested in the other) move to it, keeping their chunks and vectors."""
+        row = self.conn.execute("SELECT id FROM folders WHERE path = ?", (str(path),)).fetchall()
+        if not row:
+            return False
+        folder_id = int(row[0][0])
+        others = [(i, p) for i, p in self.folders() if i != folder_id]
+        with self.conn:
+            for file_id, file_path in self.conn.execute(
+                "SELECT id, path FROM files WHERE folder_id = ?", (folder_id,)
+            ).fetchall():
+                owner = deepest_folder(others, str(file_path))
+                if owner is None:
+                    self._delete_file_rows(int(file_id))
+                else:
+                    self.set_folder(int(file_id), owner)
+            self.conn.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
+        self._remember_folders()
+        return True
+
+    def _remember_folders(self) -> None:
+        rows = self.conn.execute("SELECT path, priority FROM folders ORDER BY id").fetchall()
+        data = {"folders": [{"path": str(p), "priority": int(n)} for p, n in rows]}
+        target = folder_list_path(self.path)
+        temporary = target.with_suffix(".tmp")
+        try:
+            # ASCII with escapes: any path survives, whatever the locale.
+            temporary.write_text(json.dumps(data, indent=1), encoding="ascii")
+            os.replace(temporary, target)
+        except OSError:
+            pass  # only a safety copy; the database itself holds the truth

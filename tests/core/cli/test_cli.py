@@ -1,0 +1,180 @@
+"""The command line as scripts use it: exit codes and the documented --json schemas."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.answer.answerer import QUOTE_INTRO, WORDING_SET_ASIDE
+from core.cli.ask_folder import folder_argument
+from core.cli.main import main
+from tests.docs_factory import make_pdf
+from tests.fakes import FakeModel
+
+PAGES = [
+    "Welcome to the handbook. This page is about the office and the kitchen.",
+    "Holidays: every employee gets twenty-eight days of paid leave each year.",
+    "Expenses: keep every receipt and claim within thirty days of spending.",
+]
+
+
+def fake_loader(settings, paths):
+    return FakeModel(reply="Every employee gets twenty-eight days of paid leave [1].")
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), model_loader=fake_loader)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    docs = tmp_path / "my docs"
+    docs.mkdir()
+    make_pdf(docs / "handbook.pdf", PAGES, heading="Staff handbook")
+    (docs / "note.md").write_text("# Note\n\nThe kitchen closes at six.", encoding="utf-8")
+    (docs / "broken.pdf").write_bytes(b"%PDF-1.7 not really")
+    return docs
+
+
+def test_index_search_status_json(home, folder, capsys):
+    code, out, _ = run(capsys, "index", str(folder))
+    assert code == 0 and "Indexed" in out
+
+    code, out, _ = run(capsys, "search", "paid leave holidays", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["query"] == "paid leave holidays"
+    top = data["hits"][0]
+    assert set(top) >= {"path", "page", "start", "end", "snippet", "score"}
+    assert top["path"] == str(folder / "handbook.pdf")
+    assert top["page"] == 2  # as a reader numbers pages
+    assert isinstance(top["start"], int) and top["end"] > top["start"]
+    assert any(top["snippet"][s:e].lower() == "leave" for s, e in top["matches"])
+
+    code, out, _ = run(capsys, "search", "kitchen six", "--json", "--in", str(folder))
+    md = [h for h in json.loads(out)["hits"] if h["path"].endswith("note.md")]
+    assert md and md[0]["page"] is None
+
+    code, out, _ = run(capsys, "status", "--json")
+    status = json.loads(out)
+    assert status["files"]["embedded"] == 2 and status["files"]["failed"] == 1
+    assert status["files"]["pending"] == 0 and status["files"]["extracted"] == 0
+    assert status["folders"][0]["path"] == str(folder)
+    assert status["failures"][0]["path"].endswith("broken.pdf")
+    assert status["failures"][0]["error"]
+
+
+def test_ask_json_cites_page_and_span(home, folder, capsys):
+    run(capsys, "index", str(folder))
+    code, out, _ = run(capsys, "ask", "How many days of paid leave does an employee get?",
+                       "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert data["found"] is True
+    citation = data["citations"][0]
+    assert set(citation) >= {"n", "path", "page", "start", "end", "quote"}
+    assert citation["path"].endswith("handbook.pdf") and citation["page"] == 2
+    assert "twenty-eight days" in citation["quote"]
+    assert citation["quads"], "a PDF citation carries rectangles to highlight"
+
+
+def test_ask_without_evidence_says_so(home, folder, capsys):
+    run(capsys, "index", str(folder))
+    code, out, _ = run(capsys, "ask", "What is the airspeed of a swallow?", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["found"] is False
+    assert "could not find" in data["answer"]
+
+
+def test_ask_says_when_streamed_wording_was_set_aside(home, folder, capsys):
+    run(capsys, "index", str(folder))
+    question = "How many days of paid leave does an employee get?"
+    code = main(["ask", question],
+                model_loader=lambda s, p: FakeModel(reply="Employees get a pony."))
+    out, _ = capsys.readouterr()
+    assert code == 0
+    streamed, _, rest = out.partition(WORDING_SET_ASIDE)
+    assert "Employees get a pony." in streamed
+    assert rest.strip().startswith(f"{QUOTE_INTRO} “Holidays: every employee gets twenty-eight")
+    assert "pony" not in rest
+
+    main(["ask", question, "--json"],
+         model_loader=lambda s, p: FakeModel(reply="Employees get a pony."))
+    data = json.loads(capsys.readouterr().out)
+    assert data["quoted"] is True and data["unsupported"] == ["Employees get a pony."]
+    assert data["citations"][0]["page"] == 2
+
+
+def test_missing_folder_is_a_usage_error(home, tmp_path, capsys):
+    code, _, err = run(capsys, "index", str(tmp_path / "nope"))
+    assert code == 2 and "not a folder" in err
+
+
+def test_index_with_no_folders_says_what_to_do(home, capsys):
+    code, _, err = run(capsys, "index")
+    assert code == 2 and "kenning index" in err
+
+
+def test_hostile_query_is_fine(home, folder, capsys):
+    run(capsys, "index", str(folder))
+    code, out, _ = run(capsys, "search", '"NEAR( AND ) * ^', "--json")
+    assert code == 0 and "hits" in json.loads(out)
+
+
+def test_no_command_without_display_points_to_the_cli(home, capsys, monkeypatch):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    code, _, err = run(capsys)
+    assert code == 2 and "no display" in err and "kenning search" in err
+
+
+def test_ask_folder_without_display_says_how_to_ask_from_the_terminal(
+    home, folder, capsys, monkeypatch
+):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setenv("QT_QPA_PLATFORM", "xcb")
+    code, _, err = run(capsys, "ask-folder", str(folder))
+    assert code == 2 and "no display" in err
+    assert f'kenning ask --in "{folder}"' in err
+
+
+def test_ask_folder_refuses_what_is_not_a_folder(home, folder, capsys):
+    code, _, err = run(capsys, "ask-folder", str(folder / "missing"))
+    assert code == 2 and "is not a folder" in err
+    code, _, err = run(capsys, "ask-folder", str(folder / "note.md"))
+    assert code == 2 and "is not a folder" in err
+
+
+def test_ask_folder_resolves_relative_paths_and_explorer_drive_roots(folder, monkeypatch):
+    monkeypatch.chdir(folder.parent)
+    assert folder_argument(folder.name) == folder.resolve()
+    assert folder_argument("~") == Path.home().resolve()
+    # Explorer passes a drive root as "C:\"; Windows' rules leave C:" in argv.
+    assert str(folder_argument('C:"', platform="win32")).endswith('C:\\')
+
+
+def test_forget_removes_folder(home, folder, capsys):
+    run(capsys, "index", str(folder))
+    code, out, _ = run(capsys, "forget", str(folder))
+    assert code == 0
+    _, out, _ = run(capsys, "status", "--json")
+    assert json.loads(out)["files"]["total"] == 0
+
+
+def test_retry_reads_failed_files_again(home, folder, capsys):
+    run(capsys, "index", str(folder))
+    from tests.docs_factory import make_pdf as remake
+
+    remake(folder / "broken.pdf", ["Now a proper page about parking permits."])
+    code, out, _ = run(capsys, "retry")
+    assert code == 0 and "Trying 1 file again" in out
+    _, out, _ = run(capsys, "status", "--json")
+    assert json.loads(out)["files"]["failed"] == 0
+    _, out, _ = run(capsys, "retry")
+    assert "Nothing to retry" in out

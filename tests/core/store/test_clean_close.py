@@ -1,0 +1,84 @@
+"""The integrity check at open runs after anything but a clean close, and only then."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import apsw
+import pytest
+
+from core.store import database as store_module
+from core.store.database import Store
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every integrity check the store runs, recorded."""
+    seen: list[str] = []
+    connect = store_module._connect
+
+    def traced(path: Path) -> apsw.Connection:
+        conn = connect(path)
+
+        def trace(cursor: apsw.Cursor, sql: str, bindings: object) -> bool:
+            if "quick_check" in sql:
+                seen.append(sql)
+            return True
+
+        conn.exec_trace = trace
+        return conn
+
+    monkeypatch.setattr(store_module, "_connect", traced)
+    return seen
+
+
+def test_after_a_clean_close_the_next_open_skips_the_check(tmp_path, checks) -> None:
+    database = tmp_path / "k.db"
+    store = Store.open(database)
+    store.add_folder(tmp_path)
+    store.close()
+    assert len(checks) == 1  # a new file is checked too (it costs nothing)
+    assert not Path(f"{database}-wal").exists()
+
+    store = Store.open(database)
+    assert len(checks) == 1
+    assert store.folders() == [(1, str(tmp_path))]
+    store.close()
+
+
+def test_a_file_changed_since_the_clean_close_is_checked(tmp_path, checks) -> None:
+    database = tmp_path / "k.db"
+    Store.open(database).close()
+    state = database.stat()
+    os.utime(database, ns=(state.st_atime_ns, state.st_mtime_ns + 1_000_000))
+    Store.open(database).close()
+    assert len(checks) == 2
+
+
+def test_a_second_writer_checks_while_the_first_is_open(tmp_path, checks) -> None:
+    database = tmp_path / "k.db"
+    Store.open(database).close()
+    first = Store.open(database)
+    second = Store.open(database)
+    assert len(checks) == 2
+    second.close()
+    first.close()
+
+
+def test_after_a_crash_the_next_open_checks(tmp_path, checks) -> None:
+    database = tmp_path / "k.db"
+    Store.open(database).close()
+    crash = (
+        "import os, sys; from pathlib import Path; from core.store.database import Store; "
+        "s = Store.open(Path(sys.argv[1])); s.add_folder(Path(sys.argv[2])); os._exit(3)"
+    )
+    done = subprocess.run([sys.executable, "-c", crash, str(database), str(tmp_path)],
+                          cwd=Path(__file__).resolve().parents[3], timeout=60)
+    assert done.returncode == 3
+    store = Store.open(database)
+    assert len(checks) == 2
+    assert store.folders() == [(1, str(tmp_path))]  # the log's committed work recovered
+    store.close()

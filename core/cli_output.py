@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TextIO
@@ -72,7 +73,8 @@ def print_hits(hits: list[Hit], out: TextIO) -> None:
     color = out.isatty()
     open_mark, close_mark = ("\033[1m", "\033[0m") if color else ("[", "]")
     for rank, hit in enumerate(hits, 1):
-        where = hit.path + (f"  page {hit.page}" if hit.page is not None else "")
+        place = hit.where()
+        where = hit.path + (f"  {place}" if place else "")
         print(f"{rank:>2}. {where}  (score {hit.score:.4f})", file=out)
         print("    " + _marked(hit, open_mark, close_mark), file=out)
 
@@ -109,7 +111,8 @@ def print_sources(answer: Answer, out: TextIO) -> None:
         return
     print("\nClosest passages:" if not answer.found else "\nSources:", file=out)
     for c in answer.citations:
-        where = c.path + (f", page {c.page}" if c.page is not None else "")
+        place = c.where()
+        where = c.path + (f", {place}" if place else "")
         quote = " ".join(c.quote.split())
         print(f"  [{c.n}] {where}\n      “{quote}”", file=out)
 
@@ -130,6 +133,7 @@ def _citation_json(citation: Citation) -> dict[str, object]:
         "n": citation.n,
         "path": citation.path,
         "page": citation.page,
+        "location": citation.location,
         "start": citation.start,
         "end": citation.end,
         "quote": citation.quote,
@@ -137,14 +141,16 @@ def _citation_json(citation: Citation) -> dict[str, object]:
     if citation.page is not None:
         # Imported here: PyMuPDF is a tenth of a second of every command's start otherwise.
         from core.extract import ExtractionError, span_quads
+        from core.extract.pdf import PAGED_KINDS
 
-        try:
-            data["quads"] = [
-                list(q)
-                for q in span_quads(
-                    Path(citation.path), citation.page, citation.start, citation.end
-                )
-            ]
-        except ExtractionError:
-            data["quads"] = []
+        data["quads"] = []
+        # Slides, sheets and messages are numbered like pages but have no page layout.
+        if Path(citation.path).suffix.lower() in PAGED_KINDS:
+            with contextlib.suppress(ExtractionError):
+                data["quads"] = [
+                    list(q)
+                    for q in span_quads(
+                        Path(citation.path), citation.page, citation.start, citation.end
+                    )
+                ]
     return data

@@ -99,6 +99,9 @@ MIGRATIONS: list[str | Callable[[apsw.Connection], None]] = [
     # 3: which GGUF made each model's vectors, so that after a switch of model the previous
     # set can stay in use (its queries embedded by that file) until the new one is complete.
     "ALTER TABLE models ADD COLUMN source TEXT NOT NULL DEFAULT ''",
+    # 4: where a chunk is when a page number does not say it ("slide 3", "sheet Budget,
+    # rows 12-30", "message 4, 2024-03-01"), for citations a person can find again.
+    "ALTER TABLE chunks ADD COLUMN location TEXT",
 ]
 
 

@@ -93,6 +93,9 @@ class Chunk:
     text: str
     heading: str = ""  # heading path, "Chapter > Section"
     token_count: int = 0
+    #: Where the chunk is, in words a person can look up ("slide 3", "sheet Budget, rows
+    #: 12–30", "message 4, 2024-03-01"); None where the page number says it.
+    location: str | None = None
 
 
 @dataclass
@@ -116,11 +119,18 @@ class Hit:
     lexical_rank: int | None = None
     semantic_rank: int | None = None
     mtime: float = 0.0
+    #: The chunk's ``Chunk.location``: "slide 3", "sheet Budget, rows 12–30", ...
+    location: str | None = None
+
+    def where(self) -> str | None:
+        """How to name the place of this hit: its location, else "page N", else None."""
+        return place(self.page, self.location)
 
     def to_json(self) -> dict[str, object]:
         return {
             "path": self.path,
             "page": self.page,
+            "location": self.location,
             "start": self.start,
             "end": self.end,
             "snippet": self.snippet,
@@ -144,6 +154,24 @@ class Citation:
     end: int
     quote: str
     chunk_id: int
+    #: The cited chunk's ``Chunk.location`` ("slide 3", "sheet Budget, rows 12–30").
+    location: str | None = None
+
+    def where(self) -> str | None:
+        """How to name the place of this citation: its location, else "page N", else None."""
+        return place(self.page, self.location)
+
+
+def place(page: int | None, location: str | None) -> str | None:
+    """A location as people say it: "slide 3" or "sheet Budget, row 12" where the format
+    has one, else "page 4", else None (a file without pages).
+
+    >>> place(4, None), place(3, "slide 3"), place(None, None)
+    ('page 4', 'slide 3', None)
+    """
+    if location:
+        return location
+    return f"page {page}" if page is not None else None
 
 
 @dataclass

@@ -4,6 +4,8 @@ A message reads as its headers (from, to, cc, date, subject), its body (the plai
 HTML's visible text), then the text of each attachment in a format Kenning reads, under an
 "Attachment: NAME" line, so a hit in an attachment is found, cited and opened through its
 message. Every message of a mailbox is a page of its own, cited as "message N, DATE".
+Messages are parsed with the ``compat32`` policy: plain strings, with encoded words decoded
+only for the few headers shown.
 
 Mailboxes are split on their "From " lines by a regular expression over a memory map, so a
 message's size is known before it is parsed: one too large to read (a 100 MB attachment) is
@@ -12,7 +14,8 @@ kept by its headers alone instead of holding up the rest of the mailbox.
 
 from __future__ import annotations
 
-import email
+import email.errors
+import email.header
 import email.parser
 import email.policy
 import email.utils
@@ -20,7 +23,7 @@ import mmap
 import re
 import tempfile
 from collections.abc import Iterator
-from email.message import EmailMessage, Message
+from email.message import Message
 from pathlib import Path
 
 from core.extract.errors import (
@@ -97,14 +100,14 @@ def _mailbox_page(number: int, data: mmap.mmap, start: int, end: int) -> Page:
     return page
 
 
-def _parse(data: bytes, headers_only: bool = False) -> EmailMessage:
-    parser = email.parser.BytesParser(policy=email.policy.default)
+def _parse(data: bytes, headers_only: bool = False) -> Message:
+    # compat32, not policy.default: the modern header objects cost two thirds of a mailbox's
+    # reading time (docs/benchmarks.md), and only a few headers' text is wanted.
+    parser = email.parser.BytesParser(policy=email.policy.compat32)
     try:
-        message = parser.parsebytes(data, headersonly=headers_only)
+        return parser.parsebytes(data, headersonly=headers_only)
     except Exception as error:  # the parser is lenient; anything raised means damage
         raise ExtractionError(f"damaged e-mail message ({error})") from error
-    assert isinstance(message, EmailMessage)
-    return message
 
 
 def _label(number: int, message: Message) -> str:
@@ -116,8 +119,15 @@ def _label(number: int, message: Message) -> str:
     return f"message {number}, {day}" if day else f"message {number}"
 
 
+def _decoded(value: str) -> str:
+    try:
+        return str(email.header.make_header(email.header.decode_header(value)))
+    except (email.errors.HeaderParseError, LookupError, UnicodeError, ValueError):
+        return value
+
+
 def message_page(
-    message: EmailMessage,
+    message: Message,
     number: int | None,
     label: str | None,
     *,
@@ -148,46 +158,69 @@ def message_page(
 
 
 def _header(message: Message, name: str) -> str:
-    try:
-        return str(message.get(name, "") or "")
-    except Exception:  # a header the policy cannot decode: its raw words are better than none
-        raw = message.get_all(name) if hasattr(message, "get_all") else None
-        return str(raw[0]) if raw else ""
-
-
-def _body(message: EmailMessage) -> str:
-    part = message.get_body(preferencelist=("plain", "html"))
-    if part is None:
+    """A header's text with its encoded words (``=?utf-8?q?...?=``) decoded."""
+    raw = message.get(name)
+    if raw is None:
         return ""
-    content = _content(part)
-    if part.get_content_subtype() == "html":
-        content = html_to_page(content)[0].text
-    return normalise_newlines(content)
+    try:
+        return str(email.header.make_header(email.header.decode_header(str(raw))))
+    except (email.errors.HeaderParseError, LookupError, UnicodeError, ValueError):
+        return str(raw)  # the raw words are better than none
+
+
+def _leaves(part: Message, top: bool = True) -> Iterator[Message]:
+    """The message's single parts in order; a forwarded message counts as one."""
+    if not top and part.get_content_type() == "message/rfc822":
+        yield part
+    elif part.is_multipart():
+        for child in part.get_payload():
+            if isinstance(child, Message):
+                yield from _leaves(child, top=False)
+    else:
+        yield part
+
+
+def _is_attachment(part: Message) -> bool:
+    return part.get_content_disposition() == "attachment" or part.get_filename() is not None
+
+
+def _body(message: Message) -> str:
+    """The first plain-text part that is not an attachment, else the first HTML one."""
+    leaves = [part for part in _leaves(message) if not _is_attachment(part)]
+    for subtype in ("plain", "html"):
+        part = next((p for p in leaves if p.get_content_type() == f"text/{subtype}"), None)
+        if part is not None:
+            content = _content(part)
+            if subtype == "html":
+                content = html_to_page(content)[0].text
+            return normalise_newlines(content)
+    return ""
 
 
 def _content(part: Message) -> str:
-    try:
-        content = part.get_content()  # type: ignore[attr-defined]
-        if isinstance(content, str):
-            return content
-    except Exception:  # an unknown charset or damaged transfer encoding
-        pass
     payload = part.get_payload(decode=True)
-    return payload.decode("utf-8", errors="replace") if isinstance(payload, bytes) else ""
+    if not isinstance(payload, bytes):
+        return ""
+    try:
+        return payload.decode(part.get_content_charset() or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        return payload.decode("utf-8", errors="replace")
 
 
-def _attachments(message: EmailMessage) -> Iterator[str]:
+def _attachments(message: Message) -> Iterator[str]:
     """ "Attachment: NAME" and the attachment's text, for each one Kenning reads."""
     from core.extract import extract, is_supported  # the dispatcher imports this module
 
-    for part in message.iter_attachments():
+    for part in _leaves(message):
         if part.get_content_type() == "message/rfc822":
-            inner = part.get_content()
-            if isinstance(inner, EmailMessage):
-                page, _ = message_page(inner, None, None)
+            inner = part.get_payload()
+            if isinstance(inner, list) and inner and isinstance(inner[0], Message):
+                page, _ = message_page(inner[0], None, None)
                 yield f"\nForwarded message\n{page.text}"
             continue
-        name = " ".join((part.get_filename() or "").split())
+        if not _is_attachment(part):
+            continue
+        name = " ".join(_decoded(part.get_filename() or "").split())
         suffix = Path(name).suffix.lower()
         if not name or suffix in MAIL_EXTENSIONS or not is_supported(Path(name)):
             continue

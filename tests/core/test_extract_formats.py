@@ -196,10 +196,20 @@ def test_eml_headers_body_and_attachments_in_supported_formats(tmp_path: Path) -
     assert_headings_point_at_their_text(doc)
 
 
+def test_encoded_headers_and_forwarded_messages_are_read(tmp_path: Path) -> None:
+    inner = make_message("Inner news", "The smew is back.\n")
+    outer = make_message("Grüße aus Köln", "Forwarding this.\n", sender="Jörg <j@example.org>")
+    outer.add_attachment(inner)
+    raw = outer.as_bytes()
+    assert b"=?utf-8?" in raw  # the subject and sender are stored as encoded words
+    text = extract(make_eml(tmp_path / "f.eml", outer)).pages[0].text
+    assert text.startswith("From: Jörg <j@example.org>\n")
+    assert "Subject: Grüße aus Köln\n" in text
+    assert "\nForwarded message\n" in text and "Subject: Inner news\n" in text
+    assert "The smew is back." in text
+
+
 def test_html_only_mail_reads_as_its_visible_text(tmp_path: Path) -> None:
-    message = make_message("News", "", html="<p>Rich <b>heron</b> news</p><script>x()</script>")
-    message.get_body(("plain",)).set_content("")  # type: ignore[union-attr]
-    del message["Content-Type"]
     only_html = make_message("News", "x")
     only_html.set_content("<p>Rich <b>heron</b> news</p><script>x()</script>", subtype="html")
     text = extract(make_eml(tmp_path / "n.eml", only_html)).pages[0].text

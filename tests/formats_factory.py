@@ -25,6 +25,12 @@ _P = "http://schemas.openxmlformats.org/presentationml/2006/main"
 _S = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
 _XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
 
+# Office files carry document properties; some readers expect them.
+_CORE = (
+    f'{_XML}<cp:coreProperties xmlns:cp="http://schemas.openxmlformats.org/package/2006/'
+    'metadata/core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+    "<dc:creator>Kenning tests</dc:creator></cp:coreProperties>"
+)
 # (title, body paragraphs, notes)
 Slide = tuple[str, Sequence[str], str]
 # (sheet name, rows); a cell is a str, a number, or ("=FORMULA", cached value)
@@ -74,6 +80,7 @@ def make_pptx(
             f'vnd.openxmlformats-officedocument.presentationml.presentation.main+xml"/></Types>',
         )
         archive.writestr("_rels/.rels", _rels([("rId1", "officeDocument", "ppt/presentation.xml")]))
+        archive.writestr("docProps/core.xml", _CORE)
         ids = "".join(f'<p:sldId id="{256 + n}" r:id="rId{n + 1}"/>' for n in range(count))
         archive.writestr(
             "ppt/presentation.xml",
@@ -139,6 +146,7 @@ def make_xlsx(path: Path, sheets: Sequence[Sheet], *, start_row: int = 1) -> Pat
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr("[Content_Types].xml", f'{_XML}<Types xmlns="{_CT}"/>')
         archive.writestr("_rels/.rels", _rels([("rId1", "officeDocument", "xl/workbook.xml")]))
+        archive.writestr("docProps/core.xml", _CORE)
         entries = "".join(
             f'<sheet name="{escape(name)}" sheetId="{n + 1}" r:id="rId{n + 1}"/>'
             for n, (name, _) in enumerate(sheets)
@@ -218,12 +226,12 @@ def _odf(path: Path, mimetype: str, body: str, title: str | None = None) -> Path
             f"{_XML}<office:document-content {_ODF_NS}><office:body>{body}</office:body>"
             "</office:document-content>",
         )
-        if title is not None:
-            archive.writestr(
-                "meta.xml",
-                f"{_XML}<office:document-meta {_ODF_NS}><office:meta><dc:title>{escape(title)}"
-                "</dc:title></office:meta></office:document-meta>",
-            )
+        title_xml = f"<dc:title>{escape(title)}</dc:title>" if title is not None else ""
+        archive.writestr(
+            "meta.xml",
+            f"{_XML}<office:document-meta {_ODF_NS}><office:meta>{title_xml}"
+            "<meta:generator>Kenning tests</meta:generator></office:meta></office:document-meta>",
+        )
         archive.writestr("META-INF/manifest.xml", f"{_XML}<manifest/>")
     return path
 

@@ -386,6 +386,7 @@ def _ods_sheets(data: bytes) -> Iterator[tuple[str, list[_Row]]]:
 
 def _ods_cells(row: ET.Element) -> list[str]:
     cells: list[str] = []
+    empty = 0  # empty cells not written yet: only needed if text follows them
     for cell in row:
         if cell.tag not in (TABLE + "table-cell", TABLE + "covered-table-cell"):
             continue
@@ -393,14 +394,14 @@ def _ods_cells(row: ET.Element) -> list[str]:
         text = " ".join(odf_text(p) for p in cell.iter(TEXT + "p"))
         if not text and cell.get(OFFICE + "value"):  # a value with no display text saved
             text = cell.get(OFFICE + "value", "")
-        if text:
-            cells.extend([text] * min(repeat, MAX_COLUMNS - len(cells)))
-        else:
-            cells.extend([""] * min(repeat, MAX_COLUMNS - len(cells)))
-        if len(cells) >= MAX_COLUMNS:
+        if not text:
+            empty += repeat
+            continue
+        if len(cells) + empty >= MAX_COLUMNS:
             break
-    while cells and not cells[-1]:
-        cells.pop()
+        cells.extend([""] * empty)
+        cells.extend([text] * min(repeat, MAX_COLUMNS - len(cells)))
+        empty = 0
     return cells
 
 

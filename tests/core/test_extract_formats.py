@@ -103,8 +103,11 @@ def test_the_header_is_repeated_and_rows_keep_their_sheet_numbers(tmp_path: Path
     assert page.location(second_group, end) == f"sheet Payments, rows {first}–{last}"
 
 
-def test_sparse_cells_stay_in_their_columns(tmp_path: Path) -> None:
-    doc = extract(make_xlsx(tmp_path / "s.xlsx", [("S", [["a", "", "c"], ["", "b"]])]))
+@pytest.mark.parametrize("maker", [make_xlsx, make_ods], ids=["xlsx", "ods"])
+def test_sparse_cells_stay_in_their_columns(tmp_path: Path, maker) -> None:
+    doc = extract(
+        maker(tmp_path / f"s.{maker.__name__[-4:]}", [("S", [["a", "", "c"], ["", "b"]])])
+    )
     assert doc.pages[0].text == "a\t\tc\n\tb\n"
 
 

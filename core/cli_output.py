@@ -10,6 +10,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from core.cancel import Progress
+from core.reconcile import describe_left_out
 from core.services import Services
 from core.store import FILE_STATES, Store
 from core.types import Answer, Citation, Hit
@@ -93,17 +94,33 @@ def _marked(hit: Hit, open_mark: str, close_mark: str) -> str:
 def status_json(store: Store, services: Services) -> dict[str, object]:
     folders = []
     for folder_id, path in store.folders():
-        folders.append({"path": path, "files": store.state_counts(folder_id)})
+        folders.append(
+            {"path": path, "files": store.state_counts(folder_id),
+             **_left_out_json(store.skipped_kinds(folder_id))}
+        )  # fmt: skip
     counts: dict[str, int] = store.state_counts()
     files: dict[str, int] = {state: counts[state] for state in FILE_STATES}
     files["total"] = sum(counts.values())
+    kinds = store.skipped_kinds()
     return {
         "database": str(services.paths.database),
         "folders": folders,
         "files": files,
+        **_left_out_json(kinds),
+        "left_out": describe_left_out(kinds),
         "chunks": store.count("SELECT count(*) FROM chunks"),
         "failures": [{"path": p, "state": s, "error": e} for p, s, e in store.failures()],
     }
+
+
+def _left_out_json(kinds: dict[tuple[str, str], int]) -> dict[str, object]:
+    """Files the scans did not take in: unsupported per extension, excluded entries."""
+    return {
+        "unsupported": {name: n for (reason, name), n in sorted(kinds.items())
+                        if reason == "unsupported"},
+        "excluded": {"files": kinds.get(("excluded", "file"), 0),
+                     "folders": kinds.get(("excluded", "folder"), 0)},
+    }  # fmt: skip
 
 
 def print_sources(answer: Answer, out: TextIO) -> None:

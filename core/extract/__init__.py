@@ -18,12 +18,15 @@ from pathlib import Path
 
 from core.extract.errors import ExtractionError, checked_size, describe_os_error
 from core.extract.html_text import HTML_EXTENSIONS, extract_html
-from core.extract.mail import extract_eml, extract_mbox
+from core.extract.mail import DEFAULT_MAX_BYTES as MAIL_MAX_BYTES
+from core.extract.mail import DEFAULT_MAX_MAILBOX_BYTES, extract_eml, extract_mbox
 from core.extract.opendoc import extract_odt
+from core.extract.pdf import DEFAULT_MAX_BYTES as PAGED_MAX_BYTES
 from core.extract.pdf import PAGED_KINDS, extract_paged, open_document, span_quads
 from core.extract.rtf import extract_rtf
 from core.extract.sheets import extract_csv, extract_ods, extract_xlsx
 from core.extract.slides import extract_odp, extract_pptx
+from core.extract.text import DEFAULT_MAX_BYTES as TEXT_MAX_BYTES
 from core.extract.text import TEXT_EXTENSIONS, TEXT_FILE_NAMES, extract_text
 from core.extract.zipped import check_zip_file
 from core.types import Document
@@ -35,6 +38,7 @@ __all__ = [
     "extract",
     "is_supported",
     "open_document",
+    "size_cap",
     "span_quads",
 ]
 
@@ -58,6 +62,29 @@ EXTRACTOR_VERSION = 2
 _SNIFF_BYTES = 1024  # PDF allows its "%PDF-" marker anywhere in the first kilobyte
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 _ZIP_MAGIC = b"PK\x03\x04"
+
+
+# Size caps where they differ from the 200 MB of documents read by their structure.
+_TEXT_CAPPED = HTML_EXTENSIONS | TEXT_EXTENSIONS | {".csv", ".tsv", ".rtf"}
+_CAPS = {".eml": MAIL_MAX_BYTES, ".mbox": DEFAULT_MAX_MAILBOX_BYTES}
+
+
+def size_cap(path: Path) -> int:
+    """The largest file ``extract`` reads for this name by default (larger ones are refused
+    before anything is read). A name without an extension gets the largest cap any content
+    it may turn out to be has.
+
+    >>> size_cap(Path("a.txt")) // 2**20, size_cap(Path("a.pdf")) // 2**20
+    (20, 200)
+    """
+    suffix = path.suffix.lower()
+    if suffix in _CAPS:
+        return _CAPS[suffix]
+    if suffix in _TEXT_CAPPED:
+        return TEXT_MAX_BYTES
+    if suffix in PAGED_KINDS or suffix in READERS:
+        return PAGED_MAX_BYTES
+    return max(DEFAULT_MAX_MAILBOX_BYTES, PAGED_MAX_BYTES)
 
 
 def is_supported(path: Path) -> bool:

@@ -434,3 +434,49 @@ def test_hostile_files_get_an_outcome_through_the_reading_children(tmp_path: Pat
                 assert reason in str(error)
             else:
                 assert path == rtf  # a reader may make sense of it; it must not hang or crash
+
+
+GARBAGE = [
+    bytes(range(256)) * 16,
+    b"PK\x03\x04" + b"\x00\xff" * 300,
+    b"<?xml version='1.0'?><!DOCTYPE x [<!ENTITY a 'aaaa'><!ENTITY b '&a;&a;&a;&a;'>]><x>&b;</x>",
+    b"{\\rtf1 {\\*\\unknown" + b"}" * 50,
+    b"From nobody Mon Jan  1 00:00:00 2024\nSubject: =?bogus?q?x?=\nContent-Type: multipart/mixed"
+    b'; boundary="b"\n\n--b\nContent-Transfer-Encoding: base64\n\n!!!not base64\n',
+    b"",
+]
+
+
+@pytest.mark.parametrize(
+    "suffix", [".pptx", ".odp", ".xlsx", ".ods", ".csv", ".odt", ".rtf", ".eml", ".mbox",
+               ".fb2", ".xps", ".cbz", ".mobi"],
+)  # fmt: skip
+@pytest.mark.parametrize("data", GARBAGE, ids=range(len(GARBAGE)))
+def test_garbage_in_any_new_format_raises_only_extraction_error(
+    tmp_path: Path, suffix: str, data: bytes
+) -> None:
+    path = tmp_path / f"junk{suffix}"
+    path.write_bytes(data)
+    try:
+        doc = extract(path)
+    except ExtractionError as error:
+        assert str(error)
+    else:
+        assert doc.pages and any(page.text.strip() for page in doc.pages)
+
+
+def test_entity_expansion_bomb_is_refused_fast(tmp_path: Path) -> None:
+    # A billion laughs inside a well-formed document part: expat refuses the amplification.
+    entities = "".join(f'<!ENTITY e{i} "{f"&e{i - 1};" * 10}">' for i in range(1, 10))
+    content = (
+        f'<?xml version="1.0"?><!DOCTYPE d [<!ENTITY e0 "lol">{entities}]>'
+        '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"><office:body>'
+        "<office:text><text:p>&e9;</text:p></office:text></office:body></office:document-content>"
+    )
+    path = tmp_path / "laughs.odt"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        archive.writestr("content.xml", content)
+    with pytest.raises(ExtractionError, match="not well-formed XML"):
+        extract(path)

@@ -480,3 +480,16 @@ def test_entity_expansion_bomb_is_refused_fast(tmp_path: Path) -> None:
         archive.writestr("content.xml", content)
     with pytest.raises(ExtractionError, match="not well-formed XML"):
         extract(path)
+
+
+@pytest.mark.parametrize("maker", [make_xlsx, make_ods], ids=["xlsx", "ods"])
+def test_sheets_holding_more_text_than_a_text_file_may_are_refused(
+    tmp_path: Path, maker, monkeypatch
+) -> None:
+    from core.extract import sheets
+
+    monkeypatch.setattr(sheets, "MAX_TEXT_CHARS", 500)
+    with pytest.raises(ExtractionError, match="too large to read: its sheets hold more than"):
+        extract(maker(tmp_path / f"big.{maker.__name__[-4:]}", [("S", ROWS)]))
+    monkeypatch.setattr(sheets, "MAX_TEXT_CHARS", 20 * 2**20)
+    assert extract(tmp_path / f"big.{maker.__name__[-4:]}").pages[0].text

@@ -128,3 +128,13 @@ def test_cli_shows_the_location_in_text_and_json(home, folder, capsys):
     code, out = run(capsys, "search", "grayling", "--json")
     pdf_like = json.loads(out)["hits"][0]
     assert pdf_like["location"] == "slide 3"
+
+
+def test_ask_json_cites_the_slide_without_page_boxes(home, folder, capsys):
+    assert run(capsys, "index", str(folder))[0] == 0
+    _, out = run(capsys, "ask", "What should be mentioned about the wryneck?", "--json")
+    citations = json.loads(out)["citations"]
+    deck = [c for c in citations if c["path"].endswith("deck.pptx")]
+    assert deck, citations
+    assert deck[0]["location"] == "slide 3" and deck[0]["page"] == 3
+    assert deck[0]["quads"] == []  # a slide has no PDF page to draw boxes on

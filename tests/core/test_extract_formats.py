@@ -493,3 +493,29 @@ def test_sheets_holding_more_text_than_a_text_file_may_are_refused(
         extract(maker(tmp_path / f"big.{maker.__name__[-4:]}", [("S", ROWS)]))
     monkeypatch.setattr(sheets, "MAX_TEXT_CHARS", 20 * 2**20)
     assert extract(tmp_path / f"big.{maker.__name__[-4:]}").pages[0].text
+
+
+SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+
+
+def test_files_written_by_the_common_libraries_are_read() -> None:
+    deck = extract(SAMPLES / "survey.pptx")
+    assert deck.title == "Harbour survey"
+    assert deck.pages[1].text == (
+        "Findings\nSeals rest on the north jetty\nA turnstone flock of forty\n"
+        "Species\tCount\nEider\t12\n\nNotes\nAsk about the cormorant roost"
+    )
+    book = extract(SAMPLES / "counts.xlsx")
+    assert [page.label for page in book.pages] == ["sheet Counts", "sheet Notes"]
+    # openpyxl saves formulas without a computed value: nothing is invented for them.
+    assert book.pages[0].text == (
+        "Species\tCount\tSeen on\nEider\t12\t2024-04-02\nTurnstone\t40\t2024-04-03\nTotal\n"
+    )
+    assert book.pages[1].text == "\tFog on the third morning\n"
+    assert book.pages[1].location(0, 5) == "sheet Notes, row 3"
+    rules = extract(SAMPLES / "rules.odt")
+    assert rules.title == "Mooring rules"
+    assert "Boats may stay for three nights at the visitor pontoon." in rules.pages[0].text
+    assert [h.text for h in rules.pages[0].headings] == ["Mooring rules", "Fees"]
+    tides = extract(SAMPLES / "tides.ods")
+    assert tides.pages[0].text == "Day\tHigh water\nMonday\t06:12\nTuesday\t06:58\n"

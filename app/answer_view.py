@@ -293,8 +293,9 @@ def _with_citation_links(text: str, turn: int, linked: bool) -> str:
 
 def _source_html(turn: int, citation: Citation, dim: str) -> str:
     where = Path(citation.path).name
-    if citation.page is not None:
-        where += f", page {citation.page}"
+    place = citation.where()
+    if place:
+        where += f", {place}"
     quote = " ".join(citation.quote.split())
     if len(quote) > QUOTE_CHARS:
         quote = quote[:QUOTE_CHARS].rsplit(" ", 1)[0] + "…"

@@ -138,12 +138,17 @@ class FoldersDialog(QDialog):
         failed = overview.counts.get("failed", 0)
         self.retry.setEnabled(failed > 0)
         if overview.failures:
-            self.failures_note.setText(
+            note = (
                 "These files were skipped; everything else is searchable. Fix or replace a "
                 "file, then press Retry. Double-click a file to see it in its folder."
             )
         else:
-            self.failures_note.setText("Every file could be read.")
+            note = "Every file could be read."
+        if overview.left_out:
+            # Files Kenning does not take in at all are counts, not rows: a folder may hold
+            # thousands of pictures.
+            note += "\nNot read: " + "; ".join(overview.left_out) + "."
+        self.failures_note.setText(note)
 
     # -- actions ---------------------------------------------------------------------------
 

@@ -19,6 +19,7 @@ from core.answer.answerer import Answerer
 from core.config import Settings
 from core.extract import extract, open_document, span_quads
 from core.extract.pdf import PAGED_KINDS
+from core.index.reconcile import describe_left_out
 from core.models.interface import TextModel
 from core.search.query import QUERY_STOPWORDS, parse_query
 from core.search.retrieval import SearchResult, search
@@ -107,6 +108,8 @@ class IndexOverview:
     folders: list[str]
     counts: dict[str, int]
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # path, state, reason
+    #: What the scans left out, as lines ("312 .pages files skipped: not supported").
+    left_out: list[str] = field(default_factory=list)
 
     @property
     def total(self) -> int:
@@ -125,7 +128,8 @@ def index_overview(ctx: TaskContext, with_failures: bool = False) -> IndexOvervi
     store = ctx.store
     folders = [path for _, path in store.folders()]
     failures = store.failures() if with_failures else []
-    return IndexOverview(folders, store.state_counts(), failures)
+    left_out = describe_left_out(store.skipped_kinds()) if with_failures else []
+    return IndexOverview(folders, store.state_counts(), failures, left_out)
 
 
 def save_settings(settings: Settings, path: Path) -> None:

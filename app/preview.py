@@ -361,7 +361,9 @@ class PreviewPane(QWidget):
         if self.target is None:
             return
         path = self.target.path
-        if not jobs.is_paged(path) or not sys.platform.startswith("linux"):
+        # The page-aware command is the default PDF viewer's: other paged formats (DOCX,
+        # EPUB, MOBI, XPS...) open in their own apps, which take no page.
+        if not path.lower().endswith(".pdf") or not sys.platform.startswith("linux"):
             QDesktopServices.openUrl(QUrl.fromLocalFile(path))
             return
         page = self.current_page or 1

@@ -193,7 +193,9 @@ class ResultDelegate(QStyledItemDelegate):
 
     def _meta_text(self, hit: Hit) -> str:
         parts = []
-        if hit.page is not None:
+        if hit.location:
+            parts.append(hit.location)
+        elif hit.page is not None:
             parts.append(f"p. {hit.page}")
         if hit.mtime:
             date = QDateTime.fromSecsSinceEpoch(int(hit.mtime)).date()

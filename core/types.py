@@ -27,6 +27,36 @@ class Page:
     number: int | None
     text: str
     headings: list[Heading] = field(default_factory=list)
+    #: How a person finds this page again where a page number would not say it: "slide 3",
+    #: "sheet Budget", "message 12, 2024-03-01". None: the page number (if any) is enough.
+    label: str | None = None
+    #: Spreadsheet rows: (offset where a row's line starts, the row's number in the sheet),
+    #: in text order. The first is the header row; where its line is repeated further down
+    #: (so a passage cut from the middle still has the column names) it is listed again.
+    rows: list[tuple[int, int]] = field(default_factory=list)
+
+    def location(self, start: int, end: int) -> str | None:
+        """Where characters ``[start, end)`` are, in words a person can look up.
+
+        >>> rows = [(0, 1), (4, 2), (8, 3), (13, 1), (17, 4)]
+        >>> text = "a\\tb\\n1\\t2\\n3\\t4\\n\\na\\tb\\n5\\t6\\n"
+        >>> page = Page(1, text, label="sheet Costs", rows=rows)
+        >>> page.location(4, 12), page.location(9, 10), page.location(13, 20)
+        ('sheet Costs, rows 2–3', 'sheet Costs, row 3', 'sheet Costs, row 4')
+        >>> Page(None, "x").location(0, 1)
+        """
+        if not self.rows:
+            return self.label
+        header = self.rows[0][1]
+        before = [row for offset, row in self.rows if offset <= start][-1:]
+        found = before + [row for offset, row in self.rows if start < offset < end]
+        if not found:
+            return self.label
+        if any(row != header for row in found):
+            found = [row for row in found if row != header]
+        first, last = min(found), max(found)
+        rows = f"row {first}" if first == last else f"rows {first}–{last}"
+        return f"{self.label}, {rows}" if self.label else rows
 
 
 @dataclass
@@ -63,6 +93,9 @@ class Chunk:
     text: str
     heading: str = ""  # heading path, "Chapter > Section"
     token_count: int = 0
+    #: Where the chunk is, in words a person can look up ("slide 3", "sheet Budget, rows
+    #: 12–30", "message 4, 2024-03-01"); None where the page number says it.
+    location: str | None = None
 
 
 @dataclass
@@ -86,11 +119,18 @@ class Hit:
     lexical_rank: int | None = None
     semantic_rank: int | None = None
     mtime: float = 0.0
+    #: The chunk's ``Chunk.location``: "slide 3", "sheet Budget, rows 12–30", ...
+    location: str | None = None
+
+    def where(self) -> str | None:
+        """How to name the place of this hit: its location, else "page N", else None."""
+        return place(self.page, self.location)
 
     def to_json(self) -> dict[str, object]:
         return {
             "path": self.path,
             "page": self.page,
+            "location": self.location,
             "start": self.start,
             "end": self.end,
             "snippet": self.snippet,
@@ -114,6 +154,24 @@ class Citation:
     end: int
     quote: str
     chunk_id: int
+    #: The cited chunk's ``Chunk.location`` ("slide 3", "sheet Budget, rows 12–30").
+    location: str | None = None
+
+    def where(self) -> str | None:
+        """How to name the place of this citation: its location, else "page N", else None."""
+        return place(self.page, self.location)
+
+
+def place(page: int | None, location: str | None) -> str | None:
+    """A location as people say it: "slide 3" or "sheet Budget, row 12" where the format
+    has one, else "page 4", else None (a file without pages).
+
+    >>> place(4, None), place(3, "slide 3"), place(None, None)
+    ('page 4', 'slide 3', None)
+    """
+    if location:
+        return location
+    return f"page {page}" if page is not None else None
 
 
 @dataclass

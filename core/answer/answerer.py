@@ -158,6 +158,7 @@ class Answerer:
                 h.snippet_start + len(h.snippet),
                 h.snippet,
                 h.chunk_id,
+                h.location,
             )
             for i, h in enumerate(hits[:3], 1)
         ]
@@ -186,7 +187,8 @@ def build_messages(
 ) -> list[ChatMessage]:
     fenced = "\n\n".join(
         f'<source n="{s.n}" file="{_attr(s.hit.path)}"'
-        + (f' page="{s.hit.page}"' if s.hit.page is not None else "")
+        + (f' page="{s.hit.page}"' if s.hit.page is not None and not s.hit.location else "")
+        + (f' location="{_attr(s.hit.location)}"' if s.hit.location else "")
         + f">\n{neutralise(s.text)}\n</source>"
         for s in sources
     )
@@ -266,7 +268,7 @@ def attribute(
             key = (source.n, start, end)
             if key not in seen:
                 seen[key] = Citation(source.n, source.hit.path, source.hit.page, start, end,
-                                     span_text, source.hit.chunk_id)
+                                     span_text, source.hit.chunk_id, source.hit.location)
             numbers.append(source.n)
             if source.n not in cited:
                 break  # one attributed source is enough for an uncited sentence
@@ -329,7 +331,7 @@ def _quoted(source: Source, start: int, end: int) -> CheckedAnswer:
     if cut_short and not _ENDS_SENTENCE.search(quote):
         quote += "…"  # the source was cut to its budget mid-sentence; the file goes on
     citation = Citation(source.n, source.hit.path, source.hit.page, source.start + start,
-                        source.start + end, text, source.hit.chunk_id)
+                        source.start + end, text, source.hit.chunk_id, source.hit.location)
     return CheckedAnswer(f"{QUOTE_INTRO} “{quote}” [{source.n}]", [citation], [])
 
 

@@ -290,6 +290,12 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
         print(
             f"  {folder['path']}: " + ", ".join(f"{n} {s}" for s, n in folder["files"].items() if n)
         )
+    left_out = data["left_out"]
+    assert isinstance(left_out, list)
+    if left_out:
+        print("Not read:")
+        for line in left_out:
+            print(f"  {line}")
     failures = data["failures"]
     assert isinstance(failures, list)
     if failures:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import TextIO
@@ -9,6 +10,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from core.cancel import Progress
+from core.index.reconcile import describe_left_out
 from core.services import Services
 from core.store.database import FILE_STATES, Store
 from core.types import Answer, Citation, Hit
@@ -72,7 +74,8 @@ def print_hits(hits: list[Hit], out: TextIO) -> None:
     color = out.isatty()
     open_mark, close_mark = ("\033[1m", "\033[0m") if color else ("[", "]")
     for rank, hit in enumerate(hits, 1):
-        where = hit.path + (f"  page {hit.page}" if hit.page is not None else "")
+        place = hit.where()
+        where = hit.path + (f"  {place}" if place else "")
         print(f"{rank:>2}. {where}  (score {hit.score:.4f})", file=out)
         print("    " + _marked(hit, open_mark, close_mark), file=out)
 
@@ -91,17 +94,33 @@ def _marked(hit: Hit, open_mark: str, close_mark: str) -> str:
 def status_json(store: Store, services: Services) -> dict[str, object]:
     folders = []
     for folder_id, path in store.folders():
-        folders.append({"path": path, "files": store.state_counts(folder_id)})
+        folders.append(
+            {"path": path, "files": store.state_counts(folder_id),
+             **_left_out_json(store.skipped_kinds(folder_id))}
+        )  # fmt: skip
     counts: dict[str, int] = store.state_counts()
     files: dict[str, int] = {state: counts[state] for state in FILE_STATES}
     files["total"] = sum(counts.values())
+    kinds = store.skipped_kinds()
     return {
         "database": str(services.paths.database),
         "folders": folders,
         "files": files,
+        **_left_out_json(kinds),
+        "left_out": describe_left_out(kinds),
         "chunks": store.count("SELECT count(*) FROM chunks"),
         "failures": [{"path": p, "state": s, "error": e} for p, s, e in store.failures()],
     }
+
+
+def _left_out_json(kinds: dict[tuple[str, str], int]) -> dict[str, object]:
+    """Files the scans did not take in: unsupported per extension, excluded entries."""
+    return {
+        "unsupported": {name: n for (reason, name), n in sorted(kinds.items())
+                        if reason == "unsupported"},
+        "excluded": {"files": kinds.get(("excluded", "file"), 0),
+                     "folders": kinds.get(("excluded", "folder"), 0)},
+    }  # fmt: skip
 
 
 def print_sources(answer: Answer, out: TextIO) -> None:
@@ -109,7 +128,8 @@ def print_sources(answer: Answer, out: TextIO) -> None:
         return
     print("\nClosest passages:" if not answer.found else "\nSources:", file=out)
     for c in answer.citations:
-        where = c.path + (f", page {c.page}" if c.page is not None else "")
+        place = c.where()
+        where = c.path + (f", {place}" if place else "")
         quote = " ".join(c.quote.split())
         print(f"  [{c.n}] {where}\n      “{quote}”", file=out)
 
@@ -130,6 +150,7 @@ def _citation_json(citation: Citation) -> dict[str, object]:
         "n": citation.n,
         "path": citation.path,
         "page": citation.page,
+        "location": citation.location,
         "start": citation.start,
         "end": citation.end,
         "quote": citation.quote,
@@ -137,14 +158,16 @@ def _citation_json(citation: Citation) -> dict[str, object]:
     if citation.page is not None:
         # Imported here: PyMuPDF is a tenth of a second of every command's start otherwise.
         from core.extract import ExtractionError, span_quads
+        from core.extract.pdf import PAGED_KINDS
 
-        try:
-            data["quads"] = [
-                list(q)
-                for q in span_quads(
-                    Path(citation.path), citation.page, citation.start, citation.end
-                )
-            ]
-        except ExtractionError:
-            data["quads"] = []
+        data["quads"] = []
+        # Slides, sheets and messages are numbered like pages but have no page layout.
+        if Path(citation.path).suffix.lower() in PAGED_KINDS:
+            with contextlib.suppress(ExtractionError):
+                data["quads"] = [
+                    list(q)
+                    for q in span_quads(
+                        Path(citation.path), citation.page, citation.start, citation.end
+                    )
+                ]
     return data

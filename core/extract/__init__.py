@@ -5,18 +5,30 @@
 (True, False)
 
 Every problem with the input surfaces as ``ExtractionError`` with a reason for the user;
-``span_quads`` maps a page text span back to highlight rectangles (PDF, DOCX, EPUB).
+``span_quads`` maps a page text span back to highlight rectangles (the formats MuPDF lays out:
+PDF, DOCX, EPUB, MOBI, FB2, XPS, CBZ).
 """
 
 from __future__ import annotations
 
+import re
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 from core.extract.errors import ExtractionError, checked_size, describe_os_error
 from core.extract.html_text import HTML_EXTENSIONS, extract_html
+from core.extract.mail import DEFAULT_MAX_BYTES as MAIL_MAX_BYTES
+from core.extract.mail import DEFAULT_MAX_MAILBOX_BYTES, extract_eml, extract_mbox
+from core.extract.opendoc import extract_odt
+from core.extract.pdf import DEFAULT_MAX_BYTES as PAGED_MAX_BYTES
 from core.extract.pdf import PAGED_KINDS, extract_paged, open_document, span_quads
+from core.extract.rtf import extract_rtf
+from core.extract.sheets import extract_csv, extract_ods, extract_xlsx
+from core.extract.slides import extract_odp, extract_pptx
+from core.extract.text import DEFAULT_MAX_BYTES as TEXT_MAX_BYTES
 from core.extract.text import TEXT_EXTENSIONS, TEXT_FILE_NAMES, extract_text
+from core.extract.zipped import check_zip_file
 from core.types import Document
 
 __all__ = [
@@ -26,18 +38,53 @@ __all__ = [
     "extract",
     "is_supported",
     "open_document",
+    "size_cap",
     "span_quads",
 ]
 
-SUPPORTED_EXTENSIONS = frozenset(PAGED_KINDS) | HTML_EXTENSIONS | TEXT_EXTENSIONS
+_Reader = Callable[..., Document]
+# Formats read by Kenning's own readers (one page per slide, sheet or message; or one page).
+READERS: dict[str, _Reader] = {
+    ".pptx": extract_pptx, ".pptm": extract_pptx, ".odp": extract_odp,
+    ".xlsx": extract_xlsx, ".xlsm": extract_xlsx, ".ods": extract_ods,
+    ".csv": extract_csv, ".tsv": extract_csv,
+    ".odt": extract_odt, ".rtf": extract_rtf,
+    ".eml": extract_eml, ".mbox": extract_mbox,
+}  # fmt: skip
+SUPPORTED_EXTENSIONS = (
+    frozenset(PAGED_KINDS) | frozenset(READERS) | HTML_EXTENSIONS | TEXT_EXTENSIONS
+)
 # Bump whenever any extractor's page text (and so its offsets) changes for the same bytes:
 # stored offsets are only valid with the extractor that produced them, and an unchanged
 # content hash alone would keep stale ones.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 _SNIFF_BYTES = 1024  # PDF allows its "%PDF-" marker anywhere in the first kilobyte
 _HTML_STARTS = (b"<!doctype html", b"<html", b"<head", b"<body")
 _ZIP_MAGIC = b"PK\x03\x04"
+
+
+# Size caps where they differ from the 200 MB of documents read by their structure.
+_TEXT_CAPPED = HTML_EXTENSIONS | TEXT_EXTENSIONS | {".csv", ".tsv", ".rtf"}
+_CAPS = {".eml": MAIL_MAX_BYTES, ".mbox": DEFAULT_MAX_MAILBOX_BYTES}
+
+
+def size_cap(path: Path) -> int:
+    """The largest file ``extract`` reads for this name by default (larger ones are refused
+    before anything is read). A name without an extension gets the largest cap any content
+    it may turn out to be has.
+
+    >>> size_cap(Path("a.txt")) // 2**20, size_cap(Path("a.pdf")) // 2**20
+    (20, 200)
+    """
+    suffix = path.suffix.lower()
+    if suffix in _CAPS:
+        return _CAPS[suffix]
+    if suffix in _TEXT_CAPPED:
+        return TEXT_MAX_BYTES
+    if suffix in PAGED_KINDS or suffix in READERS:
+        return PAGED_MAX_BYTES
+    return max(DEFAULT_MAX_MAILBOX_BYTES, PAGED_MAX_BYTES)
 
 
 def is_supported(path: Path) -> bool:
@@ -58,6 +105,8 @@ def extract(path: Path, max_bytes: int | None = None) -> Document:
     suffix = path.suffix.lower()
     if suffix in PAGED_KINDS:
         return _paged(path, max_bytes, PAGED_KINDS[suffix])
+    if suffix in READERS:
+        return _read(READERS[suffix], path, max_bytes)
     if suffix in HTML_EXTENSIONS:
         return _html(path, max_bytes)
     if suffix in TEXT_EXTENSIONS:
@@ -76,7 +125,12 @@ def _by_content(path: Path, max_bytes: int | None) -> Document:
     if b"%PDF-" in head:
         return _paged(path, max_bytes, "pdf")
     if head.startswith(_ZIP_MAGIC):
-        return _paged(path, max_bytes, _zip_kind(path))
+        kind = _zip_kind(path)
+        if kind in PAGED_KINDS.values():
+            return _paged(path, max_bytes, kind)
+        return _read(READERS["." + kind], path, max_bytes)
+    if _MBOX_START.match(head):  # mail programs keep mailboxes without an extension
+        return _read(extract_mbox, path, max_bytes)
     start = head.removeprefix(b"\xef\xbb\xbf").lstrip().lower()
     if start.startswith(_HTML_STARTS):
         return _html(path, max_bytes)
@@ -84,23 +138,61 @@ def _by_content(path: Path, max_bytes: int | None) -> Document:
 
 
 def _zip_kind(path: Path) -> str:
-    """Which ZIP-based format MuPDF reads this is ("docx", "epub"); anything else is refused."""
+    """Which ZIP-based format this is ("docx", "xlsx", "odt", ...); anything else is refused."""
     try:
         with zipfile.ZipFile(path) as archive:
             names = set(archive.namelist())
-    except (OSError, zipfile.BadZipFile) as error:
+            mimetype = archive.read("mimetype")[:100] if "mimetype" in names else b""
+    except (OSError, zipfile.BadZipFile, EOFError, ValueError) as error:
         raise ExtractionError("damaged ZIP archive") from error
-    if "word/document.xml" in names:
-        return "docx"
-    if "META-INF/container.xml" in names:
-        return "epub"
+    for part, kind in _ZIP_PARTS:
+        if part in names:
+            return kind
+    for marker, kind in _ODF_TYPES:
+        if mimetype.startswith(marker):
+            return kind
     raise ExtractionError("unsupported file type (a ZIP archive)")
 
 
+_ZIP_PARTS = (
+    ("word/document.xml", "docx"), ("ppt/presentation.xml", "pptx"),
+    ("xl/workbook.xml", "xlsx"), ("META-INF/container.xml", "epub"),
+)  # fmt: skip
+_ODF_TYPES = (
+    (b"application/vnd.oasis.opendocument.text", "odt"),
+    (b"application/vnd.oasis.opendocument.spreadsheet", "ods"),
+    (b"application/vnd.oasis.opendocument.presentation", "odp"),
+)
+_MBOX_START = re.compile(rb"From \S+ [^\n]*\n[\w-]+: ")
+
+# The parts MuPDF reads text from, bounded before it unpacks them (pictures are only counted
+# in the whole archive's bound).
+_ZIP_TEXT_PARTS: dict[str, Callable[[str], bool]] = {
+    "docx": lambda name: name.startswith("word/") and name.endswith(".xml"),
+    "epub": lambda name: name.lower().endswith((".xhtml", ".html", ".htm", ".xml", ".ncx")),
+    "xps": lambda name: name.lower().endswith((".fpage", ".fdoc", ".fdseq", ".xml")),
+    "cbz": lambda name: False,
+}
+
+
 def _paged(path: Path, max_bytes: int | None, kind: str) -> Document:
+    if kind in _ZIP_TEXT_PARTS and _is_zip(path):
+        check_zip_file(path, max_bytes or 2**63, _ZIP_TEXT_PARTS[kind])
     if max_bytes is None:
         return extract_paged(path, kind=kind)
     return extract_paged(path, max_bytes, kind)
+
+
+def _is_zip(path: Path) -> bool:
+    try:
+        with path.open("rb") as stream:
+            return stream.read(4) == _ZIP_MAGIC
+    except OSError as error:
+        raise ExtractionError(describe_os_error(error)) from error
+
+
+def _read(reader: _Reader, path: Path, max_bytes: int | None) -> Document:
+    return reader(path) if max_bytes is None else reader(path, max_bytes)
 
 
 def _html(path: Path, max_bytes: int | None) -> Document:

@@ -14,10 +14,16 @@ class ExtractionError(Exception):
 
 
 def describe_size(n_bytes: int) -> str:
-    """A short human size: ``20 MB``, ``512 KB``, ``300 bytes`` (binary units, as file managers)."""
+    """A short human size: ``20 MB``, ``512 KB``, ``300 bytes`` (binary units, as file managers).
+
+    >>> describe_size(1020 * 2**10), describe_size(int(1.5 * 2**20)), describe_size(300)
+    ('1020 KB', '1.5 MB', '300 bytes')
+    """
     for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
         if n_bytes >= scale:
-            return f"{n_bytes / scale:.3g} {unit}"
+            value = n_bytes / scale
+            # Three significant digits, but never an exponent ("1020 KB", not "1.02e+03 KB").
+            return f"{value:.0f} {unit}" if value >= 100 else f"{value:.3g} {unit}"
     return f"{n_bytes} bytes"
 
 

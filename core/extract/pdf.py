@@ -25,7 +25,11 @@ from core.extract.pdf_layout import (
 )
 from core.types import Document, Page
 
-PAGED_KINDS = {".pdf": "pdf", ".docx": "docx", ".epub": "epub"}
+PAGED_KINDS = {
+    ".pdf": "pdf", ".docx": "docx", ".epub": "epub",
+    # E-books and fixed-layout documents MuPDF opens as well (laid out like EPUB).
+    ".mobi": "mobi", ".fb2": "fb2", ".xps": "xps", ".oxps": "xps", ".cbz": "cbz",
+}  # fmt: skip
 DEFAULT_MAX_BYTES = 200 * 2**20
 
 # DOCX and EPUB have no pages of their own: MuPDF lays them out. Pinning the layout (MuPDF's

@@ -19,7 +19,7 @@ MARKDOWN_EXTENSIONS = frozenset({".md", ".markdown", ".mdown", ".mkd", ".mdx"})
 RST_EXTENSIONS = frozenset({".rst", ".rest"})
 ORG_EXTENSIONS = frozenset({".org"})
 LATEX_EXTENSIONS = frozenset({".tex", ".ltx"})
-PLAIN_EXTENSIONS = frozenset({".txt", ".text", ".log", ".csv", ".tsv", ".nfo", ".srt", ".vtt"})
+PLAIN_EXTENSIONS = frozenset({".txt", ".text", ".log", ".nfo", ".srt", ".vtt"})
 CODE_EXTENSIONS = frozenset(
     {
         # data and configuration

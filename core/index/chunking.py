@@ -63,6 +63,7 @@ def chunk_document(
                         text=text,
                         heading=path,
                         token_count=tokens,
+                        location=page.location(span_start, span_end),
                     )
                 )
     return chunks

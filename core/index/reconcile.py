@@ -6,8 +6,11 @@ later, by the indexer, and only for files whose size or time differ.
 
 Both ways end alike (``_settle``): a file that vanished and reappeared elsewhere with the
 same content is a move (it keeps its chunks and vectors), new or changed files become
-pending, entries that cannot be read are recorded as skipped with the reason, and vanished
-files are deleted with their chunks, full-text rows and vectors.
+pending, entries that cannot be read (or are larger than their type's size cap) are recorded
+as skipped with the reason, and vanished files are deleted with their chunks, full-text rows
+and vectors. A full walk of a folder also counts what it leaves out (files of types Kenning
+does not read, by extension; entries the exclude rules leave out), so every file is accounted
+for in the status.
 
 >>> reconciler = Reconciler(store, ExcludeRules())
 >>> report = reconciler.scan()
@@ -21,11 +24,13 @@ import hashlib
 import logging
 import os
 import stat
-from dataclasses import dataclass, field
+from collections import Counter
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.cancel import CancelToken, Progress, ProgressCallback, no_progress
-from core.extract import is_supported
+from core.extract import is_supported, size_cap
+from core.extract.errors import describe_size
 from core.index.walk import (
     BROKEN_LINK,
     NOT_REGULAR,
@@ -96,6 +101,8 @@ class _Survey:
     unchanged: int = 0
     #: Same size and time, but read so soon after a change that it may have changed since.
     rechecked: list[tuple[int, FoundFile]] = field(default_factory=list)
+    #: Per folder walked in full: (reason, name) -> entries left out (``Store.skipped_kinds``).
+    left_out: dict[int, Counter[tuple[str, str]]] = field(default_factory=dict)
 
     def compare(self, folder_id: int, entry: FoundFile, record: FileRecord | None) -> None:
         if record is None:
@@ -167,7 +174,20 @@ class Reconciler:
         known = self.store.files_under(stored_form(top))
         if nested:
             known = {p: r for p, r in known.items() if not any(is_within(n, p) for n in nested)}
-        walk = self.rules.walk(root, is_wanted, top=top, skip=nested)
+        if top == root:  # a full walk: count what it leaves out, and why
+            tally: Counter[tuple[str, str]] = Counter()
+            survey.left_out[folder_id] = tally
+            walk = self.rules.walk(
+                root,
+                functools.partial(_wanted_or_counted, tally),
+                top=top,
+                skip=nested,
+                excluded=lambda _path, is_dir: tally.update(
+                    [("excluded", "folder" if is_dir else "file")]
+                ),
+            )
+        else:
+            walk = self.rules.walk(root, is_wanted, top=top, skip=nested)
         for seen, found in enumerate(walk, 1):
             entry = storable(found)
             survey.compare(folder_id, entry, known.pop(entry.path, None))
@@ -227,6 +247,8 @@ class Reconciler:
     # -- applying ------------------------------------------------------------------------
 
     def _settle(self, survey: _Survey, report: ScanReport) -> None:
+        for folder_id, tally in survey.left_out.items():
+            self.store.set_skipped_kinds(folder_id, tally)
         new = [(f, e) for f, e, had in survey.changed.values() if not had and e.problem is None]
         moves = match_moves(list(survey.gone.values()), new)
         for record, (folder_id, entry) in moves:
@@ -292,6 +314,43 @@ def content_hash(path: str) -> str:
     return digest.hexdigest()
 
 
+def describe_left_out(kinds: dict[tuple[str, str], int]) -> list[str]:
+    """What the full scans left out, as lines for a person (``Store.skipped_kinds``), the
+    largest counts first.
+
+    >>> describe_left_out({("unsupported", ".pages"): 312, ("unsupported", ""): 1,
+    ...                    ("excluded", "folder"): 2, ("excluded", "file"): 7})
+    ['312 .pages files skipped: not supported', '1 file without an extension skipped: \
+not supported', '2 folders and 7 files left out by the exclude rules (hidden, build, \
+dependencies...)']
+    """
+    lines = []
+    unsupported = sorted(
+        ((count, name) for (reason, name), count in kinds.items() if reason == "unsupported"),
+        key=lambda item: (-item[0], item[1]),
+    )
+    for count, name in unsupported:
+        noun = "file" if count == 1 else "files"
+        kind = f"{name} {noun}" if name else f"{noun} without an extension"
+        lines.append(f"{count:,} {kind} skipped: not supported")
+    folders, files = kinds.get(("excluded", "folder"), 0), kinds.get(("excluded", "file"), 0)
+    parts = [f"{n:,} {word}{'s' if n != 1 else ''}" for n, word in
+             ((folders, "folder"), (files, "file")) if n]  # fmt: skip
+    if parts:
+        lines.append(
+            " and ".join(parts) + " left out by the exclude rules (hidden, build, dependencies...)"
+        )
+    return lines
+
+
+def _wanted_or_counted(tally: Counter[tuple[str, str]], path: str) -> bool:
+    """``is_wanted``, counting the files it turns away by extension."""
+    if is_wanted(path):
+        return True
+    tally[("unsupported", os.path.splitext(path)[1].lower())] += 1
+    return False
+
+
 def is_wanted(path: str) -> bool:
     """Whether the file is of a kind Kenning reads, by name (fast: a walk asks per file)."""
     suffix = os.path.splitext(path)[1].lower()
@@ -323,11 +382,22 @@ def stored_form(path: str) -> str:
 
 
 def storable(entry: FoundFile) -> FoundFile:
-    """``entry``, or for an undecodable name its stored form, recorded as skipped with the
-    reason (SQLite cannot hold the name as it is)."""
-    if is_storable(entry.path):
-        return entry
-    return FoundFile(stored_form(entry.path), entry.size, entry.mtime, BAD_NAME)
+    """``entry`` as it is to be recorded: for an undecodable name its stored form, skipped
+    with the reason (SQLite cannot hold the name as it is); a file larger than its type's
+    size cap skipped as too large (never handed to a reader just to be refused)."""
+    if not is_storable(entry.path):
+        return FoundFile(stored_form(entry.path), entry.size, entry.mtime, BAD_NAME)
+    if entry.problem is None and entry.size > (cap := size_cap(Path(entry.path))):
+        return replace(entry, problem=too_large(entry.size, cap))
+    return entry
+
+
+def too_large(size: int, cap: int) -> str:
+    """The reason given for a file skipped for its size."""
+    return (
+        f"too large ({describe_size(size)}; Kenning reads files of this type up to "
+        f"{describe_size(cap)})"
+    )
 
 
 def _walked_already(path: str, walked: set[str]) -> bool:

@@ -130,11 +130,14 @@ class ExcludeRules:
         *,
         top: str | None = None,
         skip: Iterable[str] = (),
+        excluded: Callable[[str, bool], None] | None = None,
     ) -> Iterator[FoundFile]:
         """Every file below ``root`` that no rule excludes (and ``wanted`` accepts).
 
         ``top`` walks only that folder inside ``root`` (with the rules that apply there);
         folders in ``skip`` are left out (indexed folders nested in this one walk themselves).
+        ``excluded`` is told of each entry the rules leave out (path, is a folder), without
+        going into excluded folders.
         """
         root = str(root)
         top = str(top or root)
@@ -149,6 +152,8 @@ class ExcludeRules:
                 continue  # unreadable or vanished folder: nothing in it can be indexed
             names = {e.name for e in entries}
             if directory != root and VENV_MARKER in names:
+                if excluded is not None:
+                    excluded(directory, True)
                 continue
             if self.use_gitignore and ".gitignore" in names:
                 local = _read_gitignore(directory)
@@ -162,6 +167,8 @@ class ExcludeRules:
                 except OSError:
                     continue
                 if _excluded(specs, child, is_dir):
+                    if excluded is not None:
+                        excluded(entry.path, is_dir)
                     continue
                 if is_dir:
                     if entry.path not in skipped:

@@ -284,13 +284,13 @@ def _collect_hits(
         if len(hits) >= limit:
             break
         row = store.conn.execute(
-            'SELECT c.file_id, f.path, c.page, c.start, c."end", c.text, c.heading, f.mtime '
-            "FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ?",
+            'SELECT c.file_id, f.path, c.page, c.start, c."end", c.text, c.heading, f.mtime, '
+            "c.location FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ?",
             (cand.chunk_id,),
         ).fetchall()
         if not row:
             continue  # deleted between ranking and fetching
-        file_id, path, page, start, end, text, heading, mtime = row[0]
+        file_id, path, page, start, end, text, heading, mtime, location = row[0]
         if per_file and per_file_count.get(file_id, 0) >= per_file:
             continue
         per_file_count[file_id] = per_file_count.get(file_id, 0) + 1
@@ -312,6 +312,7 @@ def _collect_hits(
                 lexical_rank=cand.lexical_rank,
                 semantic_rank=cand.semantic_rank,
                 mtime=float(mtime),
+                location=location,
             )
         )
     return hits

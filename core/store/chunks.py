@@ -96,7 +96,7 @@ class ChunkTables:
                 digest = text_hash(chunk.text)
                 self.conn.execute(
                     'INSERT INTO chunks(file_id, ordinal, page, start, "end", heading, text, '
-                    "text_hash, token_count) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "text_hash, token_count, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         file_id,
                         chunk.ordinal,
@@ -107,6 +107,7 @@ class ChunkTables:
                         chunk.text,
                         digest,
                         chunk.token_count,
+                        chunk.location,
                     ),
                 )
                 vector = reusable.get(digest)

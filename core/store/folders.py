@@ -2,6 +2,8 @@
 of that list kept in a small JSON file beside the database. Split from ``core/store/database.py`` to
 keep each module readable; ``Store`` is the only class that uses it.
 
+It also keeps what each folder's last full scan left out, as counts (``skipped_kinds``).
+
 The JSON copy exists so that a damaged database can be rebuilt from the folders it indexed
 (``remembered_folders``, read by ``core/services.py``).
 """
@@ -11,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -93,6 +96,25 @@ class FolderTables:
             self.conn.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
         self._remember_folders()
         return True
+
+    def set_skipped_kinds(self, folder_id: int, counts: Mapping[tuple[str, str], int]) -> None:
+        """Replace what a folder's full scan left out: (reason, name) -> number of entries."""
+        with self.conn:
+            self.conn.execute("DELETE FROM skipped_kinds WHERE folder_id = ?", (folder_id,))
+            for (reason, name), count in counts.items():
+                self.conn.execute(
+                    "INSERT INTO skipped_kinds(folder_id, reason, name, count) VALUES (?, ?, ?, ?)",
+                    (folder_id, reason, name, count),
+                )
+
+    def skipped_kinds(self, folder_id: int | None = None) -> dict[tuple[str, str], int]:
+        """(reason, name) -> count left out by the last full scans, of one folder or all."""
+        where, args = ("WHERE folder_id = ?", (folder_id,)) if folder_id is not None else ("", ())
+        rows = self.conn.execute(
+            f"SELECT reason, name, sum(count) FROM skipped_kinds {where} GROUP BY reason, name",
+            args,
+        )
+        return {(str(reason), str(name)): int(count) for reason, name, count in rows}
 
     def _remember_folders(self) -> None:
         rows = self.conn.execute("SELECT path, priority FROM folders ORDER BY id").fetchall()

@@ -99,6 +99,21 @@ MIGRATIONS: list[str | Callable[[apsw.Connection], None]] = [
     # 3: which GGUF made each model's vectors, so that after a switch of model the previous
     # set can stay in use (its queries embedded by that file) until the new one is complete.
     "ALTER TABLE models ADD COLUMN source TEXT NOT NULL DEFAULT ''",
+    # 4: where a chunk is when a page number does not say it ("slide 3", "sheet Budget,
+    # rows 12-30", "message 4, 2024-03-01"), for citations a person can find again.
+    "ALTER TABLE chunks ADD COLUMN location TEXT",
+    # 5: what a folder's last full scan left out and why, as counts (files Kenning does not
+    # read are not rows of ``files``): reason "unsupported" per extension ("" for none),
+    # "excluded" per "file"/"folder" left out by the exclude rules.
+    """
+    CREATE TABLE skipped_kinds(
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        reason TEXT NOT NULL,
+        name TEXT NOT NULL,
+        count INTEGER NOT NULL,
+        PRIMARY KEY(folder_id, reason, name)
+    )
+    """,
 ]
 
 

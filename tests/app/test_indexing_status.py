@@ -161,3 +161,13 @@ def test_the_window_stays_responsive_while_hundreds_of_files_are_indexed(
     assert len(ticks) > 50, "the sampler ran while indexing"
     assert max(gaps) < 1.0, f"the event loop stalled for {max(gaps):.2f} s"
     qtbot.waitUntil(lambda: len(window.results_model.hits) > 0, timeout=WAIT_MS)
+
+
+def test_files_of_types_not_read_are_counted_in_the_dialog(
+    qtbot: QtBot, make_window: WindowFactory, broken_folder: Path
+) -> None:
+    for i in range(3):
+        (broken_folder / f"plan{i}.pages").write_bytes(b"not ours")
+    _window, dialog = failures_of(qtbot, make_window, broken_folder)
+    assert "Not read: 3 .pages files skipped: not supported." in dialog.failures_note.text()
+    dialog.reject()

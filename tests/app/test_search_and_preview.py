@@ -114,3 +114,36 @@ def test_selecting_a_pdf_hit_renders_its_page_with_the_passage_highlighted(
     # ... and nowhere else: the top margin of the page is plain white.
     top_margin = (0.0, 0.0, float(image.width()), rendered.highlight_pixels[0][1] / 4)
     assert marker_pixels(image, top_margin) == 0
+
+
+def test_a_slide_hit_names_its_slide_and_previews_that_slide_marked(
+    qtbot: QtBot, make_window, paths, folder: Path
+) -> None:
+    from tests.app.conftest import index_folder
+    from tests.formats_factory import make_pptx
+
+    make_pptx(
+        folder / "deck.pptx",
+        [("Opening", ["Welcome all"], ""), ("Birds", ["The hoopoe nests here"], "Point at it")],
+    )
+    index_folder(paths, folder)
+    window = make_window()
+    search_for(qtbot, window, "hoopoe")
+    qtbot.waitUntil(lambda: "deck.pptx" in names(window), timeout=WAIT_MS)
+    hit = window.results_model.hits[names(window).index("deck.pptx")]
+    assert (hit.page, hit.location) == (2, "slide 2")
+    delegate = window.results_view.itemDelegate()
+    assert delegate._meta_text(hit).startswith("slide 2")
+
+    row = names(window).index("deck.pptx")
+    window.results_view.selectionModel().setCurrentIndex(
+        window.results_model.index(row), QItemSelectionModel.SelectionFlag.ClearAndSelect
+    )
+    text_view = window.preview.text
+    qtbot.waitUntil(lambda: "hoopoe" in text_view.toPlainText(), timeout=WAIT_MS)
+    shown = text_view.toPlainText()
+    assert shown == "Birds\nThe hoopoe nests here\n\nNotes\nPoint at it"  # slide 2 only
+    start, end = text_view.span
+    assert "hoopoe" in shown[start:end]
+    marked = [shown[s:e] for s, e in text_view.matches]
+    assert marked == ["hoopoe"]

@@ -168,6 +168,8 @@ def schema_1_database(path: Path, vectors: np.ndarray) -> str:
             conn.execute(f"DROP TABLE {name}")
         conn.execute("DROP TABLE IF EXISTS chunks_fts_terms")
         conn.execute("ALTER TABLE models DROP COLUMN source")  # added by migration 3
+        conn.execute("ALTER TABLE chunks DROP COLUMN location")  # added by migration 4
+        conn.execute("DROP TABLE skipped_kinds")  # added by migration 5
         conn.execute("PRAGMA user_version = 1")
         table = "vec_0123456789ab"
         conn.execute(

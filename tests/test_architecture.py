@@ -1,0 +1,93 @@
+"""The layout keeps its promises: the engine never imports the window or Qt, every module is
+on the module map, and every command and option of the command line is documented."""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _modules(package: str) -> list[Path]:
+    return sorted(p for p in (ROOT / package).rglob("*.py") if p.name != "__init__.py")
+
+
+def _imported_names(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.add(node.module)
+    return names
+
+
+def test_core_never_imports_qt_or_the_window() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(
+            name for name in _imported_names(path)
+            if name.split(".")[0] in {"PySide6", "shiboken6", "app"}
+        )
+        for path in _modules("core")
+    }
+    assert {path: names for path, names in offenders.items() if names} == {}
+
+
+def test_importing_every_engine_module_loads_no_qt() -> None:
+    modules = [
+        ".".join(path.relative_to(ROOT).with_suffix("").parts) for path in _modules("core")
+    ]
+    script = (
+        "import importlib, sys\n"
+        f"for name in {modules!r}: importlib.import_module(name)\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('PySide6', 'app')))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True,
+                         text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_every_module_is_on_the_module_map() -> None:
+    rows = (ROOT / "docs" / "modules.md").read_text(encoding="utf-8").splitlines()
+    missing = []
+    for path in _modules("core") + _modules("app"):
+        relative = path.relative_to(ROOT).as_posix()
+        package_row = f"`{path.parent.relative_to(ROOT).as_posix()}/`"
+        listed = any(f"`{relative}`" in row for row in rows) or any(
+            package_row in row and re.search(rf"`{path.stem}`", row) for row in rows
+        )
+        if not listed:
+            missing.append(relative)
+    assert missing == [], "add these to docs/modules.md"
+
+
+def _commands_and_options(parser: argparse.ArgumentParser, prefix: str = "") -> set[str]:
+    found = {prefix} if prefix else set()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                found |= _commands_and_options(sub, f"{prefix} {name}".strip())
+        else:
+            found.update(f"{prefix}|{option}" for option in action.option_strings
+                         if option.startswith("--") and option != "--help")
+    return found
+
+
+def test_every_command_and_option_is_documented() -> None:
+    from core.cli.main import build_parser
+
+    doc = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8")
+    undocumented = []
+    for item in sorted(_commands_and_options(build_parser())):
+        command, _, option = item.partition("|")
+        if option:
+            if option not in doc:
+                undocumented.append(f"{command} {option}".strip())
+        elif f"kenning {command}" not in doc:
+            undocumented.append(command)
+    assert undocumented == [], "document these in docs/cli.md"

@@ -1,0 +1,261 @@
+"""Frozen features of the bundled gemma-3-270m for training and measuring an embed head.
+
+One pass of the model per text reads the pooled rows after several blocks at once (the graph
+stops at the deepest), so depth can be weighed against quality without embedding again. A
+"feature" is the mean over the text's tokens of the RMS-normalised rows after a block: the
+product's recipe before centring (``models.embed_recipe``), so the product vector of block 15 is
+``normalise(normalise(f) - centre)``.
+
+    # an eval collection, indexed through the real Indexer (product chunks, FTS5 BM25 lists):
+    python bench/embed_head/features.py eval medline
+    python bench/embed_head/features.py eval scifact --max-docs 1200   # judged docs + others
+    # training texts (a jsonl of {"text": ...} lines), plus all-MiniLM-L6-v2 teacher vectors:
+    python bench/embed_head/features.py texts train.jsonl out.npz --teacher minilm.gguf
+
+Measurement data (eval) is only ever read here to be measured; nothing is fitted on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from bench.retrieval import DEPTH, EVAL, load_qrels, materialise  # noqa: E402
+from bench.retrieval import _plain as plain_query  # noqa: E402
+from core.config import AppPaths, Settings  # noqa: E402
+from core.index.indexer import Indexer  # noqa: E402
+from core.models.default_model import default_model_path  # noqa: E402
+from core.models.embed_recipe import rms_rows  # noqa: E402
+from core.models.llama.bindings import tensor_name  # noqa: E402
+from core.models.llama.embed_input import EmbedInput  # noqa: E402
+from core.models.llama.unified import UnifiedModel, _copy_tensor  # noqa: E402
+from core.search.query import parse_query  # noqa: E402
+from core.search.retrieval import filter_sql, lexical_ids  # noqa: E402
+from core.services import embed_pass_tokens  # noqa: E402
+from core.store.database import Store  # noqa: E402
+
+CACHE = ROOT / "bench" / ".cache" / "embed_head"
+LAYERS = (6, 9, 12, 15)
+
+
+class TapModel(UnifiedModel):
+    """The product model that also keeps the pooled rows of ``LAYERS`` of each text it embeds
+    (``taken``: one array per layer, rows in embedding order since the last ``take``)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        self._taps = {f"l_out-{layer}".encode(): layer for layer in LAYERS}
+        # sized before the base class embeds its own checks (widest model width assumed)
+        size = int(kwargs["embed_batch_tokens"]) * 8192
+        self._tap_rows = {layer: np.zeros(size, np.float32) for layer in LAYERS}
+        self._tap_values = dict.fromkeys(LAYERS, 0)
+        self._pending: dict[int, list[np.ndarray]] = {layer: [] for layer in LAYERS}
+        self._batch: dict[int, np.ndarray] = {}
+        super().__init__(**kwargs)
+        self.take()
+
+    def _on_graph_node(self, tensor: int, ask: bool, _user_data: int) -> bool:
+        name = tensor_name(tensor)
+        if ask:
+            return name in self._taps
+        layer = self._taps.get(name)
+        if layer is None or _copy_tensor is None:
+            return False
+        self._tap_values[layer] = _copy_tensor(tensor, self._tap_rows[layer])
+        if layer == self.profile.embed_layer:
+            self._layer_values = _copy_tensor(tensor, self._layer_rows)
+        return layer < max(LAYERS)  # the deepest tap ends the pass
+
+    def _embed(self, inputs: list[EmbedInput]) -> np.ndarray:
+        count = sum(len(i.spans) for i in inputs)
+        self._batch = {layer: np.zeros((count, self.dim), np.float32) for layer in LAYERS}
+        vectors = super()._embed(inputs)
+        for layer in LAYERS:
+            self._pending[layer].append(self._batch[layer])
+        return vectors
+
+    def _decode_group(self, group: list[tuple[int, EmbedInput]], vectors: np.ndarray) -> None:
+        super()._decode_group(group, vectors)
+        total = sum(len(item.tokens) for _, item in group)
+        for layer in LAYERS:
+            if self._tap_values[layer] < total * self.dim:
+                raise RuntimeError(f"block {layer} was not handed over")
+            rows = rms_rows(self._tap_rows[layer][: total * self.dim].reshape(total, self.dim))
+            offset = 0
+            for first_row, item in group:
+                for row, (start, end) in enumerate(item.spans, first_row):
+                    self._batch[layer][row] = rows[offset + start: offset + end].mean(axis=0)
+                offset += len(item.tokens)
+
+    def take(self) -> dict[int, np.ndarray]:
+        taken = {layer: (np.concatenate(parts) if parts else np.zeros((0, self.dim), np.float32))
+                 for layer, parts in self._pending.items()}
+        self._pending = {layer: [] for layer in LAYERS}
+        return taken
+
+    @property
+    def centre(self) -> np.ndarray:
+        assert self._centre is not None
+        return self._centre
+
+
+def load_tap_model() -> TapModel:
+    paths = AppPaths.resolve(ROOT / "bench" / ".cache" / "home")
+    path = default_model_path(paths.models_dir)
+    settings = Settings()
+    model = TapModel.load(path, embed_batch_tokens=embed_pass_tokens(settings),
+                          cache_dir=paths.model_cache_dir)
+    assert isinstance(model, TapModel)
+    if model.profile.embed_layer != 15:
+        raise SystemExit(f"expected the product recipe at block 15, got {model.profile}")
+    return model
+
+
+def subset_folder(name: str, max_docs: int, seed: int = 0) -> tuple[Path, dict[str, str]]:
+    """The judged documents of ``name`` plus random others up to ``max_docs``, as files."""
+    src = EVAL / name
+    judged = {d for rel in load_qrels(src / "qrels.tsv").values() for d in rel}
+    docs = [json.loads(line) for line in (src / "corpus.jsonl").open()]
+    others = [d for d in docs if d["_id"] not in judged]
+    random.Random(seed).shuffle(others)
+    keep = {d["_id"] for d in docs if d["_id"] in judged}
+    keep |= {d["_id"] for d in others[: max(0, max_docs - len(keep))]}
+    folder = CACHE / f"{name}-{max_docs}" / "docs"
+    folder.mkdir(parents=True, exist_ok=True)
+    mapping = {}
+    for doc in docs:
+        if doc["_id"] not in keep:
+            continue
+        title = (doc.get("title") or "").strip()
+        text = f"{title}\n\n{doc['text']}" if title else doc["text"]
+        path = folder / f"{doc['_id']}.txt"
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+        mapping[str(path)] = doc["_id"]
+    return folder, mapping
+
+
+def cache_eval(name: str, max_docs: int | None) -> Path:
+    """Index ``name`` with the product pipeline through the tap model; keep per chunk its
+    document and features, per query its features and BM25 chunk list."""
+    model = load_tap_model()
+    folder, mapping = subset_folder(name, max_docs) if max_docs else materialise(name)
+    tag = f"{name}-{max_docs}" if max_docs else name
+    db = CACHE / tag / "index.db"
+    db.parent.mkdir(parents=True, exist_ok=True)
+    for stale in db.parent.glob("index.db*"):
+        stale.unlink()
+    store = Store.open(db)
+    chunk_ids: list[int] = []
+    feats: dict[int, list[np.ndarray]] = {layer: [] for layer in LAYERS}
+    add_vectors = store.add_vectors
+
+    def recording(model_id: str, ids: Any, vectors: np.ndarray) -> None:
+        taken = model.take()
+        assert len(taken[LAYERS[0]]) == len(ids) == len(vectors)
+        chunk_ids.extend(int(i) for i in ids)
+        for layer in LAYERS:
+            feats[layer].append(taken[layer])
+        add_vectors(model_id, ids, vectors)
+
+    store.add_vectors = recording  # type: ignore[method-assign]
+    indexer = Indexer(store, model, Settings(use_gitignore=False))
+    indexer.add_folder(folder)
+    started = time.perf_counter()
+    indexer.run(lambda p: None)
+    seconds = time.perf_counter() - started
+    print(f"[{tag}] {len(chunk_ids)} chunks embedded in {seconds:.0f}s", file=sys.stderr)
+    chunk_doc = {int(c): mapping.get(str(p), "") for c, p in store.rows(
+        "SELECT c.id, f.path FROM chunks c JOIN files f ON f.id = c.file_id")}
+    chunk_file = {int(c): int(f) for c, f in store.rows("SELECT id, file_id FROM chunks")}
+    chunk_tokens = {int(c): int(t) for c, t in store.rows("SELECT id, token_count FROM chunks")}
+    qrels = load_qrels(EVAL / name / "qrels.tsv")
+    queries = [json.loads(line) for line in (EVAL / name / "queries.jsonl").open()]
+    queries = [q for q in queries if q["_id"] in qrels]
+    lexical, qids = [], []
+    for q in queries:
+        parsed = parse_query(plain_query(q["text"]))
+        where, args = filter_sql(parsed)
+        lexical.append(lexical_ids(store, parsed, where, args, DEPTH))
+        model.embed_query(parsed.semantic_text)
+        qids.append(q["_id"])
+    qfeats = model.take()
+    store.close()
+    out = CACHE / f"{tag}.npz"
+    np.savez(out, chunk_ids=np.array(chunk_ids),
+             chunk_doc=np.array([chunk_doc[c] for c in chunk_ids]),
+             chunk_file=np.array([chunk_file[c] for c in chunk_ids]),
+             chunk_tokens=np.array([chunk_tokens[c] for c in chunk_ids]),
+             centre=model.centre, seconds=seconds,
+             meta=json.dumps({"qids": qids, "lexical": lexical,
+                              "qrels": {q: qrels[q] for q in qids}}),
+             **{f"doc{layer}": np.concatenate(feats[layer]) for layer in LAYERS},
+             **{f"query{layer}": qfeats[layer] for layer in LAYERS})
+    model.close()
+    return out
+
+
+def cache_texts(source: Path, out: Path, teacher: Path | None, batch: int = 16) -> None:
+    """Features of every text in ``source`` (jsonl, "text" field), and the teacher's vectors."""
+    texts = [json.loads(line)["text"] for line in source.open()]
+    if teacher is not None:
+        minilm = UnifiedModel.load(teacher)
+        started = time.perf_counter()
+        taught = np.concatenate([minilm.embed_documents(texts[at: at + 64])
+                                 for at in range(0, len(texts), 64)])
+        print(f"teacher: {len(texts)} texts in {time.perf_counter() - started:.0f}s",
+              file=sys.stderr)
+        minilm.close()
+        np.save(out.with_suffix(".teacher.npy"), taught)
+    model = load_tap_model()
+    started = time.perf_counter()
+    parts: dict[int, list[np.ndarray]] = {layer: [] for layer in LAYERS}
+    for at in range(0, len(texts), batch):
+        model.embed_documents(texts[at: at + batch])
+        taken = model.take()
+        for layer in LAYERS:
+            parts[layer].append(taken[layer])
+        if at % (batch * 50) == 0:
+            print(f"  {at}/{len(texts)} {time.perf_counter() - started:.0f}s", file=sys.stderr,
+                  flush=True)
+            np.savez(out.with_suffix(".partial.npz"),
+                     **{f"f{layer}": np.concatenate(parts[layer]) for layer in LAYERS})
+    seconds = time.perf_counter() - started
+    print(f"gemma: {len(texts)} texts in {seconds:.0f}s", file=sys.stderr)
+    np.savez(out, centre=model.centre, seconds=seconds,
+             digest=hashlib.sha256(source.read_bytes()).hexdigest(),
+             **{f"f{layer}": np.concatenate(parts[layer]) for layer in LAYERS})
+    model.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="what", required=True)
+    ev = sub.add_parser("eval")
+    ev.add_argument("collections", nargs="+")
+    ev.add_argument("--max-docs", type=int)
+    tx = sub.add_parser("texts")
+    tx.add_argument("source", type=Path)
+    tx.add_argument("out", type=Path)
+    tx.add_argument("--teacher", type=Path)
+    args = parser.parse_args()
+    CACHE.mkdir(parents=True, exist_ok=True)
+    if args.what == "eval":
+        for name in args.collections:
+            print(cache_eval(name, args.max_docs))
+    else:
+        cache_texts(args.source, args.out, args.teacher)
+
+
+if __name__ == "__main__":
+    main()

@@ -12,6 +12,8 @@ than keywords alone there.
 
 from __future__ import annotations
 
+import os
+import sys
 from dataclasses import dataclass, field
 
 import apsw
@@ -112,15 +114,10 @@ def filter_sql(parsed: ParsedQuery) -> tuple[str, list[object]]:
     clauses: list[str] = []
     args: list[object] = []
     if parsed.dirs:
-        ors = []
-        for d in parsed.dirs:
-            if d.startswith("/") or (len(d) > 2 and d[1] == ":"):
-                ors.append("f.path LIKE ? ESCAPE '\\'")
-                args.append(_like_escape(d.rstrip("/\\")) + "%")
-            else:
-                ors.append("f.path LIKE ? ESCAPE '\\'")
-                args.append("%/" + _like_escape(d) + "/%")
-        clauses.append("(" + " OR ".join(ors) + ")")
+        scopes = [folder_scope_sql(d) for d in parsed.dirs]
+        clauses.append("(" + " OR ".join(sql for sql, _ in scopes) + ")")
+        for _, scope_args in scopes:
+            args.extend(scope_args)
     if parsed.exts:
         clauses.append("(" + " OR ".join("f.path LIKE ? ESCAPE '\\'" for _ in parsed.exts) + ")")
         args.extend("%." + _like_escape(e) for e in parsed.exts)
@@ -131,6 +128,34 @@ def filter_sql(parsed: ParsedQuery) -> tuple[str, list[object]]:
         clauses.append("f.mtime < ?")
         args.append(parsed.before)
     return (" AND ".join(clauses) or "1"), args
+
+
+#: Whether file names on this system ignore case (Windows, and macOS as it ships); a folder
+#: scope follows the file system, so ``Taxes`` and ``TAXES`` are one folder only there.
+PATHS_IGNORE_CASE = sys.platform in ("win32", "darwin")
+
+
+def folder_scope_sql(
+    folder: str, ignore_case: bool = PATHS_IGNORE_CASE, sep: str = os.sep
+) -> tuple[str, list[object]]:
+    """SQL over ``f.path`` for the files in ``folder`` and below it, by whole path components:
+    ``/T/Taxes/2025`` never takes in ``/T/Taxes/2025-old``. An absolute folder is that folder;
+    a bare name (``dir:contracts``) is any folder of that name."""
+    column = "lower(f.path)" if ignore_case else "f.path"
+    if ignore_case:
+        folder = folder.lower()
+    if folder.startswith(("/", "\\")) or (len(folder) > 2 and folder[1] == ":"):
+        base = folder.rstrip("/\\") or folder
+        low = base if base.endswith(sep) else base + sep
+        high = low[:-1] + chr(ord(sep) + 1)
+        return f"({column} >= ? AND {column} < ?)", [low, high]
+    name = folder.strip("/\\").replace("/", sep)
+    # GLOB, unlike LIKE, tells capitals apart.
+    return f"{column} GLOB ?", [f"*{sep}{_glob_escape(name)}{sep}*"]
+
+
+def _glob_escape(text: str) -> str:
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)
 
 
 def _like_escape(text: str) -> str:

@@ -12,11 +12,14 @@ PosixPath('/tmp/k/data/kenning.db')
 from __future__ import annotations
 
 import json
+import logging
 import os
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
 
 import platformdirs
+
+log = logging.getLogger(__name__)
 
 APP_NAME = "Kenning"
 HOME_ENV = "KENNING_HOME"
@@ -98,11 +101,38 @@ class Settings:
             return cls()
         if not isinstance(raw, dict):
             return cls()
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in raw.items() if k in known})
+        values = {}
+        for f in fields(cls):
+            if f.name not in raw:
+                continue
+            default = f.default if f.default_factory is MISSING else f.default_factory()
+            if _fits(raw[f.name], default):
+                values[f.name] = raw[f.name]
+            else:
+                log.warning(
+                    "%s: \"%s\" should be %s, not %s; using the default (%s) until it is "
+                    "corrected.", path, f.name, _KIND_NAMES[type(default)],
+                    json.dumps(raw[f.name]), json.dumps(default))
+        return cls(**values)
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(asdict(self), indent=2), encoding="utf-8")
         os.replace(tmp, path)
+
+
+_KIND_NAMES = {str: "text", int: "a whole number of 0 or more", bool: "true or false",
+               list: "a list of texts"}
+
+
+def _fits(value: object, default: object) -> bool:
+    """Whether a value read from settings.json has the setting's kind: a string where text is
+    expected, never a string where a number or a list is (``"*.pdf"`` is not a list)."""
+    if isinstance(default, bool):
+        return isinstance(value, bool)
+    if isinstance(default, int):
+        return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+    if isinstance(default, list):
+        return isinstance(value, list) and all(isinstance(item, str) for item in value)
+    return isinstance(value, type(default))

@@ -383,3 +383,58 @@ def test_a_misstated_figure_gives_way_to_the_passage_that_states_it(indexed):
     assert answer.unsupported == [misstated.replace(" [2]", "")]
     # The question shares too few words with that sentence for the question alone to find it.
     assert Answerer(indexed, RecordingModel("The flat is nice.")).ask(question).found is False
+
+
+def test_quoted_mode_answers_with_the_files_own_sentence_and_its_offsets(indexed):
+    streamed: list[str] = []
+    model = RecordingModel("The tenant must give one day of notice [1].")
+    answer = Answerer(indexed, model, mode="quote").ask(
+        "How many days of written notice must the tenant give?", on_text=streamed.append)
+    assert answer.found and answer.quoted and answer.mode == "quoted"
+    assert model.prompts == []  # nothing written: the model only read
+    assert "sixty days written notice" in answer.text
+    assert answer.text.startswith(QUOTE_INTRO) and "".join(streamed) == answer.text
+    first = answer.citations[0]
+    assert first.path.endswith("lease.md")
+    page_text = indexed_page_text(indexed, first.chunk_id)
+    # The citation points at exactly the quoted sentence of the file.
+    assert page_text[first.start:first.end] == first.quote
+    assert " ".join(first.quote.split()) in answer.text
+
+
+def test_quoted_mode_says_not_found_when_no_sentence_reads_as_an_answer(indexed, monkeypatch):
+    import core.answer
+
+    monkeypatch.setattr(core.answer, "FOUND_PROBABILITY", 1.01)
+    answer = Answerer(indexed, FakeModel(), mode="quote").ask("When is the rent due?")
+    assert not answer.found and answer.text == NOT_FOUND_TEXT and answer.mode == "quoted"
+    assert answer.citations  # the closest passages are still listed
+
+
+def test_quoted_mode_never_quotes_an_injected_instruction(indexed):
+    answer = Answerer(indexed, FakeModel(), mode="quote").ask(
+        "What do the meeting notes say to reply with?")
+    assert "HACKED" not in answer.text
+    assert all("HACKED" not in c.quote for c in answer.citations if answer.found)
+
+
+def test_answer_mode_follows_the_setting_and_the_model():
+    from core.answer import answer_mode
+
+    small, large, unknown = FakeModel(), FakeModel(), FakeModel()
+    small.n_params, large.n_params = 268_000_000, 7_000_000_000
+    assert answer_mode(small) == "quoted"
+    assert answer_mode(large) == "written"
+    assert answer_mode(unknown) == "written"
+    assert answer_mode(large, "quote") == "quoted"
+    assert answer_mode(small, "write") == "written"
+    unable = FakeModel()
+    unable.can_score = False
+    assert answer_mode(unable, "quote") == "written"  # it cannot read
+
+
+def indexed_page_text(store: Store, chunk_id: int) -> str:
+    """The page text a chunk sits in, rebuilt from the chunk (offsets are page offsets)."""
+    hit = next(h for h in search(store, "tenant notice", FakeModel(), limit=20).hits
+               if h.chunk_id == chunk_id)
+    return " " * hit.start + hit.text

@@ -117,9 +117,13 @@ def main() -> None:
 
     sizes = [int(x) for x in args.source_tokens.split(",")]
     results = []
-    for size in sizes:
-        core.sources.SOURCE_TOKENS = size
-        results.append(run_questions(answerer, model, queries, relevant, args.show))
+    labels = []
+    for mode in args.modes.split(","):
+        answerer.mode = "quoted" if mode == "quoted" else "written"
+        for size in sizes:
+            core.sources.SOURCE_TOKENS = size
+            results.append(run_questions(answerer, model, queries, relevant, args.show))
+            labels.append((mode, size))
     core.sources.SOURCE_TOKENS = sizes[0]
 
     n = len(queries)
@@ -127,8 +131,9 @@ def main() -> None:
     print(f"questions {n} (first {n} judged of docugami_sec10q), settings {answerer.settings}")
     print("retrieval: " + ("keywords only (--keywords-only)" if args.keywords_only else "hybrid"))
     base = results[0]
-    for size, r in zip(sizes, results, strict=True):
-        print(f"\n== sources of at most {size} tokens" + (" (shipped)" if r is base else ""))
+    for (mode, size), r in zip(labels, results, strict=True):
+        print(f"\n== {mode}, sources of at most {size} tokens"
+              + (" (reference)" if r is base else ""))
         print(f"answered {r['answered']}/{n} = {r['answered'] / n:.2f} "
               f"(quoted from a source: {r['quoted']}); could not find {n - r['answered']}")
         print(f"first cited source relevant: {r['right_first']}/{n} = {r['right_first'] / n:.2f} "

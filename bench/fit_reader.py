@@ -121,6 +121,7 @@ def score_rows(chosen: list, chosen_articles: list[str], out: Path) -> None:
             sources = select_sources(with_previous_question(q.text, ()), hits, model)
             for r in reader.read(model, q.text, sources):
                 sink.write(json.dumps({"q": q.id, "features": r.features,
+                                       "text": r.candidate.text,
                                        "label": contains_answer(r.candidate.text, q.answers),
                                        "gold_paragraph": q.paragraph}) + "\n")
             if i % 50 == 0:

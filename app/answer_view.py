@@ -147,7 +147,7 @@ class AnswerPanel(QWidget):
         self._operation = self.tasks.run(
             partial(
                 jobs.ask, model=model, question=turn.question, scope=self.scope(),
-                history=self.history(),
+                history=self.history(), mode=self.engine.settings.answer_mode,
             ),
             progress=partial(self._on_text, turn),
             success=partial(self._on_answer, turn),

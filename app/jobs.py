@@ -93,9 +93,10 @@ def ask(
     question: str,
     scope: str | None,
     history: Sequence[tuple[str, str]],
+    mode: str = "auto",
 ) -> Answer:
     """Answer with sources; streamed text pieces go to the task's progress callback."""
-    return Answerer(ctx.store, model).ask(
+    return Answerer(ctx.store, model, mode=mode).ask(
         question, scope=scope, history=history, on_text=ctx.report, cancel=ctx.cancel
     )
 

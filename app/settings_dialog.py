@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QFileDialog,
@@ -30,6 +31,12 @@ from core.integrate import Report, change_here, installed_here
 from core.models.check import ModelReport, check_model
 
 BUNDLED = "The bundled model (gemma-3-270m)"
+#: Settings.answer_mode values with what they mean to a user.
+ANSWER_MODES = (
+    ("auto", "Automatic: quote with a small model, write with a capable one"),
+    ("quote", "Quote the sentences of my files that answer"),
+    ("write", "Let the model write an answer, checked against my files"),
+)
 PROFILE_TEXT = {
     "grit": "embeds and answers (GritLM-style unified model)",
     "generic": "chat model; search leans on keywords",
@@ -106,6 +113,13 @@ class SettingsDialog(QDialog):
         form.addRow("Download a model:", self.downloads)
         form.addRow("Separate embedder:", self.embedder)
         form.addRow("CPU threads:", self.threads)
+        self.answer_mode = QComboBox()
+        for value, label in ANSWER_MODES:
+            self.answer_mode.addItem(label, value)
+        known = [value for value, _ in ANSWER_MODES]
+        chosen_mode = settings.answer_mode if settings.answer_mode in known else "auto"
+        self.answer_mode.setCurrentIndex(known.index(chosen_mode))
+        form.addRow("Answers:", self.answer_mode)
         self.file_manager = FileManagerEntry(tasks)
         form.addRow("File manager:", self.file_manager)
         form.addRow("Index and models:", data_row)
@@ -173,6 +187,7 @@ class SettingsDialog(QDialog):
             model_path=chosen,
             embedding_model_path=self.embedder.chosen(),
             threads=self.threads.value(),
+            answer_mode=str(self.answer_mode.currentData()),
         )
         if settings != self.engine.settings:
             self.engine.update_settings(settings)

@@ -14,6 +14,14 @@ shipped setting and the others are printed with their ratio to it.
     nice -n 10 python bench/answers.py --limit 40 --source-tokens 100,160
     nice -n 10 python bench/answers.py --limit 40 --temperature 0 --max-tokens 80
     nice -n 10 python bench/answers.py --keywords-only   # no embedding pass (busy machine)
+
+``--squad`` measures on ../shared/eval/squad_train instead (40 Wikipedia articles indexed as
+files, a fixed sample of questions from every fourth article): per answer mode (written, the
+model's own words checked; quoted, the reader's sentences), correct (the answer holds a gold
+answer, normalised), wrong (given as found without one), not found, the gold paragraph cited,
+and time to the first shown sentence and in total. Both modes run in the same run.
+
+    nice -n 10 python bench/answers.py --squad --per-article 30 --keywords-only
 """
 
 from __future__ import annotations
@@ -69,7 +77,13 @@ def main() -> None:
     parser.add_argument("--keywords-only", action="store_true",
                         help="retrieve by keywords alone from an index without vectors (minutes "
                         "to build instead of an hour of embedding on 2 busy cores)")
+    parser.add_argument("--squad", action="store_true", help="measure on eval/squad_train")
+    parser.add_argument("--per-article", type=int, default=30)
+    parser.add_argument("--modes", default="written,quoted")
     args = parser.parse_args()
+    if args.squad:
+        squad(args)
+        return
 
     paths = AppPaths.resolve()
     model = load_default_or_chosen_model(Settings(), paths)
@@ -103,18 +117,23 @@ def main() -> None:
 
     sizes = [int(x) for x in args.source_tokens.split(",")]
     results = []
-    for size in sizes:
-        core.answer.sources.SOURCE_TOKENS = size
-        results.append(run_questions(answerer, model, queries, relevant, args.show))
-    core.answer.sources.SOURCE_TOKENS = sizes[0]
+    labels = []
+    for mode in args.modes.split(","):
+        answerer.mode = "quoted" if mode == "quoted" else "written"
+        for size in sizes:
+            core.sources.SOURCE_TOKENS = size
+            results.append(run_questions(answerer, model, queries, relevant, args.show))
+            labels.append((mode, size))
+    core.sources.SOURCE_TOKENS = sizes[0]
 
     n = len(queries)
     load = os.getloadavg()
     print(f"questions {n} (first {n} judged of docugami_sec10q), settings {answerer.settings}")
     print("retrieval: " + ("keywords only (--keywords-only)" if args.keywords_only else "hybrid"))
     base = results[0]
-    for size, r in zip(sizes, results, strict=True):
-        print(f"\n== sources of at most {size} tokens" + (" (shipped)" if r is base else ""))
+    for (mode, size), r in zip(labels, results, strict=True):
+        print(f"\n== {mode}, sources of at most {size} tokens"
+              + (" (reference)" if r is base else ""))
         print(f"answered {r['answered']}/{n} = {r['answered'] / n:.2f} "
               f"(quoted from a source: {r['quoted']}); could not find {n - r['answered']}")
         print(f"first cited source relevant: {r['right_first']}/{n} = {r['right_first'] / n:.2f} "
@@ -129,6 +148,69 @@ def main() -> None:
                          f"x{p95 / percentile(base[name], 0.95):.2f} p95 of shipped)")
             print(f"{name:13} p50 {p50:7.2f} p95 {p95:7.2f} max {max(r[name], default=0):7.2f}"
                   f" (n={len(r[name])}){ratio}")
+    print(f"\nload average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
+    store.close()
+
+
+def squad(args: argparse.Namespace) -> None:
+    from bench.squad import EVAL as SQUAD
+    from bench.squad import contains_answer, paragraph_texts, questions, sample, write_articles
+
+    cache = ROOT / "bench" / ".cache" / "squad_train"
+    files = write_articles(SQUAD, cache / "files")
+    model = load_default_or_chosen_model(Settings(), AppPaths.resolve())
+    name = "keywords" if args.keywords_only else model.model_id.replace("/", "_").replace(":", "_")
+    store = Store.open(cache / f"{name}.db")
+    started = time.perf_counter()
+    with Indexer(store, None if args.keywords_only else model,
+                 Settings(use_gitignore=False)) as indexer:
+        indexer.add_folder(files[0].parent)
+        indexer.run(lambda p: None)
+    print(f"index ready in {time.perf_counter() - started:.0f}s", file=sys.stderr)
+    all_questions = questions(SQUAD)
+    articles = sorted({q.article for q in all_questions}, key=int)[::4]
+    chosen = sample(all_questions, articles, args.per_article, seed=0)
+    paragraphs = paragraph_texts(SQUAD)
+    print(f"questions {len(chosen)} from {len(articles)} articles of squad_train "
+          f"({', '.join(articles)}), retrieval "
+          + ("keywords only" if args.keywords_only else "hybrid"))
+    for mode in args.modes.split(","):
+        answerer = Answerer(store, model, mode="quote" if mode == "quoted" else "write")
+        answerer.ask("What is this about?")  # warm-up
+        counts = {"correct": 0, "wrong": 0, "not found": 0, "gold cited": 0}
+        first: list[float] = []
+        total: list[float] = []
+        for q in chosen:
+            seen: list[float] = []
+            t0 = time.perf_counter()
+
+            def on_text(piece: str, seen: list = seen, t0: float = t0) -> None:
+                if not seen and piece.strip():
+                    seen.append(time.perf_counter() - t0)
+
+            answer = answerer.ask(q.text, on_text=on_text)
+            total.append(time.perf_counter() - t0)
+            if answer.found and seen:
+                first.append(seen[0])
+            if not answer.found:
+                counts["not found"] += 1
+            elif contains_answer(answer.text, q.answers):
+                counts["correct"] += 1
+            else:
+                counts["wrong"] += 1
+            gold = paragraphs[q.paragraph]
+            counts["gold cited"] += answer.found and any(
+                " ".join(c.quote.split()) in " ".join(gold.split()) for c in answer.citations)
+            if args.show:
+                print(f"--- {q.id} {q.text} gold={q.answers}\n{answer.mode}: {answer.text}",
+                      flush=True)
+        n = len(chosen)
+        print(f"\n== {mode} ({answerer.mode})")
+        print("  ".join(f"{k} {v}/{n} = {v / n:.3f}" for k, v in counts.items()))
+        for label, values in (("first shown", first), ("total", total)):
+            print(f"{label:12} p50 {percentile(values, 0.5):6.2f}s p95 "
+                  f"{percentile(values, 0.95):6.2f}s (n={len(values)})", flush=True)
+    load = os.getloadavg()
     print(f"\nload average {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
     store.close()
 

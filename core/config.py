@@ -89,6 +89,10 @@ class Settings:
     #: also reads the passages before it (up to the model's embed window). Off by default:
     #: measured within noise of passages embedded alone (docs/benchmarks.md).
     late_chunking: bool = False
+    #: How Ask answers: "quote" (the sentences of your files that answer, chosen by the model
+    #: reading them), "write" (the model's own words, each sentence checked against the
+    #: files), or "auto" (quote with a small model such as the bundled one, write otherwise).
+    answer_mode: str = "auto"
 
     @classmethod
     def load(cls, path: Path) -> Settings:

@@ -186,3 +186,6 @@ class Answer:
     #: The answer is a sentence quoted from a source, because the model's own wording did not
     #: check out against the sources (its words are then in ``unsupported``).
     quoted: bool = False
+    #: How the answer was made: "quoted" (sentences of the files, chosen by the model
+    #: reading them) or "written" (the model's own words, each sentence checked).
+    mode: str = "written"

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from core.cancel import CancelToken
+from core.cancel import Cancelled, CancelToken
 from core.models.interface import ChatMessage, GenerationSettings, ModelProfile, TextModel
 
 _WORD = re.compile(r"\w+")
@@ -50,6 +50,8 @@ class FakeModel(TextModel):
         self.profile = FAKE_PROFILE
         #: How many document texts were embedded so far (tests check reuse of vectors).
         self.embedded_texts = 0
+        #: How many (prompt, continuation) pairs were scored so far.
+        self.scored_pairs = 0
         self.closed = False
 
     def count_tokens(self, text: str) -> int:
@@ -80,6 +82,24 @@ class FakeModel(TextModel):
             if cancel is not None and cancel.cancelled:
                 return
             yield piece
+
+    can_score = True
+
+    def continuation_logprobs(
+        self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None
+    ) -> list[np.ndarray]:
+        """A token the prompt already holds is likely (-1), any other unlikely (-4): a prompt
+        that shares the continuation's words explains it, as a real model's reading does."""
+        self.scored_pairs += len(pairs)
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+        rows = []
+        for prompt, continuation in pairs:
+            seen = {w.lower() for w in _TOKEN.findall(prompt)}
+            rows.append(np.array([-1.0 if t.lower() in seen else -4.0
+                                  for t in _TOKEN.findall(continuation)] or [-4.0],
+                                 dtype=np.float32))
+        return rows
 
     def close(self) -> None:
         self.closed = True

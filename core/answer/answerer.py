@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.answer.citations import CitationFilter, parse_citations, strip_citations
+from core.answer.reader import FOUND_PROBABILITY, Reading, read
 from core.answer.sources import Source, select_sources
 from core.answer.support import (
     EMBEDDING_WEIGHT,
@@ -35,7 +36,7 @@ from core.answer.support import (
     overlap,
     unbacked_figures,
 )
-from core.cancel import CancelToken
+from core.cancel import Cancelled, CancelToken
 from core.models.interface import ChatMessage, GenerationSettings, TextModel
 from core.search.query import parse_query
 from core.search.retrieval import search
@@ -59,16 +60,25 @@ QUOTE_OVERLAP = 0.6
 QUOTE_NEW_WORDS = 2
 QUOTE_CONTRADICTION_PENALTY = 0.5
 
+# Below this many parameters a model answers by quoting (``answer_mode``): the bundled
+# gemma-3-270m wrote wrong figures with citations, and reads well (docs/benchmarks.md).
+SMALL_MODEL_PARAMETERS = 1_000_000_000
+ANSWER_MODES = ("auto", "quote", "write")
+
 _ENDS_SENTENCE = re.compile(r"[.!?:;][\"”’')\]]*$")
 _CONTROL = re.compile(r"<\s*/?\s*(source|start_of_turn|end_of_turn|\|[a-z_]+\|)[^>]*>", re.I)
 
 
 class Answerer:
     def __init__(
-        self, store: Store, model: TextModel, settings: GenerationSettings | None = None
+        self, store: Store, model: TextModel, settings: GenerationSettings | None = None,
+        mode: str = "auto",
     ) -> None:
         self.store = store
         self.model = model
+        #: "quoted" (the reader picks sentences of the files) or "written" (the model writes,
+        #: each sentence checked).
+        self.mode = answer_mode(model, mode)
         self.settings = settings or GenerationSettings(
             max_tokens=120,
             temperature=0.1,
@@ -92,7 +102,11 @@ class Answerer:
         # The follow-up's subject may live only in the previous question.
         subject = with_previous_question(question, history)
         sources = select_sources(subject, hits, self.model)
-        if not sources or not has_evidence(subject, sources):
+        if not sources:
+            return self._not_found(question, hits, on_text)
+        if self.mode == "quoted":
+            return self._quote(question, hits, sources, on_text, cancel)
+        if not has_evidence(subject, sources):
             return self._not_found(question, hits, on_text)
         messages = build_messages(question, sources, history)
         stream_filter = CitationFilter(len(sources))
@@ -135,6 +149,30 @@ class Answerer:
             checked.unsupported,
         )
 
+    def _quote(self, question: str, hits: list[Hit], sources: list[Source],
+               on_text: Callable[[str], None] | None, cancel: CancelToken | None) -> Answer:
+        """The sentence (or two) of the sources the model reads as answering, quoted."""
+        try:
+            readings = read(self.model, question, sources, cancel)
+        except Cancelled:
+            return Answer(question, "", False, [], [s.hit for s in sources], mode="quoted")
+        chosen = answering(readings)
+        if not chosen:
+            return self._not_found(question, hits, on_text, mode="quoted")
+        quotes: list[str] = []
+        citations: list[Citation] = []
+        for reading in chosen:
+            c = reading.candidate
+            quotes.append(" ".join(c.text.split()))
+            citations.append(Citation(c.source.n, c.source.hit.path, c.source.hit.page,
+                                      c.start, c.end, c.text, c.source.hit.chunk_id))
+        marks = "".join(f"[{n}]" for n in dict.fromkeys(c.n for c in citations))
+        text = f"{QUOTE_INTRO} “{' '.join(quotes)}” {marks}"
+        if on_text is not None:
+            on_text(text)
+        return Answer(question, text, True, citations, [s.hit for s in sources], [],
+                      quoted=True, mode="quoted")
+
     def retrieve(
         self, question: str, scope: str | None, history: Sequence[tuple[str, str]] = ()
     ) -> list[Hit]:
@@ -145,7 +183,7 @@ class Answerer:
 
     def _not_found(
         self, question: str, hits: list[Hit], on_text: Callable[[str], None] | None,
-        unsupported: Sequence[str] = (),
+        unsupported: Sequence[str] = (), mode: str = "written",
     ) -> Answer:
         if on_text is not None:
             on_text(NOT_FOUND_TEXT)
@@ -162,7 +200,34 @@ class Answerer:
             )
             for i, h in enumerate(hits[:3], 1)
         ]
-        return Answer(question, NOT_FOUND_TEXT, False, closest, hits[:3], list(unsupported))
+        return Answer(question, NOT_FOUND_TEXT, False, closest, hits[:3], list(unsupported),
+                      mode=mode)
+
+
+def answer_mode(model: TextModel, setting: str = "auto") -> str:
+    """How ``model`` answers: "quoted" or "written". ``setting`` is the user's choice
+    (``Settings.answer_mode``); "auto" quotes with a small model that can read."""
+    if not model.can_score or setting == "write":
+        return "written"
+    if setting == "quote":
+        return "quoted"
+    small = 0 < model.n_params < SMALL_MODEL_PARAMETERS
+    return "quoted" if small else "written"
+
+
+def answering(readings: Sequence[Reading]) -> list[Reading]:
+    """The readings shown as the answer: the best when it is likely enough to answer, and
+    the sentence right after it in the same passage when that one is likely too (an answer
+    often runs over two sentences); in file order. Empty: the files do not seem to say."""
+    if not readings or readings[0].probability < FOUND_PROBABILITY:
+        return []
+    best = readings[0].candidate
+    for other in readings[1:]:
+        c = other.candidate
+        if (other.probability >= FOUND_PROBABILITY and c.source.n == best.source.n
+                and 0 <= c.start - best.end <= 2):
+            return [readings[0], other]
+    return [readings[0]]
 
 
 def with_previous_question(question: str, history: Sequence[tuple[str, str]]) -> str:

@@ -244,7 +244,8 @@ def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> in
 
 def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
     scope = str(args.scope.expanduser().resolve()) if args.scope is not None else None
-    answerer = Answerer(store, services.search_model(store))
+    answerer = Answerer(store, services.search_model(store),
+                        mode=services.settings.answer_mode)
     streamed: list[str] = []
     stream = None if args.json else _printer(streamed)
     cancel = CancelToken()

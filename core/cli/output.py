@@ -142,6 +142,7 @@ def answer_json(answer: Answer) -> dict[str, object]:
         "citations": [_citation_json(c) for c in answer.citations],
         "unsupported": answer.unsupported,
         "quoted": answer.quoted,
+        "mode": answer.mode,
     }
 
 

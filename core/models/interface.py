@@ -126,6 +126,19 @@ class TextModel(ABC):
         """Stream the reply to ``messages`` piece by piece; stops at a stop string, the token
         limit, end of generation or when ``cancel`` is set."""
 
+    #: Whether ``continuation_logprobs`` works (the reader needs it).
+    can_score: bool = False
+    #: Parameters of the model that writes and reads (0: unknown).
+    n_params: int = 0
+
+    def continuation_logprobs(
+        self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None
+    ) -> list[np.ndarray]:
+        """For each (prompt, continuation), the log-probability of each continuation token
+        given the prompt and the tokens of the continuation before it: how the reader scores
+        candidate sentences. Raises ``Cancelled`` when ``cancel`` is set part-way."""
+        raise NotImplementedError(f"{type(self).__name__} cannot score text")
+
     def preemptible(self, interrupt: PassInterrupt) -> AbstractContextManager[None]:
         """Within this, an embedding pass stops with ``Preempted`` soon after ``interrupt``
         is set (the caller runs it again later). Models that cannot stop a pass part-way

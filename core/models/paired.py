@@ -36,6 +36,8 @@ class PairedModel(TextModel):
         self.embed_max_tokens = embedder.embed_max_tokens
         self.vector_source = embedder.vector_source
         self.n_ctx = chat.n_ctx
+        self.can_score = chat.can_score
+        self.n_params = chat.n_params
 
     def count_tokens(self, text: str) -> int:
         # Chunks are sized by this and read by the embedder, so they must fit its window.
@@ -61,6 +63,11 @@ class PairedModel(TextModel):
         cancel: CancelToken | None = None,
     ) -> Iterator[str]:
         return self.chat.chat_stream(messages, settings, cancel)
+
+    def continuation_logprobs(
+        self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None
+    ) -> list[np.ndarray]:
+        return self.chat.continuation_logprobs(pairs, cancel)
 
     def close(self) -> None:
         try:

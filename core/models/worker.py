@@ -152,6 +152,8 @@ class _WorkerClient(TextModel):
             model.vector_source,
         )
         self.embed_max_tokens = model.embed_max_tokens
+        self.can_score = model.can_score
+        self.n_params = model.n_params
 
     def _call(self, fn: Callable[[TextModel], T], preemptible: bool = False) -> T:
         interactive = self._priority == Priority.INTERACTIVE
@@ -185,6 +187,11 @@ class _WorkerClient(TextModel):
 
     def embed_query(self, text: str) -> np.ndarray:
         return self._call(lambda m: m.embed_query(text))
+
+    def continuation_logprobs(
+        self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None
+    ) -> list[np.ndarray]:
+        return self._call(lambda m: m.continuation_logprobs(pairs, cancel))
 
     def chat_stream(
         self,

@@ -118,3 +118,16 @@ def test_a_separate_embedder_is_checked_shown_and_saved(qtbot, make_window, tmp_
     dialog.accept()
     assert window.engine.settings.embedding_model_path == str(tiny)
     assert window.engine.settings.model_path == ""
+
+
+def test_how_answers_are_made_is_shown_and_saved(qtbot, make_window):
+    window = make_window(show=False)
+    dialog = SettingsDialog(window.engine, window.tasks)
+    qtbot.addWidget(dialog)
+    assert dialog.answer_mode.currentData() == "auto"
+    dialog.answer_mode.setCurrentIndex(dialog.answer_mode.findData("write"))
+    dialog.accept()
+    assert window.engine.settings.answer_mode == "write"
+    again = SettingsDialog(window.engine, window.tasks)
+    qtbot.addWidget(again)
+    assert again.answer_mode.currentData() == "write"

@@ -59,6 +59,7 @@ from core.models.llama.chat import ChatRunner
 from core.models.llama.embed_input import EmbedInput, EmbedInputBuilder, pools_text_only
 from core.models.llama.gguf_info import ModelFacts, detect_profile, read_facts
 from core.models.llama.prepared_weights import discard, prepared_weights
+from core.models.llama.score import ScoreRunner
 
 log = logging.getLogger(__name__)
 
@@ -117,6 +118,7 @@ class UnifiedModel(TextModel):
         self._model = llama_model
         self._vocab = llama_cpp.llama_model_get_vocab(llama_model)
         self.dim = int(llama_cpp.llama_model_n_embd_out(llama_model))
+        self.n_params = int(llama_cpp.llama_model_n_params(llama_model))
         self.n_ctx = n_ctx
         self.embed_max_tokens = embed_batch_tokens
         self._inputs = EmbedInputBuilder(self._vocab, embed_batch_tokens)
@@ -129,6 +131,7 @@ class UnifiedModel(TextModel):
         self._centre: np.ndarray | None = None
         self._embed_ctx: Any = None
         self._chat: ChatRunner | None = None
+        self._scorer: ScoreRunner | None = None
         self._node_callback = llama_cpp.ggml_backend_sched_eval_callback(self._on_graph_node)
         try:  # from here on this object owns the weights and frees them if it fails
             self._embed_ctx = self._new_embed_context(embed_batch_tokens)
@@ -139,6 +142,10 @@ class UnifiedModel(TextModel):
                 self._chat = ChatRunner(vocab=self._vocab, facts=facts, n_ctx=n_ctx,
                                         context_params=self._context_params,
                                         new_context=self._new_context)
+                self._scorer = ScoreRunner(vocab=self._vocab,
+                                           context_params=self._context_params,
+                                           new_context=self._new_context)
+                self.can_score = True
                 self._stop_after_embd = self._early_stop_matches_full_run()
             if self._layer_node is not None and not self._layer_tap_works():
                 log.warning("Block %d of %s could not be read; embedding from its last layer",
@@ -327,6 +334,13 @@ class UnifiedModel(TextModel):
                                "answers. Choose a chat-capable GGUF in Settings to use Ask.")
         return self._chat.stream(messages, settings, cancel)
 
+    def continuation_logprobs(self, pairs: Sequence[tuple[str, str]],
+                              cancel: CancelToken | None = None) -> list[np.ndarray]:
+        if self._scorer is None:
+            raise RuntimeError(f"{self.path.name} is an embedding-only model and cannot read "
+                               "answers. Choose a chat-capable GGUF in Settings to use Ask.")
+        return self._scorer.logprobs(pairs, cancel)
+
     # --- lifecycle --------------------------------------------------------------------------
 
     def close(self) -> None:
@@ -334,6 +348,10 @@ class UnifiedModel(TextModel):
         if getattr(self, "_embed_ctx", None) is not None:
             llama_cpp.llama_free(self._embed_ctx)
             self._embed_ctx = None
+        scorer = getattr(self, "_scorer", None)
+        if scorer is not None:
+            scorer.close()
+            self._scorer = None
         chat = getattr(self, "_chat", None)
         if chat is not None:
             chat.close()

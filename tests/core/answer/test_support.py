@@ -91,12 +91,37 @@ def test_figures_are_read_as_written_and_as_words():
     from core.answer.support import figures, unbacked_figures
 
     assert figures("Sales fell 5% or $1,250.5 million in Q4 of 2023, within sixty days.") == {
-        "5", "1250.5", "2023", "60"}  # the 4 of "Q4" is a name, not a figure
+        "5%", "1250.5 million", "2023", "60 day"}  # the 4 of "Q4" is a name, not a figure
     assert figures("one of the v2.1a builds") == set()  # "one" is too often not a number
-    assert figures("the third quarter against the 2nd") == {"3", "2"}
+    assert figures("the third quarter against the 2nd") == {"3rd", "2nd"}
     assert unbacked_figures("Sales were flat in the second quarter.",
-                            "Sales decreased during the third quarter.") == {"2"}
+                            "Sales decreased during the third quarter.") == {"2nd"}
     assert unbacked_figures("Notice is sixty days.", "Notice must be 60 days.") == set()
     assert unbacked_figures("Sales were $15.6 billion in 2023.",
-                            "Sales fell $6.8 billion in 2023.") == {"15.6"}
+                            "Sales fell $6.8 billion in 2023.") == {"15.6 billion"}
     assert unbacked_figures("Sales fell.", "") == set()
+
+
+def test_a_figure_must_match_as_a_whole_token_with_sign_decimals_and_unit():
+    from core.answer.support import unbacked_figures
+
+    zlib = ("Z_DEFAULT_COMPRESSION, equal to -1, which is equivalent to level 6 "
+            "in the 3rd release.")
+    # "1" occurs inside "-1": it is still not the file's figure.
+    assert unbacked_figures("The default compression level is 1.", zlib) == {"1"}
+    assert unbacked_figures("The default is -1, level 6.", zlib) == set()
+    assert unbacked_figures("It is equivalent to level 6.", zlib) == set()
+    assert unbacked_figures("Notice is 60 days.", "Notice is 60 months.") == {"60 day"}
+    assert unbacked_figures("Notice is 60 days.", "Notice is a period of 60 (sixty).") == set()
+    assert unbacked_figures("The rate is 2.5%.", "The rate is 25%.") == {"2.5%"}
+    assert unbacked_figures("The rate is 2.5%.", "The rate is 2.5 per cent.") == set()
+    assert unbacked_figures("Sales were $6.8 million.", "Sales were $6.8 billion.") == {
+        "6.8 million"}
+    assert unbacked_figures("It was signed on June 5, 2020.",
+                            "It was signed on 5 May 2020.") == {"5 june"}
+    assert unbacked_figures("It was signed on 5 May 2020.",
+                            "It was signed on May 5, 2020.") == set()
+    assert unbacked_figures("It was the third release.", zlib) == set()
+    assert unbacked_figures("It was the fourth release.", zlib) == {"4th"}
+    # A dash between two numbers is a range, not a minus sign.
+    assert unbacked_figures("Read pages 5 to 10.", "Read pages 5-10.") == set()

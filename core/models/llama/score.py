@@ -1,0 +1,118 @@
+"""``ContinuationScorer``: how likely a model finds each continuation after its prompt.
+
+The reader (``core.answer.reader``) asks "how well does this sentence answer the question?" as
+"how likely is the question after this sentence?", so it needs the log-probability of every
+token of a short continuation given a prompt, for a dozen (prompt, continuation) pairs at a
+time. Each pair is its own sequence, several go into one ``llama_decode``, and only the rows
+that predict a continuation token ask for logits (a logits row is the size of the vocabulary:
+1 MB for gemma-3's 262k tokens).
+
+The context is made on first use, so a model that never reads pays nothing for it.
+
+    scorer = ScoreRunner(vocab=vocab, context_params=model._context_params,
+                         new_context=model._new_context)
+    [row] = scorer.logprobs([("Notice is 60 days.\\nQuestion:", " How much notice?")])
+    scorer.close()  # before the weights are freed
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import llama_cpp
+import numpy as np
+
+from core.cancel import Cancelled, CancelToken
+from core.models.llama.bindings import TokenBatch, clear_memory, tokenize
+
+#: Tokens (prompt and continuation) read in one pass; a pass is the step at which a cancel is
+#: seen, so it is kept short enough to stop within a fraction of a second.
+_PASS_TOKENS = 512
+_SEQUENCES = 16
+
+
+class ScoreRunner:
+    """Log-probabilities of continuations; owns a context of its own, not the weights."""
+
+    def __init__(self, *, vocab: Any, context_params: Callable[[int, int], Any],
+                 new_context: Callable[[Any, str], Any]) -> None:
+        self._vocab = vocab
+        self._context_params = context_params
+        self._new_context = new_context
+        self._ctx: Any = None
+        self._batch = TokenBatch(_PASS_TOKENS)
+        self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
+
+    def logprobs(self, pairs: Sequence[tuple[str, str]],
+                 cancel: CancelToken | None = None) -> list[np.ndarray]:
+        """For each (prompt, continuation), the log-probability of each continuation token
+        given the prompt and the continuation tokens before it. A pair too long for one pass
+        keeps the end of its prompt (the words nearest the continuation)."""
+        sequences: list[tuple[list[int], int]] = []
+        for prompt, continuation in pairs:
+            head = tokenize(self._vocab, prompt, add_special=True, parse_special=False)
+            tail = tokenize(self._vocab, continuation, add_special=False, parse_special=False)
+            tail = tail[: _PASS_TOKENS // 2] or [llama_cpp.llama_vocab_eos(self._vocab)]
+            head = head[-(_PASS_TOKENS - len(tail)):]
+            sequences.append((head + tail, len(head)))
+        results: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(sequences)
+        group: list[int] = []
+        used = 0
+        for index, (tokens, _) in enumerate(sequences):
+            if group and (used + len(tokens) > _PASS_TOKENS or len(group) == _SEQUENCES):
+                self._score_group(sequences, group, results, cancel)
+                group, used = [], 0
+            group.append(index)
+            used += len(tokens)
+        if group:
+            self._score_group(sequences, group, results, cancel)
+        return results
+
+    def _score_group(self, sequences: list[tuple[list[int], int]], group: list[int],
+                     results: list[np.ndarray], cancel: CancelToken | None) -> None:
+        if cancel is not None and cancel.cancelled:
+            raise Cancelled()
+        if self._ctx is None:
+            self._ctx = self._new_score_context()
+        chosen = [sequences[i] for i in group]
+        total = self._batch.fill_sequences([tokens for tokens, _ in chosen])
+        # The row at position p predicts the token at p + 1: the rows from the last prompt
+        # token to the one before the last continuation token.
+        self._batch.outputs[:total] = 0
+        offset = 0
+        for tokens, prompt_length in chosen:
+            self._batch.outputs[offset + prompt_length - 1: offset + len(tokens) - 1] = 1
+            offset += len(tokens)
+        clear_memory(self._ctx)
+        status = llama_cpp.llama_decode(self._ctx, self._batch.batch)
+        if status != 0:
+            raise RuntimeError(f"llama.cpp could not read {total} tokens to score them "
+                               f"(status {status}).")
+        rows = int(self._batch.outputs[:total].sum())
+        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(self._ctx),
+                                       shape=(rows, self._n_vocab))
+        targets = np.concatenate([np.asarray(tokens[length:], dtype=np.int64)
+                                  for tokens, length in chosen])
+        top = logits.max(axis=1)
+        normaliser = top + np.log(np.exp(logits - top[:, None]).sum(axis=1))
+        picked = logits[np.arange(rows), targets] - normaliser
+        row = 0
+        for index, (tokens, length) in zip(group, chosen, strict=True):
+            count = len(tokens) - length
+            results[index] = picked[row: row + count].astype(np.float32)
+            row += count
+
+    def _new_score_context(self) -> Any:
+        params = self._context_params(_PASS_TOKENS, _PASS_TOKENS)
+        params.n_ubatch = _PASS_TOKENS
+        params.n_seq_max = _SEQUENCES
+        params.kv_unified = True  # sequences differ in length
+        params.embeddings = False
+        params.swa_full = False
+        return self._new_context(params, "reading")
+
+    def close(self) -> None:
+        if self._ctx is not None:
+            llama_cpp.llama_free(self._ctx)
+            self._ctx = None

@@ -122,7 +122,8 @@ class Answerer:
             on_text(tail)
         text = "".join(pieces).strip()
         if cancel is not None and cancel.cancelled:
-            return Answer(question, text, bool(text), [], [s.hit for s in sources])
+            # Cut off before it was checked: never given as found.
+            return Answer(question, text, False, [], [s.hit for s in sources])
         similarity = embedding_similarity(self.model)
         checked = (
             attribute(text, sources, similarity)
@@ -165,7 +166,8 @@ class Answerer:
             c = reading.candidate
             quotes.append(" ".join(c.text.split()))
             citations.append(Citation(c.source.n, c.source.hit.path, c.source.hit.page,
-                                      c.start, c.end, c.text, c.source.hit.chunk_id))
+                                      c.start, c.end, c.text, c.source.hit.chunk_id,
+                                      c.source.hit.location))
         marks = "".join(f"[{n}]" for n in dict.fromkeys(c.n for c in citations))
         text = f"{QUOTE_INTRO} “{' '.join(quotes)}” {marks}"
         if on_text is not None:

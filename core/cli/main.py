@@ -255,8 +255,14 @@ def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
     finally:
         signal.signal(signal.SIGINT, previous)
     if args.json:
-        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
-        return exit_codes.OK
+        data = answer_json(answer)
+        data["interrupted"] = cancel.cancelled
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return exit_codes.INTERRUPTED if cancel.cancelled else exit_codes.OK
+    if cancel.cancelled:
+        print("\nStopped before the answer was checked; nothing above is a checked answer.",
+              file=sys.stderr)
+        return exit_codes.INTERRUPTED
     shown = "".join(streamed).strip()
     set_aside = answer.quoted or not answer.found
     if shown and shown != answer.text and set_aside and not cancel.cancelled:

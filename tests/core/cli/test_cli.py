@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,7 @@ import pytest
 from core.answer.answerer import QUOTE_INTRO, WORDING_SET_ASIDE
 from core.cli.ask_folder import folder_argument
 from core.cli.main import main
+from core.config import AppPaths, Settings
 from tests.docs_factory import make_pdf
 from tests.fakes import FakeModel
 
@@ -178,3 +181,34 @@ def test_retry_reads_failed_files_again(home, folder, capsys):
     assert json.loads(out)["files"]["failed"] == 0
     _, out, _ = run(capsys, "retry")
     assert "Nothing to retry" in out
+
+
+class InterruptedModel(FakeModel):
+    """Ctrl+C arrives while the answer is being written or read."""
+
+    def chat_stream(self, messages, settings=None, cancel=None):
+        for number, piece in enumerate(super().chat_stream(messages, settings, cancel)):
+            if number == 2:
+                os.kill(os.getpid(), signal.SIGINT)
+            yield piece
+
+    def continuation_logprobs(self, pairs, cancel=None):
+        os.kill(os.getpid(), signal.SIGINT)
+        return super().continuation_logprobs(pairs, cancel)
+
+
+@pytest.mark.parametrize("answer_mode", ["write", "quote"])
+def test_an_interrupted_answer_is_never_found_and_exits_130(home, folder, capsys, answer_mode):
+    run(capsys, "index", str(folder))
+    settings = Settings(answer_mode=answer_mode)
+    settings.save(AppPaths.resolve(None).settings_file)
+
+    def loader(settings, paths):
+        return InterruptedModel(reply="Every employee gets twenty-eight days of paid leave [1].")
+
+    code = main(["ask", "How many days of paid leave?", "--json"], model_loader=loader)
+    data = json.loads(capsys.readouterr().out)
+    assert code == 130
+    assert data["interrupted"] is True and data["found"] is False
+    code = main(["ask", "How many days of paid leave?"], model_loader=loader)
+    assert code == 130 and "Stopped" in capsys.readouterr().err

@@ -31,6 +31,7 @@ from core.cli.output import (
     print_hits,
     print_sources,
     status_json,
+    terminal_safe,
 )
 from core.config import AppPaths, Settings
 from core.search.handover import HANDOVER_NOTE, PreviousVectorsModel
@@ -267,7 +268,7 @@ def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
     set_aside = answer.quoted or not answer.found
     if shown and shown != answer.text and set_aside and not cancel.cancelled:
         # What streamed was the model's wording; the checked answer replaces it.
-        print(f"\n\n{WORDING_SET_ASIDE}\n{answer.text}", end="")
+        print(f"\n\n{WORDING_SET_ASIDE}\n{terminal_safe(answer.text)}", end="")
     print()
     print_sources(answer, sys.stdout)
     return exit_codes.OK
@@ -276,7 +277,7 @@ def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
 def _printer(streamed: list[str]) -> Callable[[str], None]:
     def print_piece(piece: str) -> None:
         streamed.append(piece)
-        sys.stdout.write(piece)
+        sys.stdout.write(terminal_safe(piece))
         sys.stdout.flush()
 
     return print_piece
@@ -294,21 +295,20 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
     folders = data["folders"]
     assert isinstance(folders, list)
     for folder in folders:
-        print(
-            f"  {folder['path']}: " + ", ".join(f"{n} {s}" for s, n in folder["files"].items() if n)
-        )
+        counts = ", ".join(f"{n} {s}" for s, n in folder["files"].items() if n)
+        print(terminal_safe(f"  {folder['path']}: {counts}"))
     left_out = data["left_out"]
     assert isinstance(left_out, list)
     if left_out:
         print("Not read:")
         for line in left_out:
-            print(f"  {line}")
+            print(terminal_safe(f"  {line}"))
     failures = data["failures"]
     assert isinstance(failures, list)
     if failures:
         print("Not indexed:")
         for f in failures:
-            print(f"  {f['path']}: {f['state']}: {f['error']}")
+            print(terminal_safe(f"  {f['path']}: {f['state']}: {f['error']}"))
     return exit_codes.OK
 
 
@@ -327,9 +327,9 @@ def cmd_forget(args: argparse.Namespace, services: Services, store: Store) -> in
     code = exit_codes.OK
     for path in args.paths:
         if store.remove_folder(path.expanduser().resolve()):
-            print(f"Removed {path} from the index (your files are untouched).")
+            print(f"Removed {terminal_safe(str(path))} from the index (your files are untouched).")
         else:
-            print(f"kenning: {path} is not an indexed folder.", file=sys.stderr)
+            print(f"kenning: {terminal_safe(str(path))} is not an indexed folder.", file=sys.stderr)
             code = exit_codes.USAGE
     return code
 

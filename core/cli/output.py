@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 from pathlib import Path
 from typing import TextIO
 
@@ -63,8 +64,19 @@ class ProgressPrinter:
 
 
 def _short(path: str, width: int = 40) -> str:
-    name = os.path.basename(path) or path
+    name = terminal_safe(os.path.basename(path) or path)
     return name if len(name) <= width else "…" + name[-(width - 1) :]
+
+
+# Control characters (escape sequences that set a title or clear the screen) and the marks
+# that reverse text direction: a file's name or words never act on the user's terminal.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
+def terminal_safe(text: str) -> str:
+    """``text`` with every control character shown as its escape (``\\x1b``), so what a file
+    holds is printed, never obeyed. Newlines and tabs stay."""
+    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
 def print_hits(hits: list[Hit], out: TextIO) -> None:
@@ -75,7 +87,7 @@ def print_hits(hits: list[Hit], out: TextIO) -> None:
     open_mark, close_mark = ("\033[1m", "\033[0m") if color else ("[", "]")
     for rank, hit in enumerate(hits, 1):
         place = hit.where()
-        where = hit.path + (f"  {place}" if place else "")
+        where = terminal_safe(hit.path + (f"  {place}" if place else ""))
         print(f"{rank:>2}. {where}  (score {hit.score:.4f})", file=out)
         print("    " + _marked(hit, open_mark, close_mark), file=out)
 
@@ -84,10 +96,10 @@ def _marked(hit: Hit, open_mark: str, close_mark: str) -> str:
     parts: list[str] = []
     pos = 0
     for start, end in hit.snippet_matches:
-        parts.append(hit.snippet[pos:start])
-        parts.append(open_mark + hit.snippet[start:end] + close_mark)
+        parts.append(terminal_safe(hit.snippet[pos:start]))
+        parts.append(open_mark + terminal_safe(hit.snippet[start:end]) + close_mark)
         pos = end
-    parts.append(hit.snippet[pos:])
+    parts.append(terminal_safe(hit.snippet[pos:]))
     return " ".join("".join(parts).split())
 
 
@@ -129,8 +141,8 @@ def print_sources(answer: Answer, out: TextIO) -> None:
     print("\nClosest passages:" if not answer.found else "\nSources:", file=out)
     for c in answer.citations:
         place = c.where()
-        where = c.path + (f", {place}" if place else "")
-        quote = " ".join(c.quote.split())
+        where = terminal_safe(c.path + (f", {place}" if place else ""))
+        quote = terminal_safe(" ".join(c.quote.split()))
         print(f"  [{c.n}] {where}\n      “{quote}”", file=out)
 
 

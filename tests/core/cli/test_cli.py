@@ -212,3 +212,21 @@ def test_an_interrupted_answer_is_never_found_and_exits_130(home, folder, capsys
     assert data["interrupted"] is True and data["found"] is False
     code = main(["ask", "How many days of paid leave?"], model_loader=loader)
     assert code == 130 and "Stopped" in capsys.readouterr().err
+
+
+def test_names_and_words_never_act_on_the_terminal(home, tmp_path, capsys):
+    folder = tmp_path / "escapes"
+    folder.mkdir()
+    hostile = "title\x1b]0;pwned\x07\x1b[2J\u202egnp.txt"
+    (folder / hostile).write_text("Quarterly \x1b[31mbudget\x1b[0m review notes.",
+                                  encoding="utf-8")
+    run(capsys, "index", str(folder))
+    for argv in (("search", "budget review"), ("ask", "What is the budget review?"),
+                 ("status",), ("forget", str(folder / hostile))):
+        _, out, err = run(capsys, *argv)
+        for text in (out, err):
+            assert "\x1b" not in text and "\x07" not in text and "\u202e" not in text, argv
+        if argv[0] == "search":
+            assert "title\\x1b]0;pwned\\x07" in out  # shown, escaped
+    _, out, _ = run(capsys, "search", "budget review", "--json")
+    assert json.loads(out)["hits"][0]["path"].endswith(hostile)  # JSON keeps the real name

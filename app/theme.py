@@ -6,13 +6,12 @@ both light and dark mode: bright yellow behind dark text, deep amber behind ligh
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtGui import QColor, QIcon, QPalette
 
-RESOURCES = Path(__file__).resolve().parent.parent / "resources"
-APP_ICON = RESOURCES / "icons" / "kenning.svg"
-SAMPLE_DOCUMENTS = RESOURCES / "samples" / "documents"
+from core.resources import resource
+
+APP_ICON = resource("icons", "kenning.svg")
+SAMPLE_DOCUMENTS = resource("samples", "documents")
 
 # Pages are drawn on white whatever the theme, so their marks are always yellow; they are
 # multiplied onto the page so the print stays crisp. The passage is a wash; the query's words

@@ -10,6 +10,7 @@ The ``--json`` outputs are a public interface, documented in docs/cli.md.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import logging
 import signal
@@ -49,6 +50,13 @@ if TYPE_CHECKING:
 
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("kenning")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="kenning",
@@ -67,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int,
                         help="CPU threads for the model and files read at once (default: all)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
+    parser.add_argument("--version", action="version", version=f"kenning {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("index", help="add folders and index them until fully searchable")

@@ -14,7 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-CATALOGUE_FILE = Path(__file__).resolve().parents[2] / "resources" / "models.json"
+from core.resources import resource
+
+CATALOGUE_FILE = resource("models.json")
 PROFILES = frozenset({"grit", "generic", "encoder"})
 
 

@@ -1,0 +1,34 @@
+"""Where Kenning's own files are (the model catalogue, icons, sample documents): the one way
+every part of Kenning finds them, installed, frozen or run from a source checkout.
+
+    resource("models.json")                  # the catalogue
+    resource("samples", "documents")         # the sample documents folder
+
+In the source tree they live in the top-level ``resources/`` folder; a wheel installs that
+folder as the package ``core.resources`` (pyproject.toml), read through importlib.resources;
+a frozen bundle carries it as ``<bundle>/resources``.
+"""
+
+from __future__ import annotations
+
+import sys
+from importlib import resources as package_files
+from pathlib import Path
+
+_CHECKOUT = Path(__file__).resolve().parents[1] / "resources"
+
+
+def resource(*parts: str) -> Path:
+    """The path of a file or folder of Kenning's resources (it may not exist: callers that
+    can do without, such as the samples, check)."""
+    return resource_root().joinpath(*parts)
+
+
+def resource_root() -> Path:
+    frozen = getattr(sys, "_MEIPASS", None)
+    if frozen is not None:
+        return Path(frozen) / "resources"
+    if _CHECKOUT.is_dir():
+        return _CHECKOUT
+    # Installed from a wheel: a real folder in site-packages (wheels are unpacked).
+    return Path(str(package_files.files("core.resources")))

@@ -1,0 +1,42 @@
+"""The wheel users install is complete: every package of the source tree, and every file of
+resources/ (the catalogue, icons, sample documents), where core/resources.py looks for them."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def wheel_names(tmp_path_factory: pytest.TempPathFactory) -> set[str]:
+    out = tmp_path_factory.mktemp("wheel")
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT),
+                    "-w", str(out)], check=True, capture_output=True, timeout=600)
+    [wheel] = out.glob("kenning-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        return set(archive.namelist())
+
+
+def _tracked(folder: str) -> list[str]:
+    listed = subprocess.run(["git", "ls-files", folder], cwd=ROOT, capture_output=True,
+                            text=True, check=True).stdout.split()
+    return listed or [p.relative_to(ROOT).as_posix() for p in (ROOT / folder).rglob("*")
+                      if p.is_file() and "__pycache__" not in p.parts]
+
+
+def test_every_module_is_in_the_wheel(wheel_names: set[str]) -> None:
+    modules = [name for name in _tracked("core") + _tracked("app") if name.endswith(".py")]
+    assert modules and [m for m in modules if m not in wheel_names] == []
+
+
+def test_every_resource_is_in_the_wheel_where_the_code_looks(wheel_names: set[str]) -> None:
+    resources = _tracked("resources")
+    assert "resources/models.json" in resources
+    missing = [name for name in resources if "core/" + name not in wheel_names]
+    assert missing == []

@@ -5,8 +5,8 @@ every part of Kenning finds them, installed, frozen or run from a source checkou
     resource("samples", "documents")         # the sample documents folder
 
 In the source tree they live in the top-level ``resources/`` folder; a wheel installs that
-folder as the package ``core.resources`` (pyproject.toml), read through importlib.resources;
-a frozen bundle carries it as ``<bundle>/resources``.
+folder as the package ``core.resource_files`` (pyproject.toml), read through
+importlib.resources; a frozen bundle carries it as ``<bundle>/resources``.
 """
 
 from __future__ import annotations
@@ -30,5 +30,6 @@ def resource_root() -> Path:
         return Path(frozen) / "resources"
     if _CHECKOUT.is_dir():
         return _CHECKOUT
-    # Installed from a wheel: a real folder in site-packages (wheels are unpacked).
-    return Path(str(package_files.files("core.resources")))
+    # Installed from a wheel: a real folder in site-packages (wheels are unpacked). Asked of
+    # ``core`` itself: the data folder has no __init__.py, so it is a namespace package.
+    return Path(str(package_files.files("core") / "resource_files"))

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh machine: creates .venv, installs Kenning with its test
-# tools, then runs ruff, mypy and pytest (unit, integration with the real model, GUI offscreen).
+# tools, then runs ruff, mypy, the installed wheel's smoke test (tests/installed_smoke.sh) and
+# pytest (unit, integration with the real model, GUI offscreen).
 # Usage: bash tests/run.sh [pytest args...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -37,5 +38,9 @@ echo "== ruff"
 "$VENV/bin/ruff" check .
 echo "== mypy"
 "$VENV/bin/mypy" $(for d in core app; do [ -d "$d" ] && printf "%s " "$d"; done)
+if [ $# -eq 0 ]; then
+  echo "== the installed wheel (tests/installed_smoke.sh)"
+  PYTHON="$PYTHON" bash tests/installed_smoke.sh 2>&1 | grep -v "^WARNING: Location"
+fi
 echo "== pytest"
 "$VENV/bin/python" -m pytest "$@"

@@ -13,6 +13,7 @@ import argparse
 import importlib.metadata
 import json
 import logging
+import os
 import signal
 import sys
 from collections.abc import Callable, Sequence
@@ -120,6 +121,21 @@ def main(
 ) -> int:
     """Run one command; ``open_window`` (from the top layer, ``app.launch``) shows the window
     for ``kenning`` alone and ``kenning ask-folder``."""
+    try:
+        return _run(argv, model_loader, open_window)
+    except BrokenPipeError:
+        # The reader went away (``kenning search ... | head``): nothing more to say to it.
+        # Python would complain when it flushes stdout at exit, so stdout goes nowhere now.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return exit_codes.OK
+
+
+def _run(
+    argv: Sequence[str] | None,
+    model_loader: ModelLoader | None,
+    open_window: WindowOpener | None,
+) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(

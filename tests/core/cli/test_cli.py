@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -230,3 +232,17 @@ def test_names_and_words_never_act_on_the_terminal(home, tmp_path, capsys):
             assert "title\\x1b]0;pwned\\x07" in out  # shown, escaped
     _, out, _ = run(capsys, "search", "budget review", "--json")
     assert json.loads(out)["hits"][0]["path"].endswith(hostile)  # JSON keeps the real name
+
+
+def test_output_piped_into_a_reader_that_stops_early_is_no_traceback(home, folder, capsys):
+    run(capsys, "index", str(folder))
+    script = ("import sys; from core.cli.main import main; from tests.fakes import FakeModel; "
+              "sys.exit(main(sys.argv[1:], model_loader=lambda s, p: FakeModel()))")
+    root = Path(__file__).resolve().parents[3]
+    producer = subprocess.Popen(
+        [sys.executable, "-c", script, "search", "-n", "50", "the"], cwd=root,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert producer.stdout is not None
+    producer.stdout.close()  # the reader is gone before the first line, as `head -0` is
+    _, err = producer.communicate(timeout=60)
+    assert producer.returncode == 0 and b"Traceback" not in err, err

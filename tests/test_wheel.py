@@ -40,3 +40,19 @@ def test_every_resource_is_in_the_wheel_where_the_code_looks(wheel_names: set[st
     assert "resources/models.json" in resources
     installed = {"core/resource_files/" + name.removeprefix("resources/") for name in resources}
     assert sorted(installed - wheel_names) == []
+
+
+def test_no_dependency_ships_a_core_or_app_package() -> None:
+    """Kenning's import names are its own in the environments it supports (docs/install.md):
+    nothing it depends on (nor its test tools) installs a top-level ``core`` or ``app``."""
+    from importlib import metadata
+
+    claimants = []
+    for dist in metadata.distributions():
+        if (dist.metadata["Name"] or "").lower() == "kenning":
+            continue
+        for file in dist.files or []:
+            parts = file.parts
+            if parts and parts[0] in ("core", "app") and len(parts) > 1:
+                claimants.append(f"{dist.metadata['Name']}: {file}")
+    assert claimants == []

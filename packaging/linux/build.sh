@@ -46,7 +46,6 @@ Installed-Size: $SIZE_KB
 Section: utils
 Priority: optional
 Depends: libc6, libgl1, libegl1, libfontconfig1, libxkbcommon0, libdbus-1-3, libxkbcommon-x11-0, libxcb-cursor0, libxcb-icccm4, libxcb-keysyms1, libxcb-image0, libxcb-render-util0, libxcb-randr0, libxcb-shape0, libxcb-xfixes0, libxcb-xkb1
-Recommends: libxcb-cursor0, libxkbcommon-x11-0, libxcb-icccm4, libxcb-keysyms1, libxcb-shape0
 Homepage: https://github.com/kenning/kenning
 Description: Search your own files by meaning, with answers you can check
  Kenning indexes the folders you choose and finds passages by meaning or by words,

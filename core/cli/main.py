@@ -334,6 +334,11 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
         print("Not indexed:")
         for f in failures:
             print(terminal_safe(f"  {f['path']}: {f['state']}: {f['error']}"))
+        total = data["failures_total"]
+        assert isinstance(total, int)
+        if total > len(failures):
+            print(f"  ...and {total - len(failures):,} more (the first {len(failures):,} of "
+                  f"{total:,} are listed, by path).")
     return exit_codes.OK
 
 

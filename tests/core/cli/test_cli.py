@@ -246,3 +246,16 @@ def test_output_piped_into_a_reader_that_stops_early_is_no_traceback(home, folde
     producer.stdout.close()  # the reader is gone before the first line, as `head -0` is
     _, err = producer.communicate(timeout=60)
     assert producer.returncode == 0 and b"Traceback" not in err, err
+
+
+def test_status_says_when_it_lists_only_the_first_failures(home, tmp_path, capsys):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for n in range(1005):
+        (folder / f"bad{n:04}.pdf").write_bytes(b"%PDF-1.7 not really")
+    run(capsys, "index", "--no-embed", str(folder))
+    code, out, _ = run(capsys, "status", "--json")
+    data = json.loads(out)
+    assert code == 0 and len(data["failures"]) == 1000 and data["failures_total"] == 1005
+    _, out, _ = run(capsys, "status")
+    assert "...and 5 more (the first 1,000 of 1,005 are listed, by path)." in out

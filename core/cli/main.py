@@ -143,6 +143,12 @@ def _run(
         format="%(levelname)s %(name)s: %(message)s",
     )
     paths = AppPaths.resolve(args.home)
+    unusable = _unusable_folder(paths)
+    if unusable is not None:
+        print(f"kenning: {unusable} is a file, not a folder, so Kenning cannot keep its index "
+              "there. Name a folder with --home (or KENNING_HOME), or move that file away.",
+              file=sys.stderr)
+        return exit_codes.USAGE
     settings = Settings.load(paths.settings_file)
     if args.model:
         settings.model_path = str(Path(args.model).expanduser().resolve())
@@ -228,6 +234,15 @@ def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:
     if counts["failed"]:
         print("See `kenning status` for what failed and why.")
     return exit_codes.OK
+
+
+def _unusable_folder(paths: AppPaths) -> Path | None:
+    """The first of Kenning's folders (or a folder above them) that exists as a file."""
+    for folder in (paths.data_dir, paths.config_dir):
+        existing = next(c for c in (folder, *folder.parents) if c.exists())
+        if not existing.is_dir():
+            return existing
+    return None
 
 
 def _first_interrupt_cancels(cancel: CancelToken) -> Callable[[int, FrameType | None], None]:

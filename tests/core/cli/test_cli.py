@@ -259,3 +259,12 @@ def test_status_says_when_it_lists_only_the_first_failures(home, tmp_path, capsy
     assert code == 0 and len(data["failures"]) == 1000 and data["failures_total"] == 1005
     _, out, _ = run(capsys, "status")
     assert "...and 5 more (the first 1,000 of 1,005 are listed, by path)." in out
+
+
+def test_a_home_that_is_a_file_is_explained(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("KENNING_HOME", raising=False)
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a folder", encoding="utf-8")
+    for home in (a_file, a_file / "deeper"):
+        code, _, err = run(capsys, "--home", str(home), "status")
+        assert code == 2 and f"{a_file} is a file, not a folder" in err

@@ -76,10 +76,6 @@ def display_libraries_message(missing: list[str]) -> str:
 
 def open_window(services: Services, ask_folder: Path | None = None) -> int:
     """Show the window, or hand the request to the window that is already open."""
-    missing = missing_display_libraries()
-    if missing:
-        print(display_libraries_message(missing), file=sys.stderr)
-        return exit_codes.ERROR
     try:
         from app.main import run_window, window_request
         from app.single_instance import instance_name, send_request
@@ -91,6 +87,11 @@ def open_window(services: Services, ask_folder: Path | None = None) -> int:
         return exit_codes.ERROR
     if send_request(instance_name(services.paths), window_request(ask_folder)):
         return exit_codes.OK  # the open window took it
+    # Only a launch that starts Qt's display itself needs the system's display libraries.
+    missing = missing_display_libraries()
+    if missing:
+        print(display_libraries_message(missing), file=sys.stderr)
+        return exit_codes.ERROR
     return run_window(services, ask_folder=ask_folder)
 
 

@@ -22,7 +22,7 @@ from core.models.interface import TextModel
 from core.search.fusion import FusedCandidate, fuse, guarded_semantic, query_dense_weight
 from core.search.query import ParsedQuery, fts_quote, parse_query
 from core.search.snippets import Snippeter
-from core.store.chunks import FTS_TOKENIZER
+from core.store.chunks import FTS_TOKENIZER, prefix_range
 from core.store.database import Store
 from core.store.vectors import EXACT_SCAN_LIMIT, Restriction, bits_table_for, nearest
 from core.types import Hit
@@ -136,7 +136,7 @@ PATHS_IGNORE_CASE = sys.platform in ("win32", "darwin")
 
 
 def folder_scope_sql(
-    folder: str, ignore_case: bool = PATHS_IGNORE_CASE, sep: str = os.sep
+    folder: str, ignore_case: bool = PATHS_IGNORE_CASE
 ) -> tuple[str, list[object]]:
     """SQL over ``f.path`` for the files in ``folder`` and below it, by whole path components:
     ``/T/Taxes/2025`` never takes in ``/T/Taxes/2025-old``. An absolute folder is that folder;
@@ -145,13 +145,11 @@ def folder_scope_sql(
     if ignore_case:
         folder = folder.lower()
     if folder.startswith(("/", "\\")) or (len(folder) > 2 and folder[1] == ":"):
-        base = folder.rstrip("/\\") or folder
-        low = base if base.endswith(sep) else base + sep
-        high = low[:-1] + chr(ord(sep) + 1)
+        low, high = prefix_range(folder.rstrip("/\\") or folder)
         return f"({column} >= ? AND {column} < ?)", [low, high]
-    name = folder.strip("/\\").replace("/", sep)
+    name = folder.strip("/\\").replace("/", os.sep)
     # GLOB, unlike LIKE, tells capitals apart.
-    return f"{column} GLOB ?", [f"*{sep}{_glob_escape(name)}{sep}*"]
+    return f"{column} GLOB ?", [f"*{os.sep}{_glob_escape(name)}{os.sep}*"]
 
 
 def _glob_escape(text: str) -> str:

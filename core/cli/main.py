@@ -22,6 +22,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from core.answer.answerer import WORDING_SET_ASIDE, Answerer
+from core.background.protocol import connect
 from core.cancel import CancelToken
 from core.cli import exit_codes
 from core.cli.ask_folder import WindowOpener, add_ask_folder_parser, run_window_command
@@ -35,6 +36,15 @@ from core.cli.output import (
     status_json,
     terminal_safe,
 )
+from core.cli.service import (
+    add_service_parser,
+    describe_service,
+    run_remote,
+    run_service_command,
+    service_client,
+    service_status,
+    service_wanted,
+)
 from core.config import AppPaths, Settings
 from core.search.handover import HANDOVER_NOTE, PreviousVectorsModel
 from core.search.retrieval import search
@@ -47,6 +57,7 @@ from core.services import (
 from core.store.database import Store
 
 if TYPE_CHECKING:
+    from core.background.server import WindowPort
     from core.index.indexer import Indexer
 
 
@@ -75,6 +86,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the model still writes answers")
     parser.add_argument("--threads", type=int,
                         help="CPU threads for the model and files read at once (default: all)")
+    parser.add_argument("--no-service", action="store_true",
+                        help="run this command on its own, without the background service "
+                        "(also $KENNING_NO_SERVICE)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     parser.add_argument("--version", action="version", version=f"kenning {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -86,6 +100,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop after keyword indexing (meaning-based search comes later)",
     )
+    p.add_argument("--wait", action="store_true",
+                   help="with the background service: wait until embedding is done too")
 
     p = sub.add_parser("search", help="search the index")
     p.add_argument("query", help='words, "exact phrase", -excluded, dir:, ext:, after:, before:')
@@ -111,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_parser(sub)
     add_integrate_parser(sub)
     add_ask_folder_parser(sub)
+    add_service_parser(sub)
     return parser
 
 
@@ -118,11 +135,14 @@ def main(
     argv: Sequence[str] | None = None,
     model_loader: ModelLoader | None = None,
     open_window: WindowOpener | None = None,
+    window: WindowPort | None = None,
+    program: Sequence[str] | None = None,
 ) -> int:
-    """Run one command; ``open_window`` (from the top layer, ``app.launch``) shows the window
-    for ``kenning`` alone and ``kenning ask-folder``."""
+    """Run one command. From the top layer (``app.launch``): ``open_window`` shows the window
+    for ``kenning`` alone and ``kenning ask-folder``; ``window`` lets the background service
+    show it; ``program`` is the command that runs Kenning (to start the service with)."""
     try:
-        return _run(argv, model_loader, open_window)
+        return _run(argv, model_loader, open_window, window, program)
     except BrokenPipeError:
         # The reader went away (``kenning search ... | head``): nothing more to say to it.
         # Python would complain when it flushes stdout at exit, so stdout goes nowhere now.
@@ -135,6 +155,8 @@ def _run(
     argv: Sequence[str] | None,
     model_loader: ModelLoader | None,
     open_window: WindowOpener | None,
+    window: WindowPort | None,
+    program: Sequence[str] | None,
 ) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -163,8 +185,18 @@ def _run(
         return run_model_command(args, paths, settings)
     if args.command == "integrate":  # writes file-manager entries only
         return run_integrate_command(args)
+    if args.command == "service":
+        return run_service_command(args, services, window, program)
+    if service_wanted(args, model_loader is not None) and args.command != "status":
+        client = service_client(args, paths, program)
+        if client is not None:
+            return run_remote(args, client)
     try:
-        store = services.open_store()
+        if args.command == "status" and connect(paths) is not None:
+            # The service owns the writer; a status is a reader's business.
+            store = Store.open_reader(paths.database)
+        else:
+            store = services.open_store()
         for notice in services.notices:
             print(notice, file=sys.stderr)
         handler = {
@@ -325,9 +357,12 @@ def _printer(streamed: list[str]) -> Callable[[str], None]:
 
 def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> int:
     data = status_json(store, services)
+    service = service_status(services.paths)
+    data["service"] = service
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return exit_codes.OK
+    print(describe_service(service))
     files = data["files"]
     assert isinstance(files, dict)
     print(f"Database: {data['database']}")

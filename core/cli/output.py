@@ -97,11 +97,11 @@ def progress_line(progress: Progress, elapsed: float) -> str:
         rate = progress.done / elapsed
         line += f", {rate:,.1f} a second"
         if progress.total and progress.done < progress.total:
-            line += f", about {_duration((progress.total - progress.done) / rate)} left"
+            line += f", about {duration((progress.total - progress.done) / rate)} left"
     return line
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     if seconds < 90:
         return f"{max(1, round(seconds))} s"
     if seconds < 90 * 60:

@@ -126,15 +126,7 @@ class Indexer:
         self.close()
 
     def add_folder(self, path: Path, priority: int = 0) -> int:
-        path = path.expanduser().resolve()
-        if not path.is_dir():
-            raise NotADirectoryError(f"{path} is not a folder I can read.")
-        if not is_storable(str(path)):
-            raise NotADirectoryError(
-                f"{str(path)!r} has a name that is not valid text (UTF-8), which the index "
-                "cannot hold. Renaming the folder fixes this."
-            )
-        return self.store.add_folder(path, priority)
+        return self.store.add_folder(indexable_folder(path), priority)
 
     def run(
         self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
@@ -384,3 +376,17 @@ def _identity(st: os.stat_result) -> tuple[int, int, int]:
 
 def _approx_tokens(text: str) -> int:
     return max(1, len(text) // 4)
+
+
+def indexable_folder(path: Path) -> Path:
+    """``path`` as the index keeps it; NotADirectoryError (its message for the user) when it
+    is not a folder that can be indexed."""
+    path = path.expanduser().resolve()
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} is not a folder I can read.")
+    if not is_storable(str(path)):
+        raise NotADirectoryError(
+            f"{str(path)!r} has a name that is not valid text (UTF-8), which the index "
+            "cannot hold. Renaming the folder fixes this."
+        )
+    return path

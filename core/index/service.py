@@ -58,18 +58,23 @@ class IndexService:
         on_progress: Callable[[Progress], None] | None = None,
         on_idle: Callable[[], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_pass_done: Callable[[float, bool], None] | None = None,
         *,
         watcher_factory: WatcherFactory | None = Watcher,
         extractor: IsolatedExtractor | None = None,
     ) -> None:
         """``watcher_factory`` None turns watching off (changes are then found by rescans);
-        ``extractor`` shares an extraction process (tests), else the service starts one."""
+        ``extractor`` shares an extraction process (tests), else the service starts one.
+        ``on_pass_done(started, embedded)``: a pass that started at ``started`` (monotonic
+        time, after taking the requests made until then) has read every waiting file, and
+        with ``embedded`` embedded every passage too."""
         self.database = database
         self.model = model
         self.settings = settings
         self.on_progress = on_progress or (lambda _: None)
         self.on_idle = on_idle or (lambda: None)
         self.on_error = on_error or (lambda _: None)
+        self.on_pass_done = on_pass_done or (lambda _started, _embedded: None)
         self.watcher_factory = watcher_factory
         self.extractor = extractor
         self.watcher: Watcher | None = None
@@ -222,6 +227,7 @@ class IndexService:
 
     def _work(self, indexer: Indexer) -> None:
         with self._wake:
+            started = time.monotonic()
             requests, self._requests = self._requests, []
             changes, self._changes = self._changes, ChangeSet()
             scan_due, self._scan_due = self._scan_due, False
@@ -245,8 +251,13 @@ class IndexService:
         interrupt = _Interrupt(self, by_changes=True)
         self.phase = "extract"
         indexer.extract_pending(self._report, interrupt)
+        words_done = not interrupt.cancelled and not self._scan_due
+        if words_done:
+            self.on_pass_done(started, False)
         self.phase = "embed"
         indexer.embed_pending(self._report, interrupt)
+        if words_done and not interrupt.cancelled and indexer.model is not None:
+            self.on_pass_done(started, True)
 
     def _report(self, progress: Progress) -> None:
         self.on_progress(progress)

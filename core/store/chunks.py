@@ -282,6 +282,18 @@ class ChunkTables:
         ).fetchall()
         return int(rows[0][0])
 
+    def passages_to_embed(self, model_id: str | None) -> int:
+        """Passages of read files that lack a vector of ``model_id`` (all of them when the
+        model has made none yet, or none is known)."""
+        table = self.vec_table(model_id) if model_id else None
+        missing = "" if table is None else (
+            f" AND NOT EXISTS (SELECT 1 FROM {table} v WHERE v.chunk_id = c.id)")
+        rows = self.conn.execute(
+            "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id "
+            f"WHERE f.state = 'extracted'{missing}"
+        ).fetchall()
+        return int(rows[0][0])
+
     def files_of_chunks(self, chunk_ids: Sequence[int]) -> dict[int, int]:
         """Chunk id -> file id for those of ``chunk_ids`` that still exist."""
         if not chunk_ids:

@@ -24,6 +24,7 @@ from pathlib import Path
 from core.cancel import CancelToken, Progress, ProgressCallback, no_progress
 from core.config import Settings
 from core.extract import EXTRACTOR_VERSION, ExtractionError
+from core.extract.errors import NothingToRead, OverSizeCap
 from core.extract.worker import IsolatedExtractor
 from core.index.chunking import chunk_document
 from core.index.reconcile import (
@@ -63,8 +64,6 @@ KEPT_CHANGING = (
     "the file kept changing while it was being read; it will be read again once it changes "
     "next, or with `kenning retry`"
 )
-# Reasons the extractors give that are a choice not to read the file, not a failure to.
-_SKIP_REASONS = ("empty file", "file is larger than the size cap")
 
 
 class _Changed(Exception):
@@ -210,7 +209,7 @@ class Indexer:
         except ExtractionError as exc:
             if not os.path.lexists(record.path):
                 return self._vanished(record)
-            state = "skipped" if str(exc).startswith(_SKIP_REASONS) else "failed"
+            state = "skipped" if isinstance(exc, NothingToRead | OverSizeCap) else "failed"
             self.store.mark_unreadable(record.id, state, str(exc))
             return state
         except FileNotFoundError:

@@ -45,7 +45,7 @@ class ModelProfile:
     """
 
     name: str  # "grit", "generic" or "encoder"
-    pooling: str = "mean"  # "mean" or "last"
+    pooling: str = "mean"  # "mean", "last" or "model" (the model's own, in llama.cpp)
     causal: bool = True  # attention in embed mode
     query_instruction: str = ""
     document_prefix: str = ""
@@ -69,6 +69,18 @@ class ModelProfile:
     #: (``core.search.fusion.query_dense_weight``): for an embedder that is good on some queries and
     #: lost on others, which the agreement tells apart.
     weight_by_agreement: bool = False
+    #: Writes text too (chat mode and the reader's scoring); False for an embedding-only
+    #: model such as a sentence encoder.
+    chats: bool = True
+    #: Pool over the text's tokens only, never the format tokens around it (a model trained to
+    #: embed that way; recipes reading an inner block do so too, see ``pools_text_only``).
+    text_tokens_only: bool = False
+
+    @property
+    def pools_in_model(self) -> bool:
+        """llama.cpp pools with the model's own rule (``pooling="model"``): no hidden rows are
+        read, so no inner block or text-only span applies."""
+        return self.pooling == "model"
 
 
 @dataclass(frozen=True)

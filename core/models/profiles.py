@@ -21,6 +21,7 @@ GRIT = ModelProfile(
     document_prefix="<|embed|>\n",
     query_prefix="<|user|>\n{instruction}\n<|embed|>\n",
     dense_weight=1.0,
+    text_tokens_only=True,
 )
 
 # Any decoder never trained for embeddings (gemma-3-270m, the default). Measured zero-shot
@@ -38,7 +39,8 @@ GENERIC = ModelProfile(name="generic", pooling="mean", causal=True, embed_depth=
 
 # BERT-family sentence encoders (all-MiniLM and friends): embeddings only, the model's own
 # pooling; all-MiniLM-L6-v2 alone beat BM25 on Medline (0.788 vs 0.690).
-ENCODER = ModelProfile(name="encoder", pooling="model", causal=False, dense_weight=1.0)
+ENCODER = ModelProfile(name="encoder", pooling="model", causal=False, dense_weight=1.0,
+                       chats=False)
 
 # Encoders trained with task prefixes, which their model cards say must be given
 # (nomic-embed-text: "search_document: " and "search_query: "). Architecture -> (document, query).

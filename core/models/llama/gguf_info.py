@@ -72,7 +72,7 @@ class ModelFacts:
         layer = f"-L{profile.embed_layer}" if profile.embed_layer >= 0 else ""
         centred = "-centred" if profile.centred else ""
         # task prefixes change an encoder's vectors (grit's are part of its profile)
-        tasks = "-tasks" if profile.name == "encoder" and profile.document_prefix else ""
+        tasks = "-tasks" if profile.pools_in_model and profile.document_prefix else ""
         return (f"{profile.name}-{profile.pooling}{layer}{centred}{tasks}-{attention}"
                 f"-r{RECIPE_VERSION}")
 

@@ -125,7 +125,7 @@ class UnifiedModel(TextModel):
         self._special_head = self._inputs.special_head  # bench/embed_tricks.py reads it
         self._stop_after_embd = False  # switched on once the self-check passes
         self._layer_node = (f"l_out-{profile.embed_layer}".encode()
-                            if profile.embed_layer >= 0 and profile.name != "encoder" else None)
+                            if profile.embed_layer >= 0 and not profile.pools_in_model else None)
         self._layer_rows = np.zeros(embed_batch_tokens * self.dim, dtype=np.float32)
         self._layer_values = 0  # how many values the tap copied in the last decode
         self._centre: np.ndarray | None = None
@@ -138,7 +138,7 @@ class UnifiedModel(TextModel):
             self._pooled_by_llama = (llama_cpp.llama_pooling_type(self._embed_ctx)
                                      != llama_cpp.LLAMA_POOLING_TYPE_NONE)
             self._embed_batch = TokenBatch(embed_batch_tokens)
-            if profile.name != "encoder":
+            if profile.chats:
                 self._chat = ChatRunner(vocab=self._vocab, facts=facts, n_ctx=n_ctx,
                                         context_params=self._context_params,
                                         new_context=self._new_context)
@@ -376,7 +376,7 @@ class UnifiedModel(TextModel):
         # Non-causal attention needs the whole batch in one micro-batch; pooling does too.
         params.n_ubatch = batch_tokens
         params.kv_unified = True  # sequences may differ in length; see bench/embed_throughput
-        if self.profile.name == "encoder":
+        if self.profile.pools_in_model:
             params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_UNSPECIFIED  # the model's own
         else:
             params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_NONE

@@ -7,7 +7,6 @@ rendering, generation. Widgets never call these directly; they pass them to
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,8 +20,10 @@ from core.extract import extract, open_document, span_quads
 from core.extract.pdf import PAGED_KINDS
 from core.index.reconcile import describe_left_out
 from core.models.interface import TextModel
-from core.search.query import QUERY_STOPWORDS, parse_query
+from core.search.query import parse_query
 from core.search.retrieval import SearchResult, search
+from core.text.sentences import sentence_spans
+from core.text.words import QUERY_STOPWORDS, word_pattern, word_spans
 from core.types import Answer, Hit
 
 Rect = tuple[float, float, float, float]
@@ -37,7 +38,6 @@ def is_paged(path: str) -> bool:
     return Path(path).suffix.lower() in PAGED_KINDS
 
 
-_SENTENCE_END = re.compile(r"[.!?][\"')\]]*(?=\s)|\n\s*\n")
 MAX_WIDEN = 240  # characters a passage may grow on each side to reach a sentence boundary
 FRAGMENT = 20  # a snippet edge this close to a boundary cuts a fragment: drop it instead
 
@@ -51,7 +51,7 @@ def passage_span(hit: Hit) -> tuple[int, int]:
     text = hit.text
     lo = max(0, min(len(text), hit.snippet_start - hit.start))
     hi = max(lo, min(len(text), lo + len(hit.snippet)))
-    bounds = [0, *(m.end() for m in _SENTENCE_END.finditer(text)), len(text)]
+    bounds = sorted({0, len(text), *(b for span in sentence_spans(text) for b in span)})
     next_after_lo = min(b for b in bounds if b >= lo)
     previous_before_hi = max(b for b in bounds if b <= hi)
     # Edges: "… notices. The" loses "The" rather than gaining the whole next sentence.
@@ -237,22 +237,6 @@ def load_text_page(
     ctx.cancel.raise_if_cancelled()
     page = next((p for p in document.pages if p.number == page_number), document.pages[0])
     return TextPage(path, page.number, page.text, word_spans(page.text, words))
-
-
-def word_pattern(words: Sequence[str]) -> re.Pattern[str] | None:
-    """Matches the start of a word that is one of ``words`` (or of a phrase's words), any
-    case, with any ending ("lease" marks "leases", as the search's stemming does)."""
-    parts = {part.lower() for word in words for part in re.findall(r"\w+", word)}
-    if not parts:
-        return None
-    alternatives = "|".join(re.escape(p) for p in sorted(parts, key=len, reverse=True))
-    return re.compile(rf"\b(?:{alternatives})\w*", re.IGNORECASE)
-
-
-def word_spans(text: str, words: Sequence[str]) -> list[tuple[int, int]]:
-    """Where ``words`` occur in ``text``, as whole words."""
-    pattern = word_pattern(words)
-    return [m.span() for m in pattern.finditer(text)] if pattern else []
 
 
 def word_rects(page: pymupdf.Page, words: Sequence[str]) -> list[Rect]:

@@ -29,9 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.answer.sources import Source
-from core.answer.support import content_words, evidence_spans, overlap
+from core.answer.support import evidence_spans, overlap
 from core.cancel import CancelToken
 from core.models.interface import TextModel
+from core.text.words import content_words
 
 #: Candidates read per question: about two model passes of 512 tokens on two cores.
 READ_AT_MOST = 8

@@ -41,7 +41,7 @@ from core.models.llama.bindings import tensor_name  # noqa: E402
 from core.models.llama.embed_input import EmbedInput  # noqa: E402
 from core.models.llama.unified import UnifiedModel, _copy_tensor  # noqa: E402
 from core.search.query import parse_query  # noqa: E402
-from core.search.retrieval import filter_sql, lexical_ids  # noqa: E402
+from core.search.retrieval import file_filter, lexical_ids  # noqa: E402
 from core.services import embed_pass_tokens  # noqa: E402
 from core.store.database import Store  # noqa: E402
 
@@ -185,8 +185,7 @@ def cache_eval(name: str, max_docs: int | None) -> Path:
     lexical, qids = [], []
     for q in queries:
         parsed = parse_query(plain_query(q["text"]))
-        where, args = filter_sql(parsed)
-        lexical.append(lexical_ids(store, parsed, where, args, DEPTH))
+        lexical.append(lexical_ids(store, parsed, file_filter(parsed), DEPTH))
         model.embed_query(parsed.semantic_text)
         qids.append(q["_id"])
     qfeats = model.take()

@@ -166,7 +166,7 @@ def status_json(store: Store, services: Services) -> dict[str, object]:
         "files": files,
         **_left_out_json(kinds),
         "left_out": describe_left_out(kinds),
-        "chunks": store.count("SELECT count(*) FROM chunks"),
+        "chunks": store.chunk_count(),
         "failures": [{"path": p, "state": s, "error": e} for p, s, e in store.failures()],
         "failures_total": counts.get("failed", 0) + counts.get("skipped", 0),
     }

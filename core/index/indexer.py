@@ -164,7 +164,7 @@ class Indexer:
         self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
     ) -> int:
         """Extract and chunk every pending file; keyword search sees each as it lands."""
-        total = self.store.count("SELECT count(*) FROM files WHERE state = 'pending'")
+        total = self.store.pending_count()
         done = 0
         while True:
             batch = self.store.pending_files(limit=200, focus=self.focus)
@@ -298,7 +298,7 @@ class Indexer:
         return "deleted"
 
     def _has_chunks(self, file_id: int) -> bool:
-        return self.store.count("SELECT count(*) FROM chunks WHERE file_id = ?", (file_id,)) > 0
+        return self.store.has_chunks(file_id)
 
     def _restore(self, record: FileRecord, size: int, mtime: float) -> str:
         """Touched but not changed: keep everything, only note the new size and mtime."""
@@ -322,12 +322,8 @@ class Indexer:
         if self.model is None:
             return 0
         model_id = self.model.model_id
-        table = self.store.ensure_model(model_id, self.model.dim)
-        total = self.store.count(
-            "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id "
-            f"WHERE f.state = 'extracted' AND NOT EXISTS "
-            f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id)"
-        )
+        self.store.ensure_model(model_id, self.model.dim)
+        total = self.store.vectors_missing(model_id)
         done = tokens = 0
         while not (cancel is not None and cancel.cancelled):
             fetched = self.store.chunks_needing_vectors(

@@ -41,10 +41,8 @@ class VectorSet:
 
 def vector_sets(store: Store) -> list[VectorSet]:
     """Every model's vector set in the database, newest first."""
-    rows = list(store.rows("SELECT model_id, vec_table, source FROM models "
-                           "ORDER BY created_at DESC"))
-    return [VectorSet(str(model_id), str(source), store.count(f"SELECT count(*) FROM {table}"))
-            for model_id, table, source in rows]
+    return [VectorSet(model_id, source, vectors)
+            for model_id, source, vectors in store.vector_set_sizes()]
 
 
 def fuller_previous_set(store: Store, model_id: str) -> VectorSet | None:

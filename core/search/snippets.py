@@ -14,7 +14,6 @@ from dataclasses import dataclass
 
 import apsw
 
-from core.store.chunks import FTS_TOKENIZER
 from core.store.database import Store
 
 SNIPPET_CHARS = 240
@@ -32,7 +31,7 @@ class Snippeter:
 
     def __init__(self, store: Store, items: Sequence[str], width: int = SNIPPET_CHARS):
         self.width = width
-        self._tokenize = store.conn.fts5_tokenizer(*FTS_TOKENIZER)
+        self._tokenize = store.search.tokenizer()
         phrases = [self._query_tokens(item) for item in items]
         self._phrases = [p for p in phrases if p]
 

@@ -282,6 +282,36 @@ class ChunkTables:
         ).fetchall()
         return int(rows[0][0])
 
+    def vectors_missing(self, model_id: str) -> int:
+        """How many chunks of extracted files lack a vector of ``model_id``."""
+        table = self.vec_table(model_id)
+        assert table is not None, "ensure_model() first"
+        rows = self.conn.execute(
+            "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id "
+            "WHERE f.state = 'extracted' AND NOT EXISTS "
+            f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id)"
+        ).fetchall()
+        return int(rows[0][0])
+
+    def chunk_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM chunks").fetchall()[0][0])
+
+    def has_chunks(self, file_id: int) -> bool:
+        rows = self.conn.execute("SELECT 1 FROM chunks WHERE file_id = ? LIMIT 1", (file_id,))
+        return rows.fetchone() is not None
+
+    def vector_set_sizes(self) -> list[tuple[str, str, int]]:
+        """Every model's vectors in the database as (model id, source file, vector count),
+        newest model first."""
+        rows = self.conn.execute(
+            "SELECT model_id, vec_table, source FROM models ORDER BY created_at DESC"
+        ).fetchall()
+        return [
+            (str(model_id), str(source),
+             int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]))
+            for model_id, table, source in rows
+        ]
+
     def files_of_chunks(self, chunk_ids: Sequence[int]) -> dict[int, int]:
         """Chunk id -> file id for those of ``chunk_ids`` that still exist."""
         if not chunk_ids:

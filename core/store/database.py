@@ -30,6 +30,7 @@ from core.store.clean_close import (
 )
 from core.store.folders import FolderTables, folder_list_path, remembered_folders
 from core.store.migrations import migrate
+from core.store.search import SearchQueries
 
 __all__ = [
     "FILE_STATES",
@@ -90,6 +91,7 @@ class Store(ChunkTables, FolderTables):
         self.path = path
         self._vec_tables: dict[str, str] = {}
         self._writer = False
+        self.search = SearchQueries(conn)
 
     @classmethod
     def open(cls, path: Path) -> Store:
@@ -314,6 +316,9 @@ class Store(ChunkTables, FolderTables):
         ):
             counts[str(state)] = int(n)
         return counts
+
+    def pending_count(self) -> int:
+        return int(self._one("SELECT count(*) FROM files WHERE state = 'pending'"))
 
     def failures(self, limit: int = 1000) -> list[tuple[str, str, str]]:
         rows = self.conn.execute(

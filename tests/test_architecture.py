@@ -1,6 +1,6 @@
 """The layout keeps its promises: the engine never imports the window or Qt, SQL is written
-only in the store, every module is on the module map, and every command and option of the
-command line is documented."""
+only in the store, C types only in the llama.cpp bindings, every module is on the module
+map, and every command and option of the command line is documented."""
 
 from __future__ import annotations
 
@@ -88,7 +88,8 @@ def sql_in(source: str) -> list[str]:
             text = "".join(v.value for v in node.values
                            if isinstance(v, ast.Constant) and isinstance(v.value, str))
             skip.update(id(v) for v in node.values)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in skip:
+        elif (isinstance(node, ast.Constant) and isinstance(node.value, str)
+              and id(node) not in skip):
             text = node.value
         else:
             continue
@@ -113,6 +114,52 @@ def test_the_sql_check_finds_sql_and_not_prose() -> None:
     assert sql_in("conn.execute(f'DELETE FROM {table} WHERE id = ?')") != []
     assert sql_in('def f():\n    """SELECT rows FROM the table, in prose."""') == []
     assert sql_in('label = "Select a folder from your files"') == []
+
+
+BINDINGS = ROOT / "core" / "models" / "llama" / "bindings.py"
+
+
+def c_level_uses(source: str) -> list[str]:
+    """What in ``source`` works at the C level: importing ctypes, numpy's views on C memory
+    (``.ctypes``, ``np.ctypeslib``), or llama-cpp-python's private modules (``_ggml``, its
+    library loader). llama-cpp-python's public functions are ordinary calls and may be used.
+
+    >>> c_level_uses("import ctypes\nfrom llama_cpp import _ggml\nx = a.ctypes.data")
+    ['import ctypes', 'llama_cpp._ggml', '.ctypes']
+    """
+    found: list[str] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Import):
+            found += [f"import {a.name}" for a in node.names if a.name.split(".")[0] == "ctypes"]
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            if node.module.split(".")[0] == "ctypes":
+                found.append(f"from {node.module}")
+            elif node.module.startswith("llama_cpp._"):
+                found.append(node.module)
+            elif node.module == "llama_cpp":
+                found += [f"llama_cpp.{a.name}" for a in node.names if a.name.startswith("_")]
+        elif isinstance(node, ast.Attribute) and node.attr in ("ctypes", "ctypeslib"):
+            found.append(f".{node.attr}")
+    return found
+
+
+def test_c_types_are_declared_only_in_the_bindings() -> None:
+    offenders = {
+        str(path.relative_to(ROOT)): found
+        for path in _modules("core") + _modules("app")
+        if path != BINDINGS and (found := c_level_uses(path.read_text(encoding="utf-8")))
+    }
+    assert offenders == {}, "move these into core/models/llama/bindings.py"
+    assert c_level_uses(BINDINGS.read_text(encoding="utf-8"))  # the check sees what it forbids
+
+
+def test_the_c_level_check_finds_each_kind() -> None:
+    assert c_level_uses("import ctypes") == ["import ctypes"]
+    assert c_level_uses("from ctypes import c_int") == ["from ctypes"]
+    assert c_level_uses("from llama_cpp import _ctypes_extensions") == [
+        "llama_cpp._ctypes_extensions"]
+    assert c_level_uses("rows = np.ctypeslib.as_array(p, shape=(2,))") == [".ctypeslib"]
+    assert c_level_uses("import llama_cpp\nllama_cpp.llama_decode(ctx, batch)") == []
 
 
 def test_every_module_is_on_the_module_map() -> None:

@@ -37,9 +37,10 @@ from core.config import AppPaths, Settings  # noqa: E402
 from core.index.indexer import Indexer  # noqa: E402
 from core.models.default_model import default_model_path  # noqa: E402
 from core.models.embed_recipe import rms_rows  # noqa: E402
+from core.models.llama.bindings import copy_tensor as _copy_tensor  # noqa: E402
 from core.models.llama.bindings import tensor_name  # noqa: E402
 from core.models.llama.embed_input import EmbedInput  # noqa: E402
-from core.models.llama.unified import UnifiedModel, _copy_tensor  # noqa: E402
+from core.models.llama.unified import UnifiedModel  # noqa: E402
 from core.search.query import parse_query  # noqa: E402
 from core.search.retrieval import file_filter, lexical_ids  # noqa: E402
 from core.services import embed_pass_tokens  # noqa: E402

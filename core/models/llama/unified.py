@@ -23,7 +23,6 @@ a full run, and turns the shortcut off if they ever do not.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -48,9 +47,12 @@ from core.models.llama.bindings import (
     DECODE_ABORTED,
     TokenBatch,
     clear_memory,
+    copy_tensor,
     default_thread_count,
     model_params,
+    output_embeddings,
     route_llama_logs,
+    sequence_embedding,
     stop_passes_when,
     tensor_name,
     tokenize,
@@ -69,29 +71,6 @@ _MAX_SEQUENCES = 64
 
 
 
-def _tensor_copier() -> Any:
-    """``copy(tensor, rows)``: a computed graph node's float rows into a numpy array; None
-    when these bindings do not expose ggml (embed layers other than the last need it)."""
-    try:
-        from llama_cpp import _ggml  # the bindings' own handle on libggml
-
-        library = _ggml.libggml
-        count, read = library.ggml_nelements, library.ggml_backend_tensor_get
-    except (ImportError, AttributeError, OSError):
-        return None
-    count.argtypes, count.restype = [ctypes.c_void_p], ctypes.c_int64
-    read.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
-    read.restype = None
-
-    def copy(tensor: int, rows: np.ndarray) -> int:
-        values = min(int(count(tensor)), rows.size)
-        read(tensor, rows.ctypes.data, 0, values * 4)
-        return values
-
-    return copy
-
-
-_copy_tensor = _tensor_copier() if CAN_READ_TENSOR_NAMES else None
 
 
 class ModelLoadError(RuntimeError):
@@ -108,7 +87,7 @@ class UnifiedModel(TextModel):
         self.vector_source = str(path)
         self.facts = facts
         profile = resolve_layer(profile, int(llama_cpp.llama_model_n_layer(llama_model)))
-        if profile.embed_layer >= 0 and _copy_tensor is None:
+        if profile.embed_layer >= 0 and copy_tensor is None:
             log.warning("This llama.cpp build cannot read inner layers; embedding from the "
                         "last layer of %s instead", path.name)
             profile = replace(profile, embed_layer=-1)
@@ -266,16 +245,14 @@ class UnifiedModel(TextModel):
                                f"(status {status}). Try a smaller embed batch size.")
         if self._pooled_by_llama:
             for sequence, (index, _) in enumerate(group):
-                pooled = llama_cpp.llama_get_embeddings_seq(self._embed_ctx, sequence)
-                vectors[index] = np.ctypeslib.as_array(pooled, shape=(self.dim,))
+                vectors[index] = sequence_embedding(self._embed_ctx, sequence, self.dim)
             return
         if self._layer_node is not None:
             if self._layer_values < total * self.dim:
                 raise RuntimeError("llama.cpp did not hand over the embedding layer's rows.")
             rows = rms_rows(self._layer_rows[: total * self.dim].reshape(total, self.dim))
         else:
-            rows = np.ctypeslib.as_array(llama_cpp.llama_get_embeddings(self._embed_ctx),
-                                         shape=(total, self.dim))
+            rows = output_embeddings(self._embed_ctx, total, self.dim)
         offset = 0
         for first_row, item in group:
             for row, (start, end) in enumerate(item.spans, first_row):
@@ -284,7 +261,7 @@ class UnifiedModel(TextModel):
 
     @contextmanager
     def preemptible(self, interrupt: PassInterrupt) -> Iterator[None]:
-        stop_passes_when(self._embed_ctx, interrupt.address)
+        stop_passes_when(self._embed_ctx, interrupt.cell)
         try:
             yield
         finally:
@@ -296,9 +273,9 @@ class UnifiedModel(TextModel):
             if self._layer_node is not None:
                 return tensor_name(tensor) == self._layer_node
             return self._stop_after_embd and tensor_name(tensor) == _EMBED_NODE
-        if self._layer_node is not None and _copy_tensor is not None:
+        if self._layer_node is not None and copy_tensor is not None:
             # The later layers are never computed.
-            self._layer_values = _copy_tensor(tensor, self._layer_rows)
+            self._layer_values = copy_tensor(tensor, self._layer_rows)
         return False  # the rows we pool are done: skip the vocabulary projection after them
 
     def _layer_tap_works(self) -> bool:

@@ -141,3 +141,14 @@ def parse_date(value: str) -> float | None:
         except ValueError:
             continue
     return None
+
+
+def query_words(query: str) -> list[str]:
+    """The words and phrases of a query worth marking in a preview (no filters, no stopwords).
+
+    >>> query_words('"notice period" the lease ext:pdf')
+    ['notice period', 'lease']
+    """
+    parsed = parse_query(query)
+    words = [t for t in parsed.terms if t.lower() not in QUERY_STOPWORDS]
+    return [*parsed.phrases, *words]

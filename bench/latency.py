@@ -59,12 +59,11 @@ class FixedQueryModel(TextModel):
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
-
-    def embed_query(self, text: str) -> np.ndarray:
-        v = self.rng.standard_normal(DIM).astype(np.float32)
-        return v / np.linalg.norm(v)
+    def embed_batch(self, texts, *, query=False):  # type: ignore[no-untyped-def]
+        if not query:
+            raise NotImplementedError
+        v = self.rng.standard_normal((len(texts), DIM)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
 
     def chat_stream(self, messages, settings=None, cancel=None):  # type: ignore[no-untyped-def]
         raise NotImplementedError

@@ -36,7 +36,7 @@ from core.answer.support import (
     unbacked_figures,
 )
 from core.cancel import Cancelled, CancelToken
-from core.models.interface import ChatMessage, GenerationSettings, TextModel
+from core.models.interface import ChatMessage, Embedder, GenerationSettings, TextModel
 from core.search.query import parse_query
 from core.search.retrieval import search
 from core.store.database import Store
@@ -414,7 +414,7 @@ def _evidence(text: str) -> str:
     return " ".join(text[s:e] for s, e in evidence_spans(text))
 
 
-def embedding_similarity(model: TextModel) -> Similarity:
+def embedding_similarity(model: Embedder) -> Similarity:
     """Cosine similarity between a claim and candidate spans with the model's own embeddings;
     vectors are kept for the answer's lifetime, so each span is embedded once."""
     vectors: dict[str, np.ndarray] = {}

@@ -36,7 +36,7 @@ from core.index.reconcile import (
     is_storable,
 )
 from core.index.walk import NOT_REGULAR, ExcludeRules
-from core.models.interface import TextModel, runs_within
+from core.models.interface import Embedder, runs_within
 from core.store.chunks import PendingChunk
 from core.store.database import FileRecord, Store
 
@@ -90,7 +90,7 @@ class Indexer:
     def __init__(
         self,
         store: Store,
-        model: TextModel | None,
+        model: Embedder | None,
         settings: Settings,
         extractor: IsolatedExtractor | None = None,
     ) -> None:

@@ -28,7 +28,7 @@ from core.index.indexer import Indexer
 from core.index.reconcile import ChangeSet
 from core.index.walk import ExcludeRules
 from core.index.watcher import Watcher
-from core.models.interface import TextModel
+from core.models.interface import Embedder
 from core.store.database import DatabaseDamaged, Store
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class IndexService:
     def __init__(
         self,
         database: Path,
-        model: TextModel | None,
+        model: Embedder | None,
         settings: Settings,
         on_progress: Callable[[Progress], None] | None = None,
         on_idle: Callable[[], None] | None = None,

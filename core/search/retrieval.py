@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import apsw
 
-from core.models.interface import TextModel
+from core.models.interface import Embedder
 from core.search.fusion import FusedCandidate, fuse, guarded_semantic, query_dense_weight
 from core.search.query import ParsedQuery, fts_quote, parse_query
 from core.search.snippets import Snippeter
@@ -55,7 +55,7 @@ class SearchResult:
 def search(
     store: Store,
     query: str | ParsedQuery,
-    model: TextModel | None = None,
+    model: Embedder | None = None,
     *,
     limit: int = 20,
     per_file: int = 1,
@@ -176,7 +176,7 @@ def informative_words(store: Store, words: list[str], common_share: float) -> li
 def nearest_by_meaning(
     store: Store,
     parsed: ParsedQuery,
-    model: TextModel,
+    model: Embedder,
     table: str,
     files: FileFilter,
     limit: int,

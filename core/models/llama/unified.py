@@ -192,13 +192,10 @@ class UnifiedModel(TextModel):
     def count_tokens(self, text: str) -> int:
         return len(tokenize(self._vocab, text, add_special=False, parse_special=False))
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        prefix = self.profile.document_prefix
+    def embed_batch(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        prefix = (self.profile.query_prefix.format(instruction=self.profile.query_instruction)
+                  if query else self.profile.document_prefix)
         return self._embed([self._embed_input(text, prefix) for text in texts])
-
-    def embed_query(self, text: str) -> np.ndarray:
-        prefix = self.profile.query_prefix.format(instruction=self.profile.query_instruction)
-        return self._embed([self._embed_input(text, prefix)])[0]
 
     def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
         if self._pooled_by_llama:  # llama.cpp pools whole sequences only

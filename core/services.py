@@ -45,7 +45,7 @@ LATE_CHUNKING_PASS = 512
 def embed_pass_tokens(settings: Settings) -> int:
     """Tokens of one embedding pass: what a chunk needs, no more. A decoder's embed context
     costs about 1 MB per pass token (gemma's 262k-entry vocabulary), and embedding runs as
-    fast in passes of one chunk as of two (docs/benchmarks.md, "Memory")."""
+    fast in passes of one chunk as of two (docs/benchmarks.md, memory while indexing)."""
     needed = settings.chunk_tokens + EMBED_CONTEXT_ALLOWANCE
     return max(needed, LATE_CHUNKING_PASS) if settings.late_chunking else needed
 

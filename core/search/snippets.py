@@ -4,7 +4,7 @@ Matches are found by running the full-text index's own tokenizer over the chunk 
 for the query's words and phrases among its tokens, so they follow the ranking's stemming
 ("leases" marks "lease"). FTS5's ``highlight()`` would give the same marks, but each call
 reads every query word's postings again: 0.7 ms a hit at 100,000 chunks, most of the time
-left in a search at that size (docs/benchmarks.md, "Search latency").
+left in a search at that size (docs/benchmarks-history.md, "Search latency").
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ FILE_STATES = ("pending", "extracted", "embedded", "failed", "skipped")
 BUSY_TIMEOUT_MS = 10_000
 # Reads through memory mapping rather than read() calls: a vector lookup in vec0 walks a
 # chain of pages inside a 2.5 MB row, which cost 0.15 ms through read() and 0.03 ms mapped at
-# 100k vectors (docs/benchmarks.md, "Search latency"). Address space only; the OS pages in
+# 100k vectors (docs/benchmarks-history.md, "Search latency"). Address space only; the OS pages in
 # what is touched.
 MMAP_BYTES = 1 << 34
 _FILE_COLUMNS = "id, folder_id, path, size, mtime, content_hash, state, error, indexed_at"

@@ -5,7 +5,7 @@ Q5_0 through its generic path; gemma-3-270m, the bundled model, keeps most of it
 Q5_0 (their width, 640, does not fit K-quant blocks). Widening loses nothing: a Q5_0 weight is a
 5-bit integer times its block's scale, and a Q8_0 block holds that integer and scale exactly.
 Reading a prompt then takes about 13% less time (most of the wait for an answer's first word)
-and embedding about 10% (docs/benchmarks.md, "Prepared weights").
+and embedding about 10% (docs/benchmarks.md, what the prepared weights gain).
 
 Writing a reply reads every weight once per token, so it is bound by memory: wider weights
 would slow it. A model is therefore prepared only when widening adds little to what each token

@@ -1,9 +1,10 @@
 """The blocking work the window asks for, as plain functions of a ``TaskContext``.
 
-Everything here runs on a worker thread through ``app.tasks``: SQL, extraction, page
-rendering, generation. Widgets never call these directly; they pass them to
-``TaskRunner.run`` and get the dataclasses below back on the GUI thread. The work itself is
-the engine's (``core``); these bind it to the task's store and cancel token.
+Everything here runs on a worker thread through ``app.tasks``: SQL, search and answer
+generation. Widgets never call these directly; they pass them to ``TaskRunner.run`` and get
+the dataclasses below back on the GUI thread. The work itself is the engine's (``core``);
+these bind it to the task's store and cancel token. (The preview calls the engine's page
+rendering directly, ``core/extract/render.py``, each call a one-line lambda.)
 """
 
 from __future__ import annotations
@@ -15,8 +16,6 @@ from pathlib import Path
 from app.tasks import TaskContext
 from core.answer.answerer import Answerer
 from core.config import Settings
-from core.extract import render
-from core.extract.render import RenderedPage, TextPage
 from core.index.reconcile import describe_left_out
 from core.models.interface import TextModel
 from core.search.retrieval import SearchResult, search
@@ -83,32 +82,3 @@ def index_overview(ctx: TaskContext, with_failures: bool = False) -> IndexOvervi
 
 def save_settings(settings: Settings, path: Path) -> None:
     settings.save(path)
-
-
-# -- preview -------------------------------------------------------------------------------
-
-
-def render_page(
-    ctx: TaskContext,
-    path: str,
-    page_number: int,
-    zoom: float | None,
-    fit_width: float,
-    device_pixel_ratio: float,
-    span: tuple[int, int] | None,
-    words: Sequence[str],
-) -> RenderedPage:
-    return render.render_page(Path(path), page_number, zoom, fit_width, device_pixel_ratio,
-                              span, words, ctx.cancel)
-
-
-def pages_with_words(ctx: TaskContext, path: str, words: Sequence[str]) -> list[int]:
-    return render.pages_with_words(Path(path), words, ctx.cancel)
-
-
-def load_text_page(
-    ctx: TaskContext, path: str, page_number: int | None, words: Sequence[str]
-) -> TextPage:
-    page = render.load_text_page(Path(path), page_number, words)
-    ctx.cancel.raise_if_cancelled()
-    return page

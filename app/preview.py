@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import jobs, open_at_page
+from app import open_at_page
 from app.page_view import PageView
 from app.tasks import Pool, TaskRunner
 from app.text_view import TextView
@@ -39,6 +39,9 @@ from core.extract.render import (
     RenderedPage,
     TextPage,
     is_paged,
+    load_text_page,
+    pages_with_words,
+    render_page,
 )
 from core.search.query import query_words
 from core.search.snippets import passage_span
@@ -200,17 +203,10 @@ class PreviewPane(QWidget):
             return
         self._scroll_after_render = scroll
         span = (target.start, target.end) if page == (target.page or 1) else None
+        path, words, zoom = Path(target.path), target.words, self._zoom
+        fit_width, ratio = self.pages.fit_width(), self.devicePixelRatioF()
         self.tasks.run(
-            partial(
-                jobs.render_page,
-                path=target.path,
-                page_number=page,
-                zoom=self._zoom,
-                fit_width=self.pages.fit_width(),
-                device_pixel_ratio=self.devicePixelRatioF(),
-                span=span,
-                words=target.words,
-            ),
+            lambda ctx: render_page(path, page, zoom, fit_width, ratio, span, words, ctx.cancel),
             success=self._on_rendered,
             failure=self._on_failed,
             lane="preview",
@@ -242,8 +238,9 @@ class PreviewPane(QWidget):
 
     def _find_match_pages(self, target: PreviewTarget) -> None:
         self._match_pages = []
+        path, words = Path(target.path), target.words
         self.tasks.run(
-            partial(jobs.pages_with_words, path=target.path, words=target.words),
+            lambda ctx: pages_with_words(path, words, ctx.cancel),
             success=self._on_match_pages,
             lane="preview-matches",
             pool=Pool.DOCUMENTS,
@@ -254,9 +251,9 @@ class PreviewPane(QWidget):
         self._update_controls()
 
     def _load_text(self, target: PreviewTarget) -> None:
+        path, page_number, words = Path(target.path), target.page, target.words
         self.tasks.run(
-            partial(jobs.load_text_page, path=target.path, page_number=target.page,
-                    words=target.words),
+            lambda ctx: load_text_page(path, page_number, words, ctx.cancel),
             success=self._on_text,
             failure=self._on_failed,
             lane="preview",

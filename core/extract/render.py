@@ -124,9 +124,13 @@ class TextPage:
     matches: list[tuple[int, int]]
 
 
-def load_text_page(path: Path, page_number: int | None, words: Sequence[str]) -> TextPage:
+def load_text_page(
+    path: Path, page_number: int | None, words: Sequence[str], cancel: CancelToken | None = None
+) -> TextPage:
     """The page ``page_number`` of a text-like file (its first when there is no such page)."""
     document = extract(path)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
     page = next((p for p in document.pages if p.number == page_number), document.pages[0])
     return TextPage(str(path), page.number, page.text, word_spans(page.text, words))
 

@@ -323,7 +323,7 @@ class Indexer:
             return 0
         model_id = self.model.model_id
         self.store.ensure_model(model_id, self.model.dim)
-        total = self.store.vectors_missing(model_id)
+        total = self.store.missing_vectors(model_id)
         done = tokens = 0
         while not (cancel is not None and cancel.cancelled):
             fetched = self.store.chunks_needing_vectors(

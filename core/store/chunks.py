@@ -213,8 +213,7 @@ class ChunkTables:
         """Chunks of extracted files without a vector. Files under ``focus`` (a folder the
         user is asking about) come first, then folders by priority; within those, first
         chunks of every file first, so each file becomes findable by meaning early."""
-        table = self.vec_table(model_id)
-        assert table is not None, "ensure_model() first"
+        table = self._registered_table(model_id)
         focused, args = focus_order(focus)
         rows = self.conn.execute(
             "SELECT c.id, c.file_id, c.text, c.heading, coalesce(f.title, ''), c.token_count "
@@ -232,8 +231,7 @@ class ChunkTables:
     def file_chunks_needing_vectors(self, model_id: str, file_id: int) -> list[PendingChunk]:
         """One extracted file's chunks without a vector, in document order (late chunking
         embeds them together)."""
-        table = self.vec_table(model_id)
-        assert table is not None, "ensure_model() first"
+        table = self._registered_table(model_id)
         rows = self.conn.execute(
             "SELECT c.id, c.file_id, c.text, c.heading, coalesce(f.title, ''), c.token_count "
             "FROM chunks c JOIN files f ON f.id = c.file_id "
@@ -248,8 +246,7 @@ class ChunkTables:
 
     def add_vectors(self, model_id: str, ids: Sequence[int], vectors: np.ndarray) -> None:
         """Store vectors and promote files whose chunks are now all embedded, in one go."""
-        table = self.vec_table(model_id)
-        assert table is not None, "ensure_model() first"
+        table = self._registered_table(model_id)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         file_ids: set[int] = set()
         with self.conn:
@@ -271,27 +268,23 @@ class ChunkTables:
                     (file_id, file_id),
                 )
 
-    def missing_vectors(self, model_id: str, file_id: int) -> int:
-        """How many of one file's chunks lack a vector of ``model_id``."""
-        table = self.vec_table(model_id)
-        assert table is not None, "ensure_model() first"
-        rows = self.conn.execute(
-            f"SELECT count(*) FROM chunks c WHERE c.file_id = ? AND NOT EXISTS "
-            f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id)",
-            (file_id,),
-        ).fetchall()
-        return int(rows[0][0])
+    def missing_vectors(self, model_id: str, file_id: int | None = None) -> int:
+        """How many of one file's chunks lack a vector of ``model_id``; without ``file_id``,
+        how many chunks of extracted files do."""
+        table = self._registered_table(model_id)
+        args: tuple[object, ...] = ()
+        if file_id is not None:
+            sql, args = "SELECT count(*) FROM chunks c WHERE c.file_id = ?", (file_id,)
+        else:
+            sql = ("SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id "
+                   "WHERE f.state = 'extracted'")
+        sql += f" AND NOT EXISTS (SELECT 1 FROM {table} v WHERE v.chunk_id = c.id)"
+        return int(self.conn.execute(sql, args).fetchall()[0][0])
 
-    def vectors_missing(self, model_id: str) -> int:
-        """How many chunks of extracted files lack a vector of ``model_id``."""
+    def _registered_table(self, model_id: str) -> str:
         table = self.vec_table(model_id)
         assert table is not None, "ensure_model() first"
-        rows = self.conn.execute(
-            "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id "
-            "WHERE f.state = 'extracted' AND NOT EXISTS "
-            f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id)"
-        ).fetchall()
-        return int(rows[0][0])
+        return table
 
     def chunk_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM chunks").fetchall()[0][0])

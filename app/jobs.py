@@ -74,10 +74,10 @@ class IndexOverview:
 
 def index_overview(ctx: TaskContext, with_failures: bool = False) -> IndexOverview:
     store = ctx.store
-    folders = [path for _, path in store.folders()]
-    failures = store.failures() if with_failures else []
-    left_out = describe_left_out(store.skipped_kinds()) if with_failures else []
-    return IndexOverview(folders, store.state_counts(), failures, left_out)
+    folders = [path for _, path in store.folders.all()]
+    failures = store.files.failures() if with_failures else []
+    left_out = describe_left_out(store.folders.skipped_kinds()) if with_failures else []
+    return IndexOverview(folders, store.files.state_counts(), failures, left_out)
 
 
 def save_settings(settings: Settings, path: Path) -> None:

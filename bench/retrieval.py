@@ -125,7 +125,7 @@ def evaluate(name: str, model, weights: list[float], max_queries: int | None,
     file_of_chunk = {
         int(cid): int(fid) for cid, fid in store.rows("SELECT id, file_id FROM chunks")
     }
-    table = store.vec_table(model.model_id)
+    table = store.chunks.vec_table(model.model_id)
     runs = []  # per query: (qrels, lexical ids, nearest (id, similarity))
     for q in queries:
         parsed = parse_query(_plain(q["text"]))

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from core.config import AppPaths, Settings
 from core.models.interface import TextModel
-from core.store.database import DatabaseDamaged, Store, remembered_folders
+from core.store.database import DatabaseDamaged, Store
+from core.store.folders import remembered_folders
 
 log = logging.getLogger(__name__)
 
@@ -152,7 +153,7 @@ class Services:
             store = Store.open(database)
             folders = remembered_folders(database)
             for folder, priority in folders:
-                store.add_folder(Path(folder), priority)
+                store.folders.add(Path(folder), priority)
             again = (
                 f"Your {len(folders)} folder(s) will be indexed again."
                 if folders

@@ -159,7 +159,7 @@ def cache_eval(name: str, max_docs: int | None) -> Path:
     store = Store.open(db)
     chunk_ids: list[int] = []
     feats: dict[int, list[np.ndarray]] = {layer: [] for layer in LAYERS}
-    add_vectors = store.add_vectors
+    add_vectors = store.chunks.add_vectors
 
     def recording(model_id: str, ids: Any, vectors: np.ndarray) -> None:
         taken = model.take()
@@ -169,7 +169,7 @@ def cache_eval(name: str, max_docs: int | None) -> Path:
             feats[layer].append(taken[layer])
         add_vectors(model_id, ids, vectors)
 
-    store.add_vectors = recording  # type: ignore[method-assign]
+    store.chunks.add_vectors = recording  # type: ignore[method-assign]
     indexer = Indexer(store, model, Settings(use_gitignore=False))
     indexer.add_folder(folder)
     started = time.perf_counter()

@@ -112,7 +112,7 @@ class IndexService:
 
         def add_or_focus(indexer: Indexer) -> None:
             folder = path.expanduser().resolve()
-            known = [Path(known) for _, known in indexer.store.folders()]
+            known = [Path(known) for _, known in indexer.store.folders.all()]
             if not any(folder == k or folder.is_relative_to(k) for k in known):
                 indexer.add_folder(folder, ASKED_PRIORITY)
             _focus(indexer, folder)
@@ -120,7 +120,7 @@ class IndexService:
         self._request(add_or_focus, rescan=True)
 
     def remove_folder(self, path: Path) -> None:
-        self._request(lambda indexer: indexer.store.remove_folder(path.expanduser().resolve()))
+        self._request(lambda indexer: indexer.store.folders.remove(path.expanduser().resolve()))
 
     def prioritise(self, path: Path) -> None:
         """Read and embed the files under ``path`` (an indexed folder or a folder inside one)
@@ -128,7 +128,7 @@ class IndexService:
         self._request(lambda indexer: _focus(indexer, path))
 
     def retry_failed(self) -> None:
-        self._request(lambda indexer: indexer.store.retry_failed())
+        self._request(lambda indexer: indexer.store.files.retry_failed())
 
     def rescan(self) -> None:
         self._request(lambda _: None, rescan=True)
@@ -232,7 +232,7 @@ class IndexService:
                 self.on_error(str(exc))
         if self.watcher is not None:
             # Watching starts before the scan, so nothing changed during it is missed.
-            self.watcher.watch(path for _, path in indexer.store.folders())
+            self.watcher.watch(path for _, path in indexer.store.folders.all())
         if changes:
             self.phase = "scan"
             indexer.apply_changes(changes)

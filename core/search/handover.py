@@ -42,7 +42,7 @@ class VectorSet:
 def vector_sets(store: Store) -> list[VectorSet]:
     """Every model's vector set in the database, newest first."""
     return [VectorSet(model_id, source, vectors)
-            for model_id, source, vectors in store.vector_set_sizes()]
+            for model_id, source, vectors in store.chunks.vector_sets()]
 
 
 def fuller_previous_set(store: Store, model_id: str) -> VectorSet | None:

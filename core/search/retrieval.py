@@ -77,7 +77,7 @@ def search(
         lexical = lexical_ids(store, parsed, files, candidates)
     semantic: list[int] = []
     closest: list[tuple[int, float]] = []
-    table = store.vec_table(model.model_id) if model is not None else None
+    table = store.chunks.vec_table(model.model_id) if model is not None else None
     if mode in ("hybrid", "semantic") and model is not None and parsed.has_text:
         if table is None:
             warnings.append("Meaning-based search starts once the first files are embedded.")
@@ -97,7 +97,7 @@ def search(
     if dense_weight is not None:
         weight = dense_weight
     elif model is not None and mode == "hybrid" and semantic:
-        file_of = (store.files_of_chunks(lexical + [chunk_id for chunk_id, _ in closest])
+        file_of = (store.chunks.files_of(lexical + [chunk_id for chunk_id, _ in closest])
                    if model.profile.weight_by_agreement else None)
         weight = query_dense_weight(model.profile, lexical, closest, file_of)
     else:
@@ -155,7 +155,7 @@ def informative_words(store: Store, words: list[str], common_share: float) -> li
     frequency = {w: max((counts.get(t, 0) for t in ts), default=0) for w, ts in tokens.items()}
     if sum(frequency[w] for w in set(words)) <= POSTINGS_BUDGET:
         return words
-    total = store.chunk_count()
+    total = store.chunks.count()
     kept = [w for w in words if frequency[w] <= common_share * total]
     if not kept:
         rarest = sorted(dict.fromkeys(words), key=lambda w: frequency[w])[:KEEP_WHEN_ALL_COMMON]

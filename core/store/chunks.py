@@ -61,14 +61,15 @@ def focus_order(focus: Sequence[str], column: str = "f.path") -> tuple[str, list
     return "(" + " OR ".join(terms) + ") DESC, ", args
 
 
-class ChunkTables:
+class Chunks:
     """Chunks, their full-text rows (kept by triggers) and per-model vector tables: float
     vectors and their one-bit copies (``core/store/vectors.py``), always changed together."""
 
-    conn: Any
-    _vec_tables: dict[str, str]
+    def __init__(self, conn: Any) -> None:
+        self.conn = conn
+        self._vec_tables: dict[str, str] = {}
 
-    def replace_chunks(
+    def replace(
         self,
         file_id: int,
         chunks: Sequence[Chunk],
@@ -90,7 +91,7 @@ class ChunkTables:
         table = self._vec_tables.get(model_id) if model_id else None
         with self.conn:
             reusable = self._reusable_vectors(table, [text_hash(c.text) for c in chunks])
-            self._delete_chunks_of_file(file_id)
+            self.delete_file_chunks(file_id)
             missing = 0
             for chunk in chunks:
                 digest = text_hash(chunk.text)
@@ -137,7 +138,7 @@ class ChunkTables:
                 found[digest] = rows[0][0]
         return found
 
-    def _delete_chunks_of_file(self, file_id: int) -> None:
+    def delete_file_chunks(self, file_id: int) -> None:
         """Chunks, FTS rows (by trigger) and vectors of one file; the caller holds the
         transaction."""
         chunk_ids = [
@@ -207,7 +208,7 @@ class ChunkTables:
     def _all_vec_tables(self) -> list[str]:
         return [str(r[0]) for r in self.conn.execute("SELECT vec_table FROM models")]
 
-    def chunks_needing_vectors(
+    def needing_vectors(
         self, model_id: str, limit: int, focus: Sequence[str] = ()
     ) -> list[PendingChunk]:
         """Chunks of extracted files without a vector. Files under ``focus`` (a folder the
@@ -228,7 +229,7 @@ class ChunkTables:
             for a, b, c, d, e, n in rows
         ]
 
-    def file_chunks_needing_vectors(self, model_id: str, file_id: int) -> list[PendingChunk]:
+    def file_needing_vectors(self, model_id: str, file_id: int) -> list[PendingChunk]:
         """One extracted file's chunks without a vector, in document order (late chunking
         embeds them together)."""
         table = self._registered_table(model_id)
@@ -286,14 +287,14 @@ class ChunkTables:
         assert table is not None, "ensure_model() first"
         return table
 
-    def chunk_count(self) -> int:
+    def count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM chunks").fetchall()[0][0])
 
     def has_chunks(self, file_id: int) -> bool:
         rows = self.conn.execute("SELECT 1 FROM chunks WHERE file_id = ? LIMIT 1", (file_id,))
         return rows.fetchone() is not None
 
-    def vector_set_sizes(self) -> list[tuple[str, str, int]]:
+    def vector_sets(self) -> list[tuple[str, str, int]]:
         """Every model's vectors in the database as (model id, source file, vector count),
         newest model first."""
         rows = self.conn.execute(
@@ -305,7 +306,7 @@ class ChunkTables:
             for model_id, table, source in rows
         ]
 
-    def files_of_chunks(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+    def files_of(self, chunk_ids: Sequence[int]) -> dict[int, int]:
         """Chunk id -> file id for those of ``chunk_ids`` that still exist."""
         if not chunk_ids:
             return {}

@@ -161,7 +161,7 @@ def test_a_file_read_half_written_is_read_again_not_skipped(tmp_path) -> None:
         with Indexer(store, FakeModel(), Settings(), extractor) as indexer:
             indexer.add_folder(root)
             indexer.run()
-        record = store.file_at(str(root / "draft.txt"))
+        record = store.files.at(str(root / "draft.txt"))
         assert record is not None and record.state == "embedded", record
         assert search(store, "quinces", mode="lexical").hits
     finally:

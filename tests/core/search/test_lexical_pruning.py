@@ -18,10 +18,10 @@ from core.types import Chunk
 def store(tmp_path: Path) -> Store:
     """200 chunks that all say "report"; "running" in 20 of them, "zeppelin" in 2."""
     s = Store.open(tmp_path / "index.db")
-    folder = s.add_folder(Path("/data"))
-    s.add_pending(folder, [(f"/data/f{i}.txt", 1, 1.0) for i in range(200)])
+    folder = s.folders.add(Path("/data"))
+    s.files.add_pending(folder, [(f"/data/f{i}.txt", 1, 1.0) for i in range(200)])
     for i in range(200):
-        record = s.file_at(f"/data/f{i}.txt")
+        record = s.files.at(f"/data/f{i}.txt")
         assert record is not None
         words = ["yearly report"]
         if i % 10 == 0:
@@ -29,7 +29,7 @@ def store(tmp_path: Path) -> Store:
         if i in (7, 8):
             words.append("zeppelin hangar")
         text = " ".join(words)
-        s.replace_chunks(record.id, [Chunk(0, None, 0, len(text), text)], content_hash=str(i),
+        s.chunks.replace(record.id, [Chunk(0, None, 0, len(text), text)], content_hash=str(i),
                          size=1, mtime=1.0, kind="text", title=None, page_count=1,
                          model_id=None)
     yield s

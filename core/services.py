@@ -16,7 +16,8 @@ from pathlib import Path
 
 from core.config import AppPaths, Settings
 from core.models.interface import TextModel
-from core.store.database import DatabaseDamaged, Store, remembered_folders
+from core.store.database import DatabaseDamaged, Store
+from core.store.folders import remembered_folders
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,7 @@ LATE_CHUNKING_PASS = 512
 def embed_pass_tokens(settings: Settings) -> int:
     """Tokens of one embedding pass: what a chunk needs, no more. A decoder's embed context
     costs about 1 MB per pass token (gemma's 262k-entry vocabulary), and embedding runs as
-    fast in passes of one chunk as of two (docs/benchmarks.md, "Memory")."""
+    fast in passes of one chunk as of two (docs/benchmarks.md, memory while indexing)."""
     needed = settings.chunk_tokens + EMBED_CONTEXT_ALLOWANCE
     return max(needed, LATE_CHUNKING_PASS) if settings.late_chunking else needed
 
@@ -152,7 +153,7 @@ class Services:
             store = Store.open(database)
             folders = remembered_folders(database)
             for folder, priority in folders:
-                store.add_folder(Path(folder), priority)
+                store.folders.add(Path(folder), priority)
             again = (
                 f"Your {len(folders)} folder(s) will be indexed again."
                 if folders

@@ -301,7 +301,7 @@ class BackgroundService:
         made = [self.host.add_folder(folder) for folder in folders]
         if not made:
             with _reader(self.paths) as store:
-                if not store.folders():
+                if not store.folders.all():
                     raise ServiceError("No folders yet. Add one: kenning index ~/Documents",
                                        usage=True)
             made.append(self.host.rescan())
@@ -309,7 +309,7 @@ class BackgroundService:
 
     def _retry(self, request: dict[str, Any], replies: _Replies) -> dict[str, Any]:
         with _reader(self.paths) as store:
-            failed = store.state_counts().get("failed", 0)
+            failed = store.files.state_counts().get("failed", 0)
         if not failed:
             return {"retried": 0}
         made = self.host.retry_failed()
@@ -338,14 +338,14 @@ class BackgroundService:
 
     def _counts(self) -> dict[str, Any]:
         with _reader(self.paths) as store:
-            counts = store.state_counts()
-            chunks_left = store.passages_to_embed(self.host.embedding_model_id)
+            counts = store.files.state_counts()
+            chunks_left = store.chunks.passages_to_embed(self.host.embedding_model_id)
         return {"files": counts, "chunks_to_embed": chunks_left,
                 "model": self.host.model_state, "embed_rate": self.host.embed_rate}
 
     def _forget(self, request: dict[str, Any], _: _Replies) -> dict[str, Any]:
         with _reader(self.paths) as store:
-            known = {path for _, path in store.folders()}
+            known = {path for _, path in store.folders.all()}
         removed, unknown = [], []
         for raw in request.get("paths", []):
             folder = str(Path(raw).expanduser().resolve())

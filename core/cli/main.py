@@ -235,7 +235,7 @@ def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:
         except NotADirectoryError as exc:
             print(f"kenning: {exc}", file=sys.stderr)
             return exit_codes.USAGE
-    if not store.folders():
+    if not store.folders.all():
         print("No folders yet. Add one: kenning index ~/Documents", file=sys.stderr)
         return exit_codes.USAGE
     cancel = CancelToken()
@@ -258,7 +258,7 @@ def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:
             "Stopped. Work done so far is kept; run `kenning index` to continue.", file=sys.stderr
         )
         return exit_codes.INTERRUPTED
-    counts = store.state_counts()
+    counts = store.files.state_counts()
     print(
         f"Indexed: {counts['embedded']} searchable by meaning, {counts['extracted']} by "
         f"keywords only, {counts['failed']} failed, {counts['skipped']} skipped."
@@ -394,7 +394,7 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
 
 def cmd_retry(args: argparse.Namespace, services: Services, store: Store) -> int:
     """Read the files that failed again (after fixing them, or after an update)."""
-    count = store.retry_failed()
+    count = store.files.retry_failed()
     if not count:
         print("Nothing to retry: no file failed.")
         return exit_codes.OK
@@ -406,7 +406,7 @@ def cmd_retry(args: argparse.Namespace, services: Services, store: Store) -> int
 def cmd_forget(args: argparse.Namespace, services: Services, store: Store) -> int:
     code = exit_codes.OK
     for path in args.paths:
-        if store.remove_folder(path.expanduser().resolve()):
+        if store.folders.remove(path.expanduser().resolve()):
             print(f"Removed {terminal_safe(str(path))} from the index (your files are untouched).")
         else:
             print(f"kenning: {terminal_safe(str(path))} is not an indexed folder.", file=sys.stderr)

@@ -15,6 +15,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from core.text.sentences import CLAUSE_BREAK, PARAGRAPH_BREAK
 from core.types import Chunk, Document, Heading, Page
 
 TokenCounter = Callable[[str], int]
@@ -22,8 +23,6 @@ TokenCounter = Callable[[str], int]
 DEFAULT_CHUNK_TOKENS = 256
 DEFAULT_OVERLAP_TOKENS = 32
 
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n")
 _WORD = re.compile(r"\S+")
 
 
@@ -90,12 +89,12 @@ def _pieces(
 ) -> Iterator[_Piece]:
     """Paragraphs of text[start:end]; a paragraph over budget is split into sentences, and a
     sentence over budget into word windows."""
-    for p_start, p_end in _trimmed_spans(text, start, end, _PARAGRAPH_BREAK):
+    for p_start, p_end in _trimmed_spans(text, start, end, PARAGRAPH_BREAK):
         tokens = count_tokens(text[p_start:p_end])
         if tokens <= max_tokens:
             yield _Piece(p_start, p_end, tokens)
             continue
-        for s_start, s_end in _trimmed_spans(text, p_start, p_end, _SENTENCE_END):
+        for s_start, s_end in _trimmed_spans(text, p_start, p_end, CLAUSE_BREAK):
             s_tokens = count_tokens(text[s_start:s_end])
             if s_tokens <= max_tokens:
                 yield _Piece(s_start, s_end, s_tokens)

@@ -28,7 +28,7 @@ from core.index.indexer import Indexer
 from core.index.reconcile import ChangeSet
 from core.index.walk import ExcludeRules
 from core.index.watcher import Watcher
-from core.models.interface import TextModel
+from core.models.interface import Embedder
 from core.store.database import DatabaseDamaged, Store
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class IndexService:
     def __init__(
         self,
         database: Path,
-        model: TextModel | None,
+        model: Embedder | None,
         settings: Settings,
         on_progress: Callable[[Progress], None] | None = None,
         on_idle: Callable[[], None] | None = None,
@@ -117,7 +117,7 @@ class IndexService:
 
         def add_or_focus(indexer: Indexer) -> None:
             folder = path.expanduser().resolve()
-            known = [Path(known) for _, known in indexer.store.folders()]
+            known = [Path(known) for _, known in indexer.store.folders.all()]
             if not any(folder == k or folder.is_relative_to(k) for k in known):
                 indexer.add_folder(folder, ASKED_PRIORITY)
             _focus(indexer, folder)
@@ -125,7 +125,7 @@ class IndexService:
         self._request(add_or_focus, rescan=True)
 
     def remove_folder(self, path: Path) -> None:
-        self._request(lambda indexer: indexer.store.remove_folder(path.expanduser().resolve()))
+        self._request(lambda indexer: indexer.store.folders.remove(path.expanduser().resolve()))
 
     def prioritise(self, path: Path) -> None:
         """Read and embed the files under ``path`` (an indexed folder or a folder inside one)
@@ -133,7 +133,7 @@ class IndexService:
         self._request(lambda indexer: _focus(indexer, path))
 
     def retry_failed(self) -> None:
-        self._request(lambda indexer: indexer.store.retry_failed())
+        self._request(lambda indexer: indexer.store.files.retry_failed())
 
     def rescan(self) -> None:
         self._request(lambda _: None, rescan=True)
@@ -238,7 +238,7 @@ class IndexService:
                 self.on_error(str(exc))
         if self.watcher is not None:
             # Watching starts before the scan, so nothing changed during it is missed.
-            self.watcher.watch(path for _, path in indexer.store.folders())
+            self.watcher.watch(path for _, path in indexer.store.folders.all())
         if changes:
             self.phase = "scan"
             indexer.apply_changes(changes)

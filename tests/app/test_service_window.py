@@ -22,7 +22,7 @@ WAIT_MS = 30_000
 def embedded(paths: AppPaths) -> int:
     store = Store.open_reader(paths.database)
     try:
-        return store.state_counts()["embedded"]
+        return store.files.state_counts()["embedded"]
     finally:
         store.close()
 

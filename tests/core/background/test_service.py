@@ -97,7 +97,7 @@ def test_index_with_wait_returns_once_everything_is_embedded(
     assert result["chunks_to_embed"] == 0
     store = Store.open_reader(paths.database)
     try:
-        assert store.state_counts()["embedded"] == 5
+        assert store.files.state_counts()["embedded"] == 5
     finally:
         store.close()
 

@@ -96,7 +96,7 @@ def test_a_killed_service_is_restarted_by_the_next_command_and_the_index_is_exac
     assert service_pid(home) != pid
     store = Store.open_reader(AppPaths.resolve(home).database)
     try:
-        assert store.files.state_counts()["embedded"] == 30
+        assert store.files.state_counts()["embedded"] == 30, again.stdout + again.stderr
         assert_consistent(store, "fake-bow-64")
     finally:
         store.close()

@@ -29,6 +29,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,7 +99,7 @@ class Smoke:
                                f"{done.stdout}{done.stderr}")
         return done.stdout
 
-    def step(self, label: str, action) -> None:  # type: ignore[no-untyped-def]
+    def step(self, label: str, action: Callable[[], str]) -> None:
         start = time.perf_counter()
         detail = action()
         took = time.perf_counter() - start

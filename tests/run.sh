@@ -28,6 +28,12 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
       libxcb-image0 libxcb-render-util0 libxcb-randr0 libxcb-shape0 libxcb-xfixes0 \
       libxcb-xkb1 libxkbcommon-x11-0 >/dev/null
   fi
+  # An X server for tests/bundle_smoke.sh's window on the real xcb plugin.
+  if ! command -v xvfb-run >/dev/null; then
+    echo "Installing Xvfb..."
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth >/dev/null
+  fi
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

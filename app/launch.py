@@ -117,10 +117,11 @@ def open_window(services: Services, ask_folder: Path | None = None) -> int:
 
 
 def program() -> list[str]:
-    """The command that runs this Kenning (to start the background service with)."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable]
-    return [sys.executable, "-m", "app.launch"]
+    """The command that runs this Kenning (to start the background service with): on Windows
+    the window program, so a service started at sign-in opens no console."""
+    from core.integrate import launch_command
+
+    return launch_command(None)
 
 
 class WindowOnRequest:

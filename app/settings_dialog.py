@@ -10,6 +10,7 @@ from pathlib import Path
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDialog,
     QDialogButtonBox,
@@ -27,7 +28,9 @@ from PySide6.QtWidgets import (
 from app.engine import Engine
 from app.model_download import ModelDownloadPanel
 from app.tasks import TaskContext, TaskRunner
-from core.integrate import Report, change_here, installed_here
+from core.background.autostart import change_login_start, starts_at_login
+from core.config import AppPaths
+from core.integrate import Report, change_here, installed_here, launch_command
 from core.models.check import ModelReport, check_model
 
 BUNDLED = "The bundled model (gemma-3-270m)"
@@ -122,6 +125,8 @@ class SettingsDialog(QDialog):
         form.addRow("Answers:", self.answer_mode)
         self.file_manager = FileManagerEntry(tasks)
         form.addRow("File manager:", self.file_manager)
+        self.login_start = LoginStart(tasks, engine.services.paths)
+        form.addRow("At login:", self.login_start)
         form.addRow("Index and models:", data_row)
         self.restart_note = QLabel("")
         self.restart_note.setWordWrap(True)
@@ -246,6 +251,52 @@ class FileManagerEntry(QWidget):
     def _failed(self, error: BaseException) -> None:
         self.state.setText(f"Could not change the right-click menu: {error}")
         self.button.setEnabled(True)
+
+
+class LoginStart(QWidget):
+    """Start Kenning's background service when the user logs in (their choice, off until
+    they make it), so folders stay indexed without opening the window."""
+
+    def __init__(self, tasks: TaskRunner, paths: AppPaths, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.tasks = tasks
+        self.paths = paths
+        self.box = QCheckBox("Start Kenning in the background when I log in")
+        self.box.setEnabled(False)
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        column = QVBoxLayout(self)
+        column.setContentsMargins(0, 0, 0, 0)
+        column.addWidget(self.box)
+        column.addWidget(self.note)
+        tasks.run(lambda _: starts_at_login(), success=self._show, lane="settings-login")
+
+    def _show(self, enabled: object) -> None:
+        self.box.blockSignals(True)
+        self.box.setChecked(bool(enabled))
+        self.box.blockSignals(False)
+        self.box.setEnabled(True)
+        self.box.toggled.connect(self._change)
+
+    def _change(self, enable: bool) -> None:
+        self.box.setEnabled(False)
+        paths = self.paths
+        self.tasks.run(lambda _: change_login_start(enable, paths, launch_command(None)),
+                       success=self._changed, failure=self._failed, lane="settings-login")
+
+    def _changed(self, report: object) -> None:
+        assert isinstance(report, Report)
+        self.box.setEnabled(True)
+        if report.failed:
+            problems = "; ".join(o.message or o.path for o in report.outcomes
+                                 if o.status == "error")
+            self.note.setText(f"That could not be changed: {problems}")
+        else:
+            self.note.setText("")
+
+    def _failed(self, error: BaseException) -> None:
+        self.note.setText(f"That could not be changed: {error}")
+        self.box.setEnabled(True)
 
 
 class EmbedderChoice(QWidget):

@@ -44,6 +44,14 @@ class AppPaths:
         )
 
     @property
+    def home(self) -> Path | None:
+        """The folder named by ``--home`` (or $KENNING_HOME); None for the platform's folders."""
+        parent = self.data_dir.parent
+        if self.data_dir.name == "data" and self.config_dir == parent / "config":
+            return parent
+        return None
+
+    @property
     def database(self) -> Path:
         return self.data_dir / "kenning.db"
 

@@ -16,7 +16,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from core.integrate import Plan, Report, apply, linux, windows
+from core.config import AppPaths
+from core.integrate import Plan, Report, apply, current_system, linux, windows
 from core.integrate.entries import MARKER, Entry, FileEntry
 
 LAUNCH_AGENT_LABEL = "org.kenning.service"
@@ -26,6 +27,21 @@ def service_command(command: Sequence[str], home_folder: Path | None) -> list[st
     """``command`` (the ``kenning`` program) running the service for a data folder."""
     chosen = ["--home", str(home_folder)] if home_folder is not None else []
     return [*command, *chosen, "service", "run"]
+
+
+def change_login_start(enable: bool, paths: AppPaths, program: Sequence[str],
+                       dry_run: bool = False) -> Report:
+    """Start (or no longer start) the service for ``paths`` at login, on this system."""
+    import os
+
+    command = service_command(program, paths.home)
+    return change_autostart(enable, current_system(), Path.home(), os.environ, command, dry_run)
+
+
+def starts_at_login() -> bool:
+    import os
+
+    return autostart_enabled(current_system(), Path.home(), os.environ)
 
 
 def autostart_entries(system: str, home: Path, env: Mapping[str, str],

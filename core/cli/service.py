@@ -15,7 +15,6 @@ import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -225,6 +224,8 @@ def index_summary(result: dict[str, Any]) -> str:
                  "--wait` waits for it).")
     if counts.get("failed"):
         text += "\nSee `kenning status` for what failed and why."
+    text += ('\nSearch now with `kenning search "your words"`, or run `kenning` alone to '
+             "open the window.")
     return text
 
 
@@ -269,7 +270,7 @@ class _interrupt_tells:
 def run_service_command(args: argparse.Namespace, services: Services,
                         window: WindowPort | None, command: Sequence[str] | None) -> int:
     """``command``: the program that runs Kenning (None: this engine's headless service)."""
-    from core.background.autostart import change_autostart, service_command
+    from core.background.autostart import change_login_start
     from core.background.server import AlreadyRunning, BackgroundService
 
     paths = services.paths
@@ -297,14 +298,9 @@ def run_service_command(args: argparse.Namespace, services: Services,
         return _stop(paths)
     if action == "status":
         return _status(args, paths)
+    report = change_login_start(action == "enable", paths, command or headless_command(),
+                                dry_run=args.dry_run)
     enable = action == "enable"
-    from core.integrate import current_system
-
-    system = current_system()
-    home_folder = args.home.expanduser().resolve() if args.home is not None else None
-    report = change_autostart(enable, system, Path.home(), os.environ,
-                              service_command(command or headless_command(), home_folder),
-                              dry_run=args.dry_run)
     if args.json:
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
@@ -348,11 +344,10 @@ def service_status(paths: AppPaths) -> dict[str, Any]:
 
 
 def _status(args: argparse.Namespace, paths: AppPaths) -> int:
-    from core.background.autostart import autostart_enabled
-    from core.integrate import current_system
+    from core.background.autostart import starts_at_login
 
     data = service_status(paths)
-    data["autostart"] = autostart_enabled(current_system(), Path.home(), os.environ)
+    data["autostart"] = starts_at_login()
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
     else:

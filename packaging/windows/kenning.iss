@@ -42,15 +42,24 @@ Name: "{userdesktop}\Kenning"; Filename: "{app}\kenning.exe"; Tasks: desktopicon
 [Tasks]
 Name: "desktopicon"; Description: "Create a desktop shortcut"; Flags: unchecked
 Name: "rightclick"; Description: "Add ""Ask Kenning about this folder"" to the Explorer right-click menu"
+Name: "loginstart"; Description: "Keep my folders indexed in the background: start Kenning when I sign in"; Flags: unchecked
 
 [Run]
 ; Adds the Explorer entries under HKCU\Software\Classes\Directory\shell and
 ; Directory\Background\shell, pointing at the installed kenning.exe.
 Filename: "{app}\kenning-cli.exe"; Parameters: "integrate install --exe ""{app}\kenning.exe"""; \
     Flags: runhidden waituntilterminated; Tasks: rightclick; StatusMsg: "Adding the right-click entry..."
+; Adds a Kenning value under HKCU\Software\Microsoft\Windows\CurrentVersion\Run.
+Filename: "{app}\kenning-cli.exe"; Parameters: "service enable"; \
+    Flags: runhidden waituntilterminated; Tasks: loginstart; StatusMsg: "Starting Kenning at sign-in..."
 Filename: "{app}\kenning.exe"; Description: "Open Kenning now"; Flags: nowait postinstall skipifsilent
 
 [UninstallRun]
+; The background service must not run from files about to be removed, nor start at sign-in.
+Filename: "{app}\kenning-cli.exe"; Parameters: "service stop"; \
+    Flags: runhidden waituntilterminated; RunOnceId: "StopService"
+Filename: "{app}\kenning-cli.exe"; Parameters: "service disable"; \
+    Flags: runhidden waituntilterminated; RunOnceId: "RemoveLoginStart"
 ; Always runs (also when the entry was never added: uninstall is then a no-op).
 Filename: "{app}\kenning-cli.exe"; Parameters: "integrate uninstall"; \
     Flags: runhidden waituntilterminated; RunOnceId: "RemoveRightClickEntry"

@@ -131,3 +131,27 @@ def test_how_answers_are_made_is_shown_and_saved(qtbot, make_window):
     again = SettingsDialog(window.engine, window.tasks)
     qtbot.addWidget(again)
     assert again.answer_mode.currentData() == "write"
+
+
+def test_starting_at_login_is_the_users_choice_in_the_settings(
+    qtbot, make_window, tmp_path, monkeypatch
+):
+    user_home = tmp_path / "user"
+    monkeypatch.setenv("HOME", str(user_home))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(user_home / ".config"))
+    entry = user_home / ".config/autostart/kenning-service.desktop"
+    window = make_window(show=False)
+    dialog = SettingsDialog(window.engine, window.tasks)
+    qtbot.addWidget(dialog)
+    login = dialog.login_start
+    qtbot.waitUntil(login.box.isEnabled, timeout=10_000)
+    assert not login.box.isChecked() and not entry.exists()  # off until the user says so
+
+    login.box.setChecked(True)
+    qtbot.waitUntil(entry.exists, timeout=10_000)
+    home = str(window.engine.services.paths.home)
+    assert f'"{home}"' in entry.read_text() and '"service" "run"' in entry.read_text()
+    qtbot.waitUntil(login.box.isEnabled, timeout=10_000)
+    login.box.setChecked(False)
+    qtbot.waitUntil(lambda: not entry.exists(), timeout=10_000)
+    assert login.note.text() == ""

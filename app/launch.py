@@ -19,11 +19,11 @@ from typing import TYPE_CHECKING
 
 from core.cli import exit_codes
 from core.cli.main import main as run_command
-from core.services import Services
 
 if TYPE_CHECKING:
     from app.main import ServiceWindow
     from core.background.host import EngineHost
+    from core.services import Services
 
 #: System libraries Qt's X11 display plugin needs, and the packages that hold them on
 #: Debian/Ubuntu, Fedora and Arch.

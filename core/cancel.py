@@ -5,8 +5,11 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import numpy as np
+if TYPE_CHECKING:
+    import numpy as np
+
 
 
 class Cancelled(Exception):
@@ -54,6 +57,8 @@ class PassInterrupt:
 
     def __init__(self) -> None:
         # numpy owns the memory; core/models/llama/bindings hands its address to llama.cpp.
+        import numpy as np  # here: commands that never run the model do not pay its import
+
         self._cell = np.zeros(2, dtype=np.uint8)
 
     def set(self) -> None:

@@ -12,13 +12,15 @@ import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.cli import exit_codes
-from core.services import Services, display_available
+
+if TYPE_CHECKING:
+    from core.services import Services
 
 #: Shows the window (or hands the request to the one already open); returns an exit code.
-WindowOpener = Callable[[Services, Path | None], int]
+WindowOpener = Callable[["Services", Path | None], int]
 
 
 def add_ask_folder_parser(sub: Any) -> None:
@@ -54,6 +56,8 @@ def run_window_command(
                 file=sys.stderr,
             )
             return exit_codes.USAGE
+    from core.services import display_available
+
     if not display_available():
         print(no_display_message(folder), file=sys.stderr)
         return exit_codes.USAGE

@@ -21,7 +21,6 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from core.answer.answerer import WORDING_SET_ASIDE, Answerer
 from core.background.protocol import connect
 from core.cancel import CancelToken
 from core.cli import exit_codes
@@ -37,6 +36,7 @@ from core.cli.output import (
     terminal_safe,
 )
 from core.cli.service import (
+    STARTS_OR_USES,
     add_service_parser,
     describe_service,
     run_remote,
@@ -46,19 +46,12 @@ from core.cli.service import (
     service_wanted,
 )
 from core.config import AppPaths, Settings
-from core.search.handover import HANDOVER_NOTE, PreviousVectorsModel
-from core.search.retrieval import search
-from core.services import (
-    ModelLoader,
-    ModelUnavailable,
-    Services,
-    load_default_or_chosen_model,
-)
-from core.store.database import Store
 
 if TYPE_CHECKING:
     from core.background.server import WindowPort
     from core.index.indexer import Indexer
+    from core.services import ModelLoader, Services
+    from core.store.database import Store
 
 
 
@@ -178,6 +171,15 @@ def _run(
         settings.embedding_model_path = str(Path(args.embedding_model).expanduser().resolve())
     if args.threads:
         settings.threads = args.threads
+    # Handed to the service before anything heavy is imported: a search costs the service's
+    # answer, not this process's start.
+    if service_wanted(args, model_loader is not None) and args.command in STARTS_OR_USES:
+        client = service_client(args, paths, program)
+        if client is not None:
+            return run_remote(args, client)
+    from core.services import ModelUnavailable, Services, load_default_or_chosen_model
+    from core.store.database import Store
+
     services = Services(paths, settings, model_loader or load_default_or_chosen_model)
     if args.command in (None, "ask-folder"):
         return run_window_command(args, services, open_window)
@@ -187,10 +189,6 @@ def _run(
         return run_integrate_command(args)
     if args.command == "service":
         return run_service_command(args, services, window, program)
-    if service_wanted(args, model_loader is not None) and args.command != "status":
-        client = service_client(args, paths, program)
-        if client is not None:
-            return run_remote(args, client)
     try:
         if args.command == "status" and connect(paths) is not None:
             # The service owns the writer; a status is a reader's business.
@@ -290,6 +288,10 @@ def _first_interrupt_cancels(cancel: CancelToken) -> Callable[[int, FrameType | 
 
 
 def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> int:
+    from core.search.handover import HANDOVER_NOTE, PreviousVectorsModel
+    from core.search.retrieval import search
+    from core.services import ModelUnavailable
+
     query = args.query
     if args.scope is not None:
         query += f' dir:"{args.scope.expanduser().resolve()}"'
@@ -316,6 +318,8 @@ def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> in
 
 
 def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
+    from core.answer.answerer import WORDING_SET_ASIDE, Answerer
+
     scope = str(args.scope.expanduser().resolve()) if args.scope is not None else None
     answerer = Answerer(store, services.search_model(store),
                         mode=services.settings.answer_mode)

@@ -8,16 +8,16 @@ import re
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TextIO
-
-from tqdm import tqdm
+from typing import TYPE_CHECKING, TextIO
 
 from core.cancel import Progress
-from core.index.reconcile import describe_left_out
-from core.services import Services
-from core.store.database import Store
-from core.store.files import FILE_STATES
 from core.types import Answer, Citation, Hit
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from core.services import Services
+    from core.store.database import Store
 
 _PHASE_LABEL = {"scan": "Scanning", "extract": "Reading files", "embed": "Embedding"}
 
@@ -43,6 +43,8 @@ class ProgressPrinter:
             self._plain_line(progress)
             return
         if progress.phase != self.phase:
+            from tqdm import tqdm  # only on a terminal, and only once there is progress
+
             self.close()
             self.phase = progress.phase
             unit = "chunk" if progress.phase == "embed" else "file"
@@ -151,6 +153,9 @@ def _marked(hit: Hit, open_mark: str, close_mark: str) -> str:
 
 
 def status_json(store: Store, services: Services) -> dict[str, object]:
+    from core.index.reconcile import describe_left_out
+    from core.store.files import FILE_STATES
+
     folders = []
     for folder_id, path in store.folders.all():
         folders.append(

@@ -40,13 +40,14 @@ from core.cli.output import (
     terminal_safe,
 )
 from core.config import AppPaths
-from core.services import Services
 
 if TYPE_CHECKING:
     from core.background.server import WindowPort
+    from core.services import Services
 
-#: Commands that start the service when none runs (the others use it only when it runs).
+#: Commands that start the service when none runs, and those that use it only when it runs.
 STARTS_SERVICE = ("index", "search", "ask", "retry")
+STARTS_OR_USES = (*STARTS_SERVICE, "forget")
 #: The environment variable that keeps every command in its own process (as ``--no-service``).
 NO_SERVICE_VARIABLE = "KENNING_NO_SERVICE"
 

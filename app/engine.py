@@ -1,8 +1,8 @@
-"""The engine as the window sees it: ``core.background.host.EngineHost`` with its news
+"""The engine as the window sees it: ``core.service.host.EngineHost`` with its news
 delivered as GUI-thread signals.
 
 The window appears at once with keyword search; the host loads the model meanwhile and
-restarts indexing with it (see ``core/background/host.py``). In the background service the
+restarts indexing with it (see ``core/service/host.py``). In the background service the
 window shares the service's host, and closing the window leaves it running.
 
 >>> engine = Engine(EngineHost(services))
@@ -18,9 +18,9 @@ from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 
-from core.background.host import EngineHost, HostEvents
 from core.config import Settings
 from core.models.interface import TextModel
+from core.service.host import EngineHost, HostEvents
 from core.services import Services
 
 

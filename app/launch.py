@@ -22,7 +22,7 @@ from core.cli.main import main as run_command
 
 if TYPE_CHECKING:
     from app.main import ServiceWindow
-    from core.background.host import EngineHost
+    from core.service.host import EngineHost
     from core.services import Services
 
 #: System libraries Qt's X11 display plugin needs, and the packages that hold them on
@@ -91,8 +91,8 @@ def open_window(services: Services, ask_folder: Path | None = None) -> int:
             file=sys.stderr,
         )
         return exit_codes.ERROR
-    from core.background.protocol import ServiceError, ServiceGone, connect
-    from core.background.server import AlreadyRunning, BackgroundService
+    from core.service.protocol import ServiceError, ServiceGone, connect
+    from core.service.server import AlreadyRunning, BackgroundService
 
     for _ in range(2):  # a service starting at the same moment wins the race: ask it then
         running = connect(services.paths)
@@ -134,7 +134,7 @@ class WindowOnRequest:
     def run(self, host: EngineHost, ask_folder: Path | None, stop: Callable[[], None]) -> None:
 
         # Only a process that starts Qt's display itself needs the system's display libraries.
-        from core.background.server import WindowUnavailable
+        from core.service.server import WindowUnavailable
 
         missing = missing_display_libraries()
         if missing:

@@ -21,7 +21,7 @@ from app import theme
 from app.engine import Engine
 from app.tasks import TaskRunner
 from app.window import MainWindow
-from core.background.host import EngineHost
+from core.service.host import EngineHost
 from core.services import Services
 
 

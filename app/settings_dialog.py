@@ -28,10 +28,10 @@ from PySide6.QtWidgets import (
 from app.engine import Engine
 from app.model_download import ModelDownloadPanel
 from app.tasks import TaskContext, TaskRunner
-from core.background.autostart import change_login_start, starts_at_login
 from core.config import AppPaths
 from core.integrate import Report, change_here, installed_here, launch_command
 from core.models.check import ModelReport, check_model
+from core.service.autostart import change_login_start, starts_at_login
 
 BUNDLED = "The bundled model (gemma-3-270m)"
 #: Settings.answer_mode values with what they mean to a user.

@@ -24,9 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from core.background.protocol import connect  # noqa: E402
 from core.config import AppPaths  # noqa: E402
 from core.resources import resource  # noqa: E402
+from core.service.protocol import connect  # noqa: E402
 
 QUERIES = ["notice before leaving", "boiler pressure", "holiday allowance", "invoice total",
            "garden compost", "rent due date", "warranty period", "meeting minutes"]

@@ -21,7 +21,6 @@ from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from core.background.protocol import connect
 from core.cancel import CancelToken
 from core.cli import exit_codes
 from core.cli.ask_folder import WindowOpener, add_ask_folder_parser, run_window_command
@@ -46,10 +45,11 @@ from core.cli.service import (
     service_wanted,
 )
 from core.config import AppPaths, Settings
+from core.service.protocol import connect
 
 if TYPE_CHECKING:
-    from core.background.server import WindowPort
     from core.index.indexer import Indexer
+    from core.service.server import WindowPort
     from core.services import ModelLoader, Services
     from core.store.database import Store
 

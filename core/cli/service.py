@@ -18,16 +18,6 @@ from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-from core.background.launch import headless_command, start_service
-from core.background.protocol import (
-    ServiceClient,
-    ServiceError,
-    ServiceGone,
-    answer_from_wire,
-    connect,
-    hit_from_wire,
-    log_path,
-)
 from core.cancel import Progress
 from core.cli import exit_codes
 from core.cli.output import (
@@ -40,9 +30,19 @@ from core.cli.output import (
     terminal_safe,
 )
 from core.config import AppPaths
+from core.service.launch import headless_command, start_service
+from core.service.protocol import (
+    ServiceClient,
+    ServiceError,
+    ServiceGone,
+    answer_from_wire,
+    connect,
+    hit_from_wire,
+    log_path,
+)
 
 if TYPE_CHECKING:
-    from core.background.server import WindowPort
+    from core.service.server import WindowPort
     from core.services import Services
 
 #: Commands that start the service when none runs, and those that use it only when it runs.
@@ -271,8 +271,8 @@ class _interrupt_tells:
 def run_service_command(args: argparse.Namespace, services: Services,
                         window: WindowPort | None, command: Sequence[str] | None) -> int:
     """``command``: the program that runs Kenning (None: this engine's headless service)."""
-    from core.background.autostart import change_login_start
-    from core.background.server import AlreadyRunning, BackgroundService
+    from core.service.autostart import change_login_start
+    from core.service.server import AlreadyRunning, BackgroundService
 
     paths = services.paths
     action = args.service_action
@@ -345,7 +345,7 @@ def service_status(paths: AppPaths) -> dict[str, Any]:
 
 
 def _status(args: argparse.Namespace, paths: AppPaths) -> int:
-    from core.background.autostart import starts_at_login
+    from core.service.autostart import starts_at_login
 
     data = service_status(paths)
     data["autostart"] = starts_at_login()

@@ -16,13 +16,13 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from app.window import MainWindow
-from core.background.host import EngineHost
-from core.background.server import BackgroundService
 from core.config import AppPaths
 from core.index.service import ASKED_PRIORITY
+from core.service.host import EngineHost
+from core.service.server import BackgroundService
 from core.store.database import Store
 from tests.app.conftest import WindowFactory, fill_folder, write
-from tests.core.background.test_service import make_services
+from tests.core.service.test_service import make_services
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_MS = 60_000  # a second process imports Qt and Kenning on a shared, busy machine

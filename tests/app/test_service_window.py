@@ -9,8 +9,8 @@ from pytestqt.qtbot import QtBot
 
 from app.engine import Engine
 from app.main import build_window, close_window
-from core.background.host import EngineHost
 from core.config import AppPaths, Settings
+from core.service.host import EngineHost
 from core.services import Services
 from core.store.database import Store
 from tests.app.conftest import fill_folder, write

@@ -15,8 +15,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.background.protocol import ServiceClient, connect, log_path
 from core.config import AppPaths
+from core.service.protocol import ServiceClient, connect, log_path
 
 #: The service listens within about a second; a busy machine may take several.
 START_TIMEOUT_S = 30.0
@@ -26,7 +26,7 @@ LOG_LIMIT_BYTES = 4 << 20
 
 def headless_command() -> list[str]:
     """Runs the engine's service without any window code."""
-    return [sys.executable, "-m", "core.background"]
+    return [sys.executable, "-m", "core.service"]
 
 
 def start_service(paths: AppPaths, home: Path | None, command: Sequence[str] | None = None,

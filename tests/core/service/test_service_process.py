@@ -16,12 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from core.background.autostart import autostart_enabled, change_autostart, service_command
-from core.background.protocol import connect
 from core.cli import exit_codes
 from core.config import AppPaths
+from core.service.autostart import autostart_enabled, change_autostart, service_command
+from core.service.protocol import connect
 from core.store.database import Store
-from tests.core.background.test_service import fill
+from tests.core.service.test_service import fill
 from tests.index_checks import assert_consistent
 
 ROOT = Path(__file__).resolve().parents[3]

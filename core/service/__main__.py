@@ -1,4 +1,4 @@
-"""``python -m core.background [--home H] service run``: the headless service, for builds and
+"""``python -m core.service [--home H] service run``: the headless service, for builds and
 machines without the window (the ``kenning`` entry point runs the same with the window)."""
 
 import multiprocessing

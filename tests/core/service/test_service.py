@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from core.background.protocol import (
+from core.config import AppPaths, Settings
+from core.service.protocol import (
     ServiceError,
     answer_from_wire,
     answer_to_wire,
@@ -22,8 +23,7 @@ from core.background.protocol import (
     hit_from_wire,
     hit_to_wire,
 )
-from core.background.server import AlreadyRunning, BackgroundService
-from core.config import AppPaths, Settings
+from core.service.server import AlreadyRunning, BackgroundService
 from core.services import Services
 from core.store.database import Store
 from core.types import Answer, Citation, Hit

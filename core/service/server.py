@@ -1,6 +1,6 @@
 """The background service: one Kenning per user and data folder, owning the index writer, the
 model and the folder watchers, serving the window, the command line and the right-click
-entry over the local socket of ``core/background/protocol.py``.
+entry over the local socket of ``core/service/protocol.py``.
 
 It may run without a display. A window, when one is wanted, runs in the same process on the
 main thread (``WindowPort``, given by the top layer), sharing the engine; closing it leaves
@@ -29,8 +29,13 @@ from typing import Any, Protocol
 from filelock import FileLock, Timeout
 
 from core.answer.answerer import Answerer
-from core.background.host import EngineHost, HostEvents
-from core.background.protocol import (
+from core.cancel import CancelToken
+from core.config import AppPaths
+from core.index.indexer import indexable_folder
+from core.search.handover import HANDOVER_NOTE
+from core.search.retrieval import search
+from core.service.host import EngineHost, HostEvents
+from core.service.protocol import (
     ServiceError,
     answer_to_wire,
     encode,
@@ -39,11 +44,6 @@ from core.background.protocol import (
     lock_path,
     receive,
 )
-from core.cancel import CancelToken
-from core.config import AppPaths
-from core.index.indexer import indexable_folder
-from core.search.handover import HANDOVER_NOTE
-from core.search.retrieval import search
 from core.services import Services, display_available
 from core.store.database import Store
 

@@ -7,13 +7,17 @@ the console front door) and macOS (``Kenning.app/Contents/MacOS/kenning``), agai
 home folder, with the user's own folders (HOME, XDG_*, APPDATA) pointed into it as well:
 
 1. ``--version`` and ``model list --json``;
-2. index the sample documents shipped inside the bundle (PDF, HTML, Markdown, text): the spawned
-   extraction child, PyMuPDF, sqlite-vec and the built-in model, loaded from its prepared copy;
-3. ``search --json`` and ``ask --json``, whose hits and citations must come from the samples;
-4. ``integrate install --dry-run``, which must print the entries and write none of them;
-5. the window on the offscreen Qt platform for a few seconds: it must stay up, take a folder
-   handed over by ``ask-folder`` and add it to the index, and print no Qt warning;
-6. on Linux, the X libraries Qt's xcb display plugin needs are inside the bundle, so the window
+2. ``index --wait`` the sample documents shipped inside the bundle (PDF, HTML, Markdown,
+   text): it starts the background service, whose spawned extraction child, PyMuPDF,
+   sqlite-vec and built-in model (loaded from its prepared copy) index them;
+3. ``search --json`` and ``ask --json`` through that service, whose hits and citations must
+   come from the samples;
+4. ``service stop``, after which ``service status`` must say it is not running;
+5. ``integrate install --dry-run``, which must print the entries and write none of them;
+6. the window on the offscreen Qt platform for a few seconds (this process becomes the
+   service): it must stay up, take a folder handed over by ``ask-folder`` and add it to the
+   index, and print no Qt warning;
+7. on Linux, the X libraries Qt's xcb display plugin needs are inside the bundle, so the window
    starts on a desktop that lacks them.
 
 Prints how long each step took; exit status 0 means every step passed.
@@ -67,9 +71,16 @@ def main(argv: list[str]) -> int:
         print(f"smoke: FAILED: {exc}", file=sys.stderr)
         return 1
     finally:
+        smoke_stop_service(binary, work)
         shutil.rmtree(work, ignore_errors=True)
     print("smoke: OK")
     return 0
+
+
+def smoke_stop_service(binary: Path, work: Path) -> None:
+    """A service a failed step left running must not outlive the test."""
+    subprocess.run([str(binary), "--home", str(work / "home"), "service", "stop"],
+                   capture_output=True, timeout=120, check=False)
 
 
 class Smoke:
@@ -90,11 +101,11 @@ class Smoke:
                     **{name: str(path) for name, path in self.user_dirs.items()}}
         self.env.pop("KENNING_HOME", None)
 
-    def kenning(self, *args: str, home: bool = True) -> str:
+    def kenning(self, *args: str, home: bool = True, expect: int = 0) -> str:
         command = [str(self.binary), *(["--home", str(self.home)] if home else []), *args]
         done = subprocess.run(command, env=self.env, capture_output=True, text=True,
                               encoding="utf-8", errors="replace", timeout=900)
-        if done.returncode != 0:
+        if done.returncode != expect:
             raise SmokeFailure(f"{' '.join(args)} exited {done.returncode}:\n"
                                f"{done.stdout}{done.stderr}")
         return done.stdout
@@ -108,10 +119,11 @@ class Smoke:
     def run(self) -> None:
         self.step("--version", self.version)
         self.step("model list --json", self.model_list)
-        self.step(f"index {len(list(self.docs.iterdir()))} sample files (first start unpacks "
-                  "the built-in model and prepares its copy)", self.index)
+        self.step(f"index {len(list(self.docs.iterdir()))} sample files (starts the service, "
+                  "which unpacks the built-in model and prepares its copy)", self.index)
         self.step("start-up to first search result", self.search)
         self.step("ask, answered from the samples", self.ask)
+        self.step("service stop", self.service_stop)
         self.step("integrate install --dry-run", self.integrate_dry_run)
         self.step("the window, offscreen, with a folder handed over by ask-folder", self.window)
         if sys.platform.startswith("linux"):
@@ -130,7 +142,7 @@ class Smoke:
         return f"{len(listing['models'])} models in the catalogue, built-in model in use"
 
     def index(self) -> str:
-        self.kenning("index", str(self.docs))
+        self.kenning("index", "--wait", str(self.docs))
         # The prepared copy (core/models/llama/prepared_weights.py) needs ggml's library where
         # the bundle keeps llama.cpp: its absence means the bundle lost that library's path.
         if not list((self.home / "data/models/cache").glob("*.q5-as-q8.gguf")):
@@ -156,6 +168,14 @@ class Smoke:
             raise SmokeFailure(f"ask: no citations, or citations outside the samples: {result}")
         return (f"found={result['found']}, first source {Path(citations[0]['path']).name}: "
                 f"{result['answer'][:80]!r}")
+
+    def service_stop(self) -> str:
+        status = json.loads(self.kenning("status", "--json"))["service"]
+        if not status.get("running"):
+            raise SmokeFailure(f"the commands above did not go through the service: {status}")
+        self.kenning("service", "stop")
+        self.kenning("service", "status", expect=3)  # 3: not running
+        return f"process {status.get('pid')} stopped"
 
     def integrate_dry_run(self) -> str:
         out = self.kenning("integrate", "install", "--dry-run")

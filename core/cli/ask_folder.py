@@ -31,12 +31,28 @@ def add_ask_folder_parser(sub: Any) -> None:
     p.add_argument("folder", help="the folder to ask about")
 
 
+class UnusablePath(Exception):
+    """A path given on the command line cannot be followed; the message says why."""
+
+
+def resolved(path: Path) -> Path:
+    """``path`` made absolute with its links followed. Raises UnusablePath when they loop."""
+    try:
+        return path.expanduser().resolve()
+    except (RuntimeError, OSError) as exc:  # RuntimeError: Python 3.11's word for a loop
+        raise UnusablePath(
+            f"{path} cannot be opened: following its links leads in a circle (a link that "
+            "points, directly or through others, back at itself). Fix or remove the link, or "
+            "give the folder's real path."
+        ) from exc
+
+
 def folder_argument(raw: str, platform: str = sys.platform) -> Path:
     """The folder a file manager passed. Explorer quotes a drive root as ``"C:\\"``, which
     Windows' argument rules turn into ``C:"``: that quote was the backslash."""
     if platform == "win32" and raw.endswith('"'):
         raw = raw[:-1] + "\\"
-    return Path(raw).expanduser().resolve()
+    return resolved(Path(raw))
 
 
 def run_window_command(

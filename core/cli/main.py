@@ -10,6 +10,7 @@ The ``--json`` outputs are a public interface, documented in docs/cli.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import logging
@@ -24,7 +25,13 @@ from typing import TYPE_CHECKING
 from core.answer.answerer import WORDING_SET_ASIDE, Answerer
 from core.cancel import CancelToken
 from core.cli import exit_codes
-from core.cli.ask_folder import WindowOpener, add_ask_folder_parser, run_window_command
+from core.cli.ask_folder import (
+    UnusablePath,
+    WindowOpener,
+    add_ask_folder_parser,
+    resolved,
+    run_window_command,
+)
 from core.cli.integrate import add_integrate_parser, run_integrate_command
 from core.cli.model import add_model_parser, run_model_command
 from core.cli.output import (
@@ -39,12 +46,20 @@ from core.config import AppPaths, Settings
 from core.search.handover import HANDOVER_NOTE, PreviousVectorsModel
 from core.search.retrieval import search
 from core.services import (
+    DataFolderReadOnly,
     ModelLoader,
     ModelUnavailable,
     Services,
     load_default_or_chosen_model,
 )
-from core.store.database import Store
+from core.store.database import (
+    BUSY_ERRORS,
+    DAMAGE_ERRORS,
+    DISK_FULL_ERRORS,
+    NewerSchema,
+    Store,
+    cause_among,
+)
 
 if TYPE_CHECKING:
     from core.index.indexer import Indexer
@@ -129,6 +144,12 @@ def main(
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return exit_codes.OK
+    except Exception as exc:
+        known = cause_among(exc, _EXPLAINED)
+        if known is None:
+            raise
+        print(f"kenning: {_explain(known)}", file=sys.stderr)
+        return exit_codes.USAGE if isinstance(known, UnusablePath) else exit_codes.ERROR
 
 
 def _run(
@@ -163,8 +184,9 @@ def _run(
         return run_model_command(args, paths, settings)
     if args.command == "integrate":  # writes file-manager entries only
         return run_integrate_command(args)
+    store: Store | None = None
     try:
-        store = services.open_store()
+        store = services.open_store(read_only_ok=args.command in _READ_ONLY_COMMANDS)
         for notice in services.notices:
             print(notice, file=sys.stderr)
         handler = {
@@ -175,7 +197,17 @@ def _run(
             "forget": cmd_forget,
             "retry": cmd_retry,
         }[args.command]
-        return handler(args, services, store)
+        try:
+            return handler(args, services, store)
+        except Exception as exc:
+            damage = cause_among(exc, DAMAGE_ERRORS)
+            if damage is None:
+                raise
+            # Damage the check at open did not look for (it is skipped after a clean close):
+            # recovered as at open, and the command runs once more on the new index.
+            store = services.start_again(str(damage), damaged=store)
+            print(services.notices[-1], file=sys.stderr)
+            return handler(args, services, store)
     except ModelUnavailable as exc:
         print(f"kenning: {exc}", file=sys.stderr)
         return exit_codes.ERROR
@@ -186,20 +218,53 @@ def _run(
         )
         return exit_codes.INTERRUPTED
     finally:
+        if store is not None:
+            store.close()  # after a normal end, notes the file clean: the next open skips its check
         services.close()
+
+
+# Commands that only read the index: they work from a read-only data folder too.
+_READ_ONLY_COMMANDS = ("search", "ask", "status")
+_EXPLAINED: tuple[type[Exception], ...] = (
+    UnusablePath, DataFolderReadOnly, NewerSchema, *DISK_FULL_ERRORS, *BUSY_ERRORS)
+
+
+def _explain(exc: BaseException) -> str:
+    """What went wrong, for failures the environment causes (no traceback for these)."""
+    if isinstance(exc, DISK_FULL_ERRORS):
+        return ("the disk is full, so Kenning stopped. Everything indexed so far is kept; free "
+                "some space, then run the same command again to continue.")
+    if isinstance(exc, BUSY_ERRORS):
+        return ("another Kenning kept the index busy for too long, so this command stopped "
+                "(nothing was lost). Run it again when the other one is done.")
+    return str(exc)
+
+
+def _writer(args: argparse.Namespace,
+            services: Services) -> contextlib.AbstractContextManager[None]:
+    """The index's writer lock, waited for with a note when another command holds it."""
+    from core.index.writer_lock import one_writer
+
+    def waiting() -> None:
+        print(f"Another Kenning is {'indexing' if args.command != 'forget' else 'changing'} "
+              "this library; waiting for it to finish (Ctrl+C to stop)...", file=sys.stderr)
+
+    return one_writer(services.paths.database, waiting)
 
 
 def cmd_index(args: argparse.Namespace, services: Services, store: Store) -> int:
     from core.index.indexer import Indexer  # PyMuPDF and the extraction child: only to index
 
-    with Indexer(store, None if args.no_embed else services.model, services.settings) as indexer:
+    with _writer(args, services), Indexer(
+        store, None if args.no_embed else services.model, services.settings
+    ) as indexer:
         return _index(args, store, indexer)
 
 
 def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:
     for path in args.paths:
         try:
-            indexer.add_folder(path)
+            indexer.add_folder(resolved(path))
         except NotADirectoryError as exc:
             print(f"kenning: {exc}", file=sys.stderr)
             return exit_codes.USAGE
@@ -260,7 +325,7 @@ def _first_interrupt_cancels(cancel: CancelToken) -> Callable[[int, FrameType | 
 def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> int:
     query = args.query
     if args.scope is not None:
-        query += f' dir:"{args.scope.expanduser().resolve()}"'
+        query += f' dir:"{resolved(args.scope)}"'
     model = None
     warnings: list[str] = []
     if args.mode != "lexical":
@@ -284,7 +349,7 @@ def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> in
 
 
 def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
-    scope = str(args.scope.expanduser().resolve()) if args.scope is not None else None
+    scope = str(resolved(args.scope)) if args.scope is not None else None
     answerer = Answerer(store, services.search_model(store),
                         mode=services.settings.answer_mode)
     streamed: list[str] = []
@@ -359,7 +424,8 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
 
 def cmd_retry(args: argparse.Namespace, services: Services, store: Store) -> int:
     """Read the files that failed again (after fixing them, or after an update)."""
-    count = store.retry_failed()
+    with _writer(args, services):
+        count = store.retry_failed()
     if not count:
         print("Nothing to retry: no file failed.")
         return exit_codes.OK
@@ -370,8 +436,11 @@ def cmd_retry(args: argparse.Namespace, services: Services, store: Store) -> int
 
 def cmd_forget(args: argparse.Namespace, services: Services, store: Store) -> int:
     code = exit_codes.OK
-    for path in args.paths:
-        if store.remove_folder(path.expanduser().resolve()):
+    folders = [resolved(path) for path in args.paths]
+    with _writer(args, services):
+        removed = [store.remove_folder(folder) for folder in folders]
+    for path, was_removed in zip(args.paths, removed, strict=True):
+        if was_removed:
             print(f"Removed {terminal_safe(str(path))} from the index (your files are untouched).")
         else:
             print(f"kenning: {terminal_safe(str(path))} is not an indexed folder.", file=sys.stderr)

@@ -37,7 +37,7 @@ from core.index.reconcile import (
 from core.index.walk import NOT_REGULAR, ExcludeRules
 from core.models.interface import TextModel, runs_within
 from core.store.chunks import PendingChunk
-from core.store.database import FileRecord, Store
+from core.store.database import ENVIRONMENT_ERRORS, FileRecord, Store, cause_among
 
 __all__ = ["ChangeSet", "Indexer", "ScanReport", "content_hash", "embedding_input"]
 
@@ -221,6 +221,8 @@ class Indexer:
             reason = f"could not read the file: {exc.strerror or exc}"
             self.store.mark_unreadable(record.id, "failed", reason)
         except Exception as exc:  # a bug or a library crash on odd input must not stop indexing
+            if cause_among(exc, ENVIRONMENT_ERRORS) is not None:
+                raise  # a full disk or a damaged index is not this file's fault: stop
             log.exception("unexpected error extracting %s", record.path)
             self.store.mark_unreadable(record.id, "failed", f"unexpected error: {exc!r}")
         return "failed"

@@ -8,15 +8,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import apsw
 import numpy as np
 
 from core.store.vectors import bits_table_for, create_bits_table_sql
 from core.types import Chunk
+
+# Free space below which a write SQLite gave up on counts as a full disk (a few pages).
+FULL_DISK_MARGIN = 1 << 20
+# SQLite's page limit when none is set.
+UNLIMITED_PAGES = 0xFFFFFFFE
 
 
 @dataclass(frozen=True)
@@ -66,6 +74,7 @@ class ChunkTables:
     vectors and their one-bit copies (``core/store/vectors.py``), always changed together."""
 
     conn: Any
+    path: Path
     _vec_tables: dict[str, str]
 
     def replace_chunks(
@@ -155,14 +164,32 @@ class ChunkTables:
 
     def _insert_vector(self, table: str, chunk_id: int, vector: bytes) -> None:
         """A chunk's float vector and its bit copy; the caller holds the transaction."""
-        self.conn.execute(
-            f"INSERT INTO {table}(chunk_id, embedding) VALUES (?, ?)", (chunk_id, vector)
-        )
-        self.conn.execute(
-            f"INSERT INTO {bits_table_for(table)}(chunk_id, embedding) "
-            "VALUES (?, vec_quantize_binary(vec_f32(?)))",
-            (chunk_id, vector),
-        )
+        try:
+            self.conn.execute(
+                f"INSERT INTO {table}(chunk_id, embedding) VALUES (?, ?)", (chunk_id, vector)
+            )
+            self.conn.execute(
+                f"INSERT INTO {bits_table_for(table)}(chunk_id, embedding) "
+                "VALUES (?, vec_quantize_binary(vec_f32(?)))",
+                (chunk_id, vector),
+            )
+        except apsw.SQLError as exc:
+            # sqlite-vec reports a write it could not make in words of its own ("Could not
+            # insert a new vector chunk"); SQLite undoing the whole transaction by itself
+            # says the cause was below it: the disk.
+            if self.conn.getautocommit() and self._out_of_room():
+                raise apsw.FullError(f"database or disk is full ({exc})") from exc
+            raise
+
+    def _out_of_room(self) -> bool:
+        """The file has a page limit of its own (a full one: the write just failed), or its
+        disk has (almost) nothing left."""
+        limit = self.conn.execute("PRAGMA max_page_count").fetchall()[0][0]
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            free = 0
+        return bool(limit < UNLIMITED_PAGES or free < FULL_DISK_MARGIN)
 
     def ensure_model(self, model_id: str, dim: int, source: str = "") -> str:
         """Register a model's vector table (one per model: vectors of different models are

@@ -1,0 +1,287 @@
+"""The command line when its surroundings are hostile: a read-only data folder, a full disk,
+an index that lost its contents or was silently damaged, a newer schema, links that loop,
+kills. Every case ends in a message and a documented exit code, never a traceback, and what
+was committed is kept."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import apsw
+import pytest
+
+from core.cli.main import main
+from core.config import AppPaths
+from core.store import database as store_module
+from core.store.clean_close import stamp_path
+from core.store.database import Store
+from tests.fakes import FakeModel
+from tests.index_checks import assert_consistent
+
+ROOT = Path(__file__).resolve().parents[3]
+MODEL_ID = FakeModel().model_id
+
+
+def fake_loader(settings, paths):
+    return FakeModel()
+
+
+def run(capsys, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv), model_loader=fake_loader)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def paths_of(home: Path) -> AppPaths:
+    return AppPaths.resolve(home)
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(6):
+        (docs / f"note{i}.txt").write_text(f"Tomato harbour ledger {i}. " * 40, encoding="utf-8")
+    return docs
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every integrity check the store runs, recorded."""
+    seen: list[str] = []
+    connect = store_module._connect
+
+    def traced(path: Path, uri: str | None = None) -> apsw.Connection:
+        conn = connect(path, uri)
+
+        def trace(cursor: apsw.Cursor, sql: str, bindings: object) -> bool:
+            if "quick_check" in sql:
+                seen.append(sql)
+            return True
+
+        conn.exec_trace = trace
+        return conn
+
+    monkeypatch.setattr(store_module, "_connect", traced)
+    return seen
+
+
+# -- item 9: the clean-close note --------------------------------------------------------------
+
+
+def test_a_command_that_ends_normally_spares_the_next_one_the_check(home, folder, capsys, checks):
+    assert run(capsys, "index", str(folder))[0] == 0
+    database = paths_of(home).database
+    assert stamp_path(database).exists()
+    assert not Path(f"{database}-wal").exists()  # all of it is in the file
+    checked = len(checks)
+    for argv in (["status"], ["search", "tomato"], ["index"]):
+        assert run(capsys, *argv)[0] == 0
+    assert len(checks) == checked  # none of the three read the whole file again
+
+
+def test_a_killed_command_leaves_no_note_and_the_next_one_checks(home, folder, capsys, checks):
+    assert run(capsys, "index", str(folder))[0] == 0
+    database = paths_of(home).database
+    for i in range(200):
+        (folder / f"more{i}.txt").write_text(f"More words {i} about rivers. " * 30)
+    child = _cli_child(home, "index", slow_s="0.2")
+    try:
+        _wait_until(lambda: not stamp_path(database).exists(), child)
+        time.sleep(0.5)
+    finally:
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=30)
+    assert not stamp_path(database).exists()
+    checked = len(checks)
+    assert run(capsys, "status")[0] == 0
+    assert len(checks) == checked + 1
+
+
+# -- item 8: a read-only data folder, a full disk ------------------------------------------------
+
+
+@contextlib.contextmanager
+def read_only(folder: Path) -> Iterator[None]:
+    """``folder`` read-only for Kenning: by permissions, or (as root, whom permissions do not
+    stop) by a read-only bind mount; skipped where neither can be done."""
+    if os.geteuid() != 0:
+        modes = {p: p.stat().st_mode for p in [folder, *folder.iterdir()]}
+        for p in modes:
+            p.chmod(0o555 if p.is_dir() else 0o444)
+        try:
+            yield
+        finally:
+            for p, mode in modes.items():
+                p.chmod(mode)
+        return
+    done = subprocess.run(["mount", "--bind", "-o", "ro", str(folder), str(folder)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"as root, a read-only folder needs a bind mount: {done.stderr.strip()}")
+    try:
+        yield
+    finally:
+        subprocess.run(["umount", str(folder)], check=True)
+
+
+def test_readers_work_from_a_read_only_data_folder_and_writers_explain(home, folder, capsys):
+    assert run(capsys, "index", str(folder))[0] == 0
+    data = paths_of(home).data_dir
+    before = sorted(p.name for p in data.iterdir())
+    with read_only(data):
+        code, out, err = run(capsys, "status", "--json")
+        assert code == 0, err
+        assert '"embedded": 6' in out
+        code, out, err = run(capsys, "search", "tomato harbour")
+        assert code == 0, err
+        assert "note" in out
+        code, out, err = run(capsys, "index")
+        assert code == 1
+        assert "read-only" in err and "--home" in err and "Traceback" not in err
+        code, out, err = run(capsys, "forget", str(folder))
+        assert code == 1 and "read-only" in err
+        assert sorted(p.name for p in data.iterdir()) == before
+    assert run(capsys, "status")[0] == 0
+
+
+@pytest.mark.parametrize("pages, phase", [(150, "extract"), (400, "embed")])
+def test_a_full_disk_stops_indexing_with_the_reason_and_keeps_what_was_committed(
+    home, tmp_path, capsys, monkeypatch, pages, phase
+):
+    docs = tmp_path / "many"
+    docs.mkdir()
+    for i in range(80):
+        (docs / f"file{i:02}.txt").write_text(f"Paragraph {i} of words about lakes. " * 300)
+    connect = store_module._connect
+
+    def small_disk(path: Path, uri: str | None = None) -> apsw.Connection:
+        conn = connect(path, uri)
+        # SQLite's own size cap answers writes past it as a full disk does (SQLITE_FULL).
+        conn.execute(f"PRAGMA max_page_count = {pages}")
+        return conn
+
+    monkeypatch.setattr(store_module, "_connect", small_disk)
+    code, _out, err = run(capsys, "index", str(docs))
+    assert code == 1
+    assert "disk is full" in err and "Traceback" not in err
+    monkeypatch.setattr(store_module, "_connect", connect)
+
+    store = Store.open(paths_of(home).database)
+    counts = store.state_counts()
+    assert counts["failed"] == 0  # a full disk is never a file's fault
+    if phase == "extract":
+        assert 0 < counts["extracted"] + counts["embedded"] < 80
+    else:
+        assert counts["extracted"] + counts["embedded"] == 80 and counts["embedded"] < 80
+    assert_consistent(store, MODEL_ID)
+    store.close()
+    assert run(capsys, "index")[0] == 0
+    assert '"embedded": 80' in run(capsys, "status", "--json")[1]
+
+
+# -- item 10: an index that lost its contents -----------------------------------------------------
+
+
+def _empty(database: Path) -> None:
+    database.write_bytes(b"")
+
+
+def _header_only(database: Path) -> None:
+    database.unlink()
+    conn = apsw.Connection(str(database))
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.close()
+
+
+@pytest.mark.parametrize("loss", [_empty, _header_only])
+def test_an_index_that_lost_its_contents_is_rebuilt_from_the_remembered_folders(
+    home, folder, capsys, loss
+):
+    assert run(capsys, "index", str(folder))[0] == 0
+    database = paths_of(home).database
+    loss(database)
+    for suffix in ("-wal", "-shm"):  # the log deleted after a kill
+        Path(f"{database}{suffix}").unlink(missing_ok=True)
+
+    code, out, err = run(capsys, "status", "--json")
+    assert code == 0
+    assert "was damaged" in err and "1 folder(s) will be indexed again" in err
+    assert str(folder) in out
+    code, out, err = run(capsys, "index")
+    assert code == 0 and "No folders yet" not in err
+    assert '"embedded": 6' in run(capsys, "status", "--json")[1]
+
+
+def test_a_new_index_beside_no_folder_list_is_simply_new(home, capsys):
+    code, _out, err = run(capsys, "status")
+    assert code == 0 and err == ""
+
+
+# -- item 12: damage found mid-command, a newer schema, looping links ------------------------------
+
+
+def test_silent_damage_found_by_a_query_is_recovered_by_that_command(home, folder, capsys):
+    assert run(capsys, "index", str(folder))[0] == 0
+    database = paths_of(home).database
+    assert stamp_path(database).exists()  # so the next open trusts the file without a check
+    state = database.stat()
+    with open(database, "r+b") as f:  # everything past the first page, overwritten in place
+        f.seek(4096)
+        f.write(os.urandom(state.st_size - 4096))
+    os.utime(database, ns=(state.st_atime_ns, state.st_mtime_ns))
+
+    code, out, err = run(capsys, "search", "tomato")
+    assert code == 0, err
+    assert "was damaged" in err and "indexed again" in err
+    assert run(capsys, "index")[0] == 0
+    code, out, err = run(capsys, "search", "tomato")
+    assert code == 0 and "note" in out
+
+
+def test_an_index_from_a_newer_kenning_is_explained(home, folder, capsys):
+    assert run(capsys, "index", str(folder))[0] == 0
+    conn = apsw.Connection(str(paths_of(home).database))
+    conn.execute("PRAGMA user_version = 999")
+    conn.close()
+    for argv in (["status"], ["index"], ["search", "x"]):
+        code, _out, err = run(capsys, *argv)
+        assert code == 1, argv
+        assert "newer Kenning" in err and "Update Kenning" in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("command", [
+    ["index", "{loop}"], ["search", "x", "--in", "{loop}"], ["forget", "{loop}"],
+    ["ask", "why?", "--in", "{loop}"], ["ask-folder", "{loop}"],
+])
+def test_a_path_whose_links_loop_is_a_usage_message(home, tmp_path, capsys, command):
+    loop = tmp_path / "loop"
+    (tmp_path / "other").symlink_to(loop)
+    loop.symlink_to(tmp_path / "other")
+    code, _out, err = run(capsys, *[part.format(loop=loop) for part in command])
+    assert code == 2
+    assert "in a circle" in err and str(loop) in err
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def _cli_child(home: Path, *argv: str, slow_s: str = "0") -> subprocess.Popen[bytes]:
+    env = {**os.environ, "KENNING_HOME": str(home), "KENNING_TEST_SLOW_S": slow_s}
+    return subprocess.Popen([sys.executable, "-m", "tests.cli_child", *argv], cwd=ROOT, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _wait_until(condition, child: subprocess.Popen[bytes], timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert child.poll() is None, "the command ended before it was expected to"
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.02)

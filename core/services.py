@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -37,6 +38,53 @@ def display_available() -> bool:
     if sys.platform.startswith(("linux", "freebsd", "openbsd")):
         return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     return True  # Windows and macOS always have a desktop for a GUI process
+
+
+def unreachable_display() -> str | None:
+    """The display the environment names when nothing answers there (``DISPLAY=:99`` with no
+    X server, a Wayland socket that is gone), as ``NAME=value``; None when one answers, or
+    when it cannot be told. Qt itself would abort the process on such a display."""
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal", "vnc")):
+        return None
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd")):
+        return None
+    wayland = os.environ.get("WAYLAND_DISPLAY", "")
+    if wayland:
+        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+        if Path(runtime, wayland).exists():  # an absolute WAYLAND_DISPLAY stands alone
+            return None
+    x11 = os.environ.get("DISPLAY", "")
+    if x11 and _x_server_answers(x11):
+        return None
+    return f"DISPLAY={x11}" if x11 else (f"WAYLAND_DISPLAY={wayland}" if wayland else None)
+
+
+def _x_server_answers(display: str, timeout: float = 2.0) -> bool:
+    """Whether an X server accepts connections at ``display`` (``[host]:number[.screen]``):
+    its local socket, or TCP port 6000 + number on a host (an SSH-forwarded display)."""
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    if not number.isdigit() or host.startswith("/"):
+        return True  # a form this check does not know (macOS's launchd path): let Qt try
+    if host in ("", "unix"):
+        path = f"/tmp/.X11-unix/X{number}"
+        # The file, or Linux's abstract socket of the same name (a server in another mount
+        # namespace, such as a sandbox, leaves no file).
+        addresses = [path, "\0" + path] if sys.platform.startswith("linux") else [path]
+        for address in addresses:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                try:
+                    sock.connect(address)
+                    return True
+                except OSError:
+                    continue
+        return False
+    try:
+        socket.create_connection((host, 6000 + int(number)), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
 
 
 class ModelUnavailable(Exception):

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from core.cli import exit_codes
-from core.services import Services, display_available
+from core.services import Services, display_available, unreachable_display
 
 #: Shows the window (or hands the request to the one already open); returns an exit code.
 WindowOpener = Callable[[Services, Path | None], int]
@@ -73,6 +73,10 @@ def run_window_command(
     if not display_available():
         print(no_display_message(folder), file=sys.stderr)
         return exit_codes.USAGE
+    unreachable = unreachable_display()
+    if unreachable is not None:
+        print(no_display_message(folder, unreachable), file=sys.stderr)
+        return exit_codes.USAGE
     if open_window is None:
         print(
             "kenning: this build of Kenning has no window. The command line works: "
@@ -83,7 +87,7 @@ def run_window_command(
     return open_window(services, folder)
 
 
-def no_display_message(ask_folder: Path | None) -> str:
+def no_display_message(ask_folder: Path | None, unreachable: str | None = None) -> str:
     if ask_folder is not None:
         hint = (
             f'  kenning index "{ask_folder}"\n'
@@ -91,8 +95,10 @@ def no_display_message(ask_folder: Path | None) -> str:
         )
     else:
         hint = '  kenning index ~/Documents\n  kenning search "your words"\n'
+    problem = ("no display is available" if unreachable is None else
+               f"cannot reach the display ({unreachable}: nothing answers there)")
     return (
-        "kenning: no display is available, so the window cannot open. "
+        f"kenning: {problem}, so the window cannot open. "
         "Use the command line instead, for example:\n" + hint + "(kenning --help lists "
         "every command.)"
     )

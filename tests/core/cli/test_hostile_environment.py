@@ -285,3 +285,56 @@ def _wait_until(condition, child: subprocess.Popen[bytes], timeout: float = 30) 
         assert child.poll() is None, "the command ended before it was expected to"
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.02)
+
+
+# -- item 12: a display that does not answer -----------------------------------------------------
+
+
+def _free_x_number() -> int:
+    return next(n for n in range(99, 200) if not Path(f"/tmp/.X11-unix/X{n}").exists())
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 displays are Linux's")
+def test_a_display_nothing_answers_on_is_explained_before_qt_could_abort(home, tmp_path):
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("QT_QPA_PLATFORM", "WAYLAND_DISPLAY", "KENNING_HOME")}
+    env["DISPLAY"] = f":{_free_x_number()}"
+    for argv in ([], ["ask-folder", str(tmp_path)]):
+        done = subprocess.run([sys.executable, "-m", "app.launch", "--home", str(home), *argv],
+                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2, done.stderr  # Qt alone would abort: 134
+        assert f"cannot reach the display (DISPLAY={env['DISPLAY']}" in done.stderr
+        assert "kenning index" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="X11 displays are Linux's")
+def test_a_display_that_answers_is_reachable(tmp_path, monkeypatch):
+    import socket
+
+    from core.services import unreachable_display
+
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    with socket.socket() as server:  # an X server over TCP, as SSH forwards one
+        port = next(p for p in range(6050, 6100) if _can_bind(server, p))
+        server.listen()
+        monkeypatch.setenv("DISPLAY", f"127.0.0.1:{port - 6000}.0")
+        assert unreachable_display() is None
+    monkeypatch.setenv("DISPLAY", f"127.0.0.1:{port - 6000}.0")
+    assert unreachable_display() == f"DISPLAY=127.0.0.1:{port - 6000}.0"
+
+    monkeypatch.setenv("DISPLAY", f":{_free_x_number()}")
+    monkeypatch.setenv("XDG_RUNTIME_DIR", str(tmp_path))
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-7")
+    assert unreachable_display() == f"DISPLAY=:{_free_x_number()}"
+    with socket.socket(socket.AF_UNIX) as compositor:
+        compositor.bind(str(tmp_path / "wayland-7"))
+        assert unreachable_display() is None
+
+
+def _can_bind(sock, port: int) -> bool:
+    try:
+        sock.bind(("127.0.0.1", port))
+        return True
+    except OSError:
+        return False

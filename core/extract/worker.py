@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -28,6 +33,14 @@ DEFAULT_TIMEOUT_S = 120.0
 QUEUE_DEPTH = 2
 
 _CRASHED = "the file reader crashed on this file; it may be damaged"
+# How a child ends when an interrupt (Ctrl+C in a terminal reaches the whole process group)
+# stops it: by SIGINT, or on Windows with STATUS_CONTROL_C_EXIT.
+_INTERRUPT_EXITS = (-int(signal.SIGINT), 0xC000013A)
+
+
+class ExtractionInterrupted(Exception):
+    """The reader was stopped by an interrupt while reading a file: not the file's fault, so
+    the file stays to be read again."""
 
 
 @dataclass
@@ -52,7 +65,7 @@ class IsolatedExtractor:
         self._context = multiprocessing.get_context("spawn")
         self._live: list[_Reader] = []
         #: Answers taken on the way to a later file's, kept for their own ``extract`` call.
-        self._kept: dict[str, Document | ExtractionError] = {}
+        self._kept: dict[str, Document | ExtractionError | ExtractionInterrupted] = {}
 
     @property
     def ahead(self) -> int:
@@ -78,7 +91,8 @@ class IsolatedExtractor:
             del self._kept[next(iter(self._kept))]
 
     def extract(self, path: Path, max_bytes: int | None = None) -> Document:
-        """Like ``core.extract.extract``; raises ExtractionError for a crash or a hang too."""
+        """Like ``core.extract.extract``; raises ExtractionError for a crash or a hang too, and
+        ExtractionInterrupted when an interrupt stopped the reader."""
         key = str(path)
         holder = self._holding(key)
         if holder is not None:
@@ -96,7 +110,7 @@ class IsolatedExtractor:
             reader.queued.append(key)
             self._take_through(reader, key)
             answer = self._kept.pop(key)
-        if isinstance(answer, ExtractionError):
+        if isinstance(answer, (ExtractionError, ExtractionInterrupted)):
             raise answer
         return answer
 
@@ -126,7 +140,7 @@ class IsolatedExtractor:
             head = reader.queued.popleft()
             self._kept[head] = self._answer(reader)
 
-    def _answer(self, reader: _Reader) -> Document | ExtractionError:
+    def _answer(self, reader: _Reader) -> Document | ExtractionError | ExtractionInterrupted:
         """The answer for the file at the head of ``reader``'s queue (already popped). A
         child lost here was reading that file; the files queued behind it are dropped, to be
         read again when asked for."""
@@ -138,8 +152,10 @@ class IsolatedExtractor:
                 )
             status, payload = reader.conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+            reader.process.join(timeout=1)
+            interrupted = reader.process.exitcode in _INTERRUPT_EXITS
             self._lost(reader)
-            return ExtractionError(_CRASHED)
+            return ExtractionInterrupted() if interrupted else ExtractionError(_CRASHED)
         if status == "ok":
             assert isinstance(payload, Document)
             return payload
@@ -187,7 +203,8 @@ class IsolatedExtractor:
         process = self._context.Process(
             target=_serve, args=(child,), name="kenning-extract", daemon=True
         )
-        process.start()
+        with _interrupts_ignored():
+            process.start()
         child.close()
         reader = _Reader(process, parent)
         self._live.append(reader)
@@ -203,8 +220,42 @@ class IsolatedExtractor:
         reader.conn.close()
 
 
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored while a child starts: it keeps that from its first instruction (Python
+    then never turns SIGINT into KeyboardInterrupt there), so a Ctrl+C that reaches the whole
+    process group is left to this process, which decides what it stops. Only the main thread
+    may change signal handling; a child started elsewhere ignores SIGINT from ``_serve`` on."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _exit_with_parent() -> None:
+    """End this child as soon as its parent is gone, whatever the parent died of (kill -9
+    included), even in the middle of a file: a thread waits on the sentinel multiprocessing
+    keeps for the parent (a pipe the parent holds open on POSIX, its process handle on
+    Windows). A reader deep in one call of a C library is stopped when that call returns."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="kenning-parent-watch", daemon=True).start()
+
+
 def _serve(conn: Connection) -> None:
     """The child's loop: one path in, one Document (or reason) out."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt stops
+    _exit_with_parent()
     while True:
         try:
             request = conn.recv()

@@ -24,7 +24,7 @@ from pathlib import Path
 from core.cancel import CancelToken, Progress, ProgressCallback, no_progress
 from core.config import Settings
 from core.extract import EXTRACTOR_VERSION, ExtractionError
-from core.extract.worker import IsolatedExtractor
+from core.extract.worker import ExtractionInterrupted, IsolatedExtractor
 from core.index.chunking import chunk_document
 from core.index.reconcile import (
     HASH_BLOCK,
@@ -167,9 +167,10 @@ class Indexer:
         """Extract and chunk every pending file; keyword search sees each as it lands."""
         total = self.store.count("SELECT count(*) FROM files WHERE state = 'pending'")
         done = 0
+        interrupted: set[int] = set()  # left pending by an interrupt: next pass, not again now
         while True:
             batch = self.store.pending_files(limit=200, focus=self.focus)
-            if not batch:
+            if not batch or all(record.id in interrupted for record in batch):
                 break
             index = 0
             while index < len(batch):
@@ -184,7 +185,8 @@ class Indexer:
                         if cancel is not None and cancel.cancelled:
                             return done
                         ahead = batch[index + 1: index + 1 + self.extractor.ahead]
-                        self.extract_one(record, ahead)
+                        if self.extract_one(record, ahead) == "pending":
+                            interrupted.add(record.id)
                         index += 1
                         done += 1
                         if index == len(batch) or time.monotonic() >= deadline:
@@ -207,6 +209,8 @@ class Indexer:
         except _Skip as skip:
             self.store.mark_unreadable(record.id, "skipped", skip.reason, skip.size, skip.mtime)
             return "skipped"
+        except ExtractionInterrupted:
+            return "pending"  # an interrupt is never the file's fault: it is read next time
         except ExtractionError as exc:
             if not os.path.lexists(record.path):
                 return self._vanished(record)

@@ -22,6 +22,7 @@ from core.config import AppPaths
 from core.store import database as store_module
 from core.store.clean_close import stamp_path
 from core.store.database import Store
+from tests.docs_factory import make_pdf
 from tests.fakes import FakeModel
 from tests.index_checks import assert_consistent
 
@@ -103,6 +104,43 @@ def test_a_killed_command_leaves_no_note_and_the_next_one_checks(home, folder, c
     checked = len(checks)
     assert run(capsys, "status")[0] == 0
     assert len(checks) == checked + 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="process groups and SIGINT are POSIX's")
+def test_ctrl_c_while_files_are_read_marks_no_file_failed(home, tmp_path, capsys):
+    docs = tmp_path / "many"
+    docs.mkdir()
+    page = "Words about boats and the harbour at dawn. " * 25
+    for i in range(40):  # long enough that the readers are mostly in the middle of one
+        make_pdf(docs / f"file{i:03}.pdf", [f"{page} {i}"] * 40)
+    database = paths_of(home).database
+    for _ in range(2):
+        before = _extracted(database)
+        child = _cli_child(home, "index", str(docs), new_session=True)
+        try:
+            _wait_until(lambda start=before: _extracted(database) > start + 2, child)
+            os.killpg(child.pid, signal.SIGINT)  # Ctrl+C reaches the children too
+            assert child.wait(timeout=60) == 130
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(child.pid, signal.SIGKILL)
+        _code, out, _ = run(capsys, "status", "--json")
+        assert '"failed": 0' in out, out
+    assert run(capsys, "index")[0] == 0
+    assert '"embedded": 40' in run(capsys, "status", "--json")[1]
+
+
+def _extracted(database: Path) -> int:
+    try:
+        conn = apsw.Connection(f"file:{database}?mode=ro", flags=apsw.SQLITE_OPEN_READONLY
+                               | apsw.SQLITE_OPEN_URI)
+        try:
+            return int(conn.execute(
+                "SELECT count(*) FROM files WHERE state != 'pending'").fetchall()[0][0])
+        finally:
+            conn.close()
+    except apsw.Error:
+        return 0
 
 
 # -- item 8: a read-only data folder, a full disk ------------------------------------------------
@@ -273,10 +311,12 @@ def test_a_path_whose_links_loop_is_a_usage_message(home, tmp_path, capsys, comm
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _cli_child(home: Path, *argv: str, slow_s: str = "0") -> subprocess.Popen[bytes]:
+def _cli_child(home: Path, *argv: str, slow_s: str = "0",
+               new_session: bool = False) -> subprocess.Popen[bytes]:
     env = {**os.environ, "KENNING_HOME": str(home), "KENNING_TEST_SLOW_S": slow_s}
     return subprocess.Popen([sys.executable, "-m", "tests.cli_child", *argv], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=new_session)
 
 
 def _wait_until(condition, child: subprocess.Popen[bytes], timeout: float = 30) -> None:

@@ -214,7 +214,7 @@ def test_damaged_database_is_moved_aside_and_rebuilt_from_the_folders(tmp_path, 
     assert "damaged" in notice and "indexed again" in notice
     aside = [p for p in paths.data_dir.iterdir() if p.name.startswith("kenning-damaged-")]
     assert len(aside) == 2  # the file and its folder list
-    assert [str(p) for p in aside if p.suffix == ".db"][0] in notice
+    assert next(str(p) for p in aside if p.suffix == ".db") in notice
     assert store.folders() == [(1, str(folder))]
     assert store.count("SELECT priority FROM folders") == 2
 

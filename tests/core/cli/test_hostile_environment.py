@@ -143,6 +143,40 @@ def _extracted(database: Path) -> int:
         return 0
 
 
+# -- item 4: several writers at once -----------------------------------------------------------
+
+
+def test_commands_started_together_on_a_new_home_never_trip_over_each_other(tmp_path, folder):
+    for round_ in range(3):
+        home = tmp_path / f"home{round_}"
+        commands = [["index", str(folder)], ["index", str(folder)], ["status"],
+                    ["search", "tomato"], ["forget", str(tmp_path / "nowhere")]]
+        children = [_cli_child(home, *argv, capture=True) for argv in commands]
+        results = [(child.wait(timeout=120), child.communicate()[1]) for child in children]
+        for argv, (code, err) in zip(commands, results, strict=True):
+            assert "Traceback" not in err, (argv, err)
+            assert code == (2 if argv[0] == "forget" else 0), (argv, err)
+        store = Store.open(paths_of(home).database)
+        assert store.state_counts()["embedded"] == 6
+        assert_consistent(store, MODEL_ID)
+        store.close()
+
+
+def test_a_second_index_waits_for_the_first_and_says_so(home, folder, capsys):
+    for i in range(40):
+        (folder / f"more{i}.txt").write_text(f"Lakes and rivers {i}. " * 200)
+    first = _cli_child(home, "index", str(folder), slow_s="0.3", capture=True)
+    database = paths_of(home).database
+    _wait_until(lambda: _extracted(database) > 0, first)
+    second = _cli_child(home, "index", capture=True)
+    _, second_err = second.communicate(timeout=180)
+    assert first.poll() is not None  # it waited for the first to finish
+    assert second.returncode == 0 and first.wait() == 0
+    assert "Another Kenning is indexing this library; waiting" in second_err
+    assert "Traceback" not in second_err
+    assert "Found 0 new or changed" in second_err
+
+
 # -- item 8: a read-only data folder, a full disk ------------------------------------------------
 
 
@@ -311,15 +345,16 @@ def test_a_path_whose_links_loop_is_a_usage_message(home, tmp_path, capsys, comm
 # -- helpers ------------------------------------------------------------------------------------
 
 
-def _cli_child(home: Path, *argv: str, slow_s: str = "0",
-               new_session: bool = False) -> subprocess.Popen[bytes]:
+def _cli_child(home: Path, *argv: str, slow_s: str = "0", new_session: bool = False,
+               capture: bool = False) -> subprocess.Popen[str]:
     env = {**os.environ, "KENNING_HOME": str(home), "KENNING_TEST_SLOW_S": slow_s}
     return subprocess.Popen([sys.executable, "-m", "tests.cli_child", *argv], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=new_session)
+                            stdout=subprocess.PIPE if capture else subprocess.DEVNULL,
+                            stderr=subprocess.PIPE if capture else subprocess.DEVNULL,
+                            start_new_session=new_session, text=True)
 
 
-def _wait_until(condition, child: subprocess.Popen[bytes], timeout: float = 30) -> None:
+def _wait_until(condition, child: subprocess.Popen[str], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         assert child.poll() is None, "the command ended before it was expected to"

@@ -76,6 +76,9 @@ class Document:
     kind: str  # "pdf", "text", "markdown", "html", "docx", "epub", "code", ...
     pages: list[Page]
     title: str | None = None
+    #: What was not read, when only part of the file could be ("read 1,355 of 2,000 pages;
+    #: the rest could not be read: the file looks truncated"); None when all of it was.
+    note: str | None = None
 
     @property
     def char_count(self) -> int:

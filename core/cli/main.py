@@ -408,6 +408,12 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
         print("Not read:")
         for line in left_out:
             print(terminal_safe(f"  {line}"))
+    notes = data["notes"]
+    assert isinstance(notes, list)
+    if notes:
+        print("Read in part:")
+        for n in notes:
+            print(terminal_safe(f"  {n['path']}: {n['note']}"))
     failures = data["failures"]
     assert isinstance(failures, list)
     if failures:

@@ -169,6 +169,7 @@ def status_json(store: Store, services: Services) -> dict[str, object]:
         "chunks": store.count("SELECT count(*) FROM chunks"),
         "failures": [{"path": p, "state": s, "error": e} for p, s, e in store.failures()],
         "failures_total": counts.get("failed", 0) + counts.get("skipped", 0),
+        "notes": [{"path": p, "note": n} for p, n in store.notes()],
     }
 
 

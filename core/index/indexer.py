@@ -261,6 +261,7 @@ class Indexer:
             kind=doc.kind,
             title=doc.title,
             page_count=len(doc.pages),
+            note=doc.note,
             model_id=self.model.model_id if self.model else None,
         )
 

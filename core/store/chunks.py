@@ -89,6 +89,7 @@ class ChunkTables:
         title: str | None,
         page_count: int,
         model_id: str | None,
+        note: str | None = None,
     ) -> str:
         """Swap a file's chunks (and their FTS rows and vectors) for new ones in one transaction.
 
@@ -127,8 +128,9 @@ class ChunkTables:
             state = "embedded" if missing == 0 and table is not None else "extracted"
             self.conn.execute(
                 "UPDATE files SET state = ?, error = NULL, content_hash = ?, size = ?, mtime = ?, "
-                "kind = ?, title = ?, page_count = ?, indexed_at = ? WHERE id = ?",
-                (state, content_hash, size, mtime, kind, title, page_count, time.time(), file_id),
+                "kind = ?, title = ?, page_count = ?, indexed_at = ?, note = ? WHERE id = ?",
+                (state, content_hash, size, mtime, kind, title, page_count, time.time(), note,
+                 file_id),
             )
         return state
 

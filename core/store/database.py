@@ -318,7 +318,7 @@ class Store(ChunkTables, FolderTables):
         with self.conn:
             self._delete_chunks_of_file(file_id)
             self.conn.execute(
-                "UPDATE files SET state = ?, error = ?, content_hash = NULL, "
+                "UPDATE files SET state = ?, error = ?, content_hash = NULL, note = NULL, "
                 "size = coalesce(?, size), mtime = coalesce(?, mtime) WHERE id = ?",
                 (state, reason, size, mtime, file_id),
             )
@@ -418,6 +418,13 @@ class Store(ChunkTables, FolderTables):
             (limit,),
         )
         return [(str(p), str(s), str(e)) for p, s, e in rows]
+
+    def notes(self, limit: int = 1000) -> list[tuple[str, str]]:
+        """(path, note) of files read only in part, by path."""
+        rows = self.conn.execute(
+            "SELECT path, note FROM files WHERE note IS NOT NULL "
+            "AND state IN ('extracted', 'embedded') ORDER BY path LIMIT ?", (limit,))
+        return [(str(p), str(n)) for p, n in rows]
 
     def count(self, sql: str, args: tuple[object, ...] = ()) -> int:
         return int(self._one(sql, args))

@@ -114,6 +114,9 @@ MIGRATIONS: list[str | Callable[[apsw.Connection], None]] = [
         PRIMARY KEY(folder_id, reason, name)
     )
     """,
+    # 6: what a file read only in part says about the rest ("read 1,355 of 2,000 pages; the
+    # rest could not be read: the file looks truncated"), shown by status.
+    "ALTER TABLE files ADD COLUMN note TEXT",
 ]
 
 

@@ -6,7 +6,9 @@ was committed is kept."""
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -163,9 +165,9 @@ def test_commands_started_together_on_a_new_home_never_trip_over_each_other(tmp_
 
 
 def test_a_second_index_waits_for_the_first_and_says_so(home, folder, capsys):
-    for i in range(40):
+    for i in range(15):
         (folder / f"more{i}.txt").write_text(f"Lakes and rivers {i}. " * 200)
-    first = _cli_child(home, "index", str(folder), slow_s="0.3", capture=True)
+    first = _cli_child(home, "index", str(folder), slow_s="1.5", capture=True)
     database = paths_of(home).database
     _wait_until(lambda: _extracted(database) > 0, first)
     second = _cli_child(home, "index", capture=True)
@@ -340,6 +342,29 @@ def test_a_path_whose_links_loop_is_a_usage_message(home, tmp_path, capsys, comm
     code, _out, err = run(capsys, *[part.format(loop=loop) for part in command])
     assert code == 2
     assert "in a circle" in err and str(loop) in err
+
+
+# -- item 13: a file read in part says so -------------------------------------------------------
+
+
+def test_status_says_what_of_a_truncated_pdf_was_read(home, tmp_path, capsys):
+    docs = tmp_path / "pdfs"
+    docs.mkdir()
+    whole = make_pdf(tmp_path / "whole.pdf", [f"Page {i} about the harbour." for i in range(200)])
+    (docs / "cut.pdf").write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.65)])
+    one = make_pdf(tmp_path / "one.pdf", ["A single page about the harbour and its boats."])
+    (docs / "one.pdf").write_bytes(one.read_bytes()[: one.stat().st_size // 2])
+    assert run(capsys, "index", str(docs))[0] == 0
+    data = json.loads(run(capsys, "status", "--json")[1])
+    assert [n["path"] for n in data["notes"]] == [str(docs / "cut.pdf")]
+    assert re.fullmatch(r"read \d\d\d of 200 pages; the rest could not be read: the file "
+                        r"looks truncated .*", data["notes"][0]["note"])
+    assert data["files"]["embedded"] == 1 and data["files"]["failed"] == 1
+    for failure in data["failures"]:
+        assert failure["error"].startswith("damaged PDF: the file looks truncated")
+        assert "OCR" not in failure["error"]
+    out = run(capsys, "status")[1]
+    assert "Read in part:" in out and "of 200 pages" in out
 
 
 # -- helpers ------------------------------------------------------------------------------------

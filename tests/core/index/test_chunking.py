@@ -1,3 +1,4 @@
+import itertools
 from pathlib import Path
 
 from core.index.chunking import chunk_document
@@ -90,7 +91,7 @@ def test_a_word_free_line_of_fifteen_megabytes_becomes_bounded_chunks():
         chunks = chunk_document(Document(Path("a.txt"), "text", [Page(None, text)]), count, 256)
         assert all(c.end - c.start <= 256 * MAX_CHARS_PER_TOKEN for c in chunks)
         assert all(c.token_count <= 256 for c in chunks)
-        assert all(a.end == b.start for a, b in zip(chunks, chunks[1:], strict=False)
+        assert all(a.end == b.start for a, b in itertools.pairwise(chunks)
                    if b.start < 15_000_000)  # nothing of the line is lost
         assert chunks[0].start == 0 and chunks[-1].end == len(text)
     assert len(chunks) < 15_000_000 // (256 * 3) * 1.2  # near-full windows, not slivers

@@ -367,6 +367,48 @@ def test_status_says_what_of_a_truncated_pdf_was_read(home, tmp_path, capsys):
     assert "Read in part:" in out and "of 200 pages" in out
 
 
+# -- item 14: nothing deeper than the path limit goes missing ----------------------------------
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="Linux's 4,096-byte limit")
+def test_files_and_folders_past_the_path_limit_are_listed_with_the_reason(home, tmp_path, capsys):
+    docs = tmp_path / "deep"
+    docs.mkdir()
+    (docs / "near.txt").write_text("A file near the top about harbours.")
+    # Built one folder at a time through descriptors: no path this long can be used whole.
+    name = "n" * 200
+    fd = os.open(docs, os.O_RDONLY)
+    depth = 0
+    try:
+        while len(str(docs)) + (depth + 1) * (len(name) + 1) < 4090:
+            os.mkdir(name, dir_fd=fd)
+            inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+            os.close(fd)
+            fd, depth = inner, depth + 1
+        # This folder's path fits; the file's inside it does not.
+        file_fd = os.open("x" * 240 + ".txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.write(file_fd, b"Too deep to open by its path.")
+        os.close(file_fd)
+        os.mkdir(name, dir_fd=fd)  # a folder whose own path is too long: nothing in it opens
+        inner = os.open(name, os.O_RDONLY, dir_fd=fd)
+        os.close(fd)
+        fd = inner
+        file_fd = os.open("lost.txt", os.O_WRONLY | os.O_CREAT, 0o644, dir_fd=fd)
+        os.close(file_fd)
+    finally:
+        os.close(fd)
+
+    assert run(capsys, "index", str(docs))[0] == 0
+    data = json.loads(run(capsys, "status", "--json")[1])
+    assert data["files"]["embedded"] == 1 and data["files"]["skipped"] == 2
+    reasons = {Path(f["path"]).name[:10]: f["error"] for f in data["failures"]}
+    assert reasons["x" * 10].startswith("its full path is longer than the system allows")
+    assert reasons["n" * 10].startswith("a folder whose full path is longer than the system")
+    assert all(len(f["path"]) > 4096 for f in data["failures"])
+    assert run(capsys, "index")[0] == 0  # a second scan finds them the same: nothing changes
+    assert json.loads(run(capsys, "status", "--json")[1])["files"]["skipped"] == 2
+
+
 # -- helpers ------------------------------------------------------------------------------------
 
 

@@ -15,9 +15,12 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.cli import exit_codes
-from core.cli.main import main as run_command
-from core.services import Services
+try:
+    from core.cli import exit_codes
+    from core.cli.main import main as run_command
+    from core.services import Services
+except KeyboardInterrupt:  # Ctrl+C while the engine loads (a second or so): nothing to keep
+    sys.exit(130)
 
 #: System libraries Qt's X11 display plugin needs, and the packages that hold them on
 #: Debian/Ubuntu, Fedora and Arch.

@@ -15,11 +15,14 @@ import sys
 import time
 from collections.abc import Sequence
 
-import numpy as np
+try:  # as app/launch.py: Ctrl+C while the engine loads is exit 130, no traceback
+    import numpy as np
 
-from core.cli.main import main
-from core.config import AppPaths, Settings
-from tests.fakes import FakeModel
+    from core.cli.main import main
+    from core.config import AppPaths, Settings
+    from tests.fakes import FakeModel
+except KeyboardInterrupt:
+    sys.exit(130)
 
 
 class _SlowModel(FakeModel):

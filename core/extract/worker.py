@@ -264,9 +264,14 @@ def _serve(conn: Connection) -> None:
         if request is None:
             return
         path, max_bytes = request
+        answer: tuple[str, object]
         try:
-            conn.send(("ok", extract(Path(path), max_bytes=max_bytes)))
+            answer = ("ok", extract(Path(path), max_bytes=max_bytes))
         except ExtractionError as exc:
-            conn.send(("error", str(exc)))
+            answer = ("error", str(exc))
         except Exception as exc:  # a library bug on odd input: report it, keep serving
-            conn.send(("unexpected", repr(exc)))
+            answer = ("unexpected", repr(exc))
+        try:
+            conn.send(answer)
+        except OSError:  # the parent is gone (killed): no one to answer, nothing to say
+            return

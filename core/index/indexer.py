@@ -331,6 +331,7 @@ class Indexer:
             return 0
         model_id = self.model.model_id
         table = self.store.ensure_model(model_id, self.model.dim)
+        self.store.promote_embedded(model_id)
         total = self.store.count(
             "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id "
             f"WHERE f.state = 'extracted' AND NOT EXISTS "

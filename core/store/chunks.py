@@ -300,6 +300,21 @@ class ChunkTables:
                     (file_id, file_id),
                 )
 
+    def promote_embedded(self, model_id: str) -> int:
+        """Files left "extracted" although every chunk has a vector of ``model_id`` (read
+        again unchanged by a pass without the model, which cannot tell) become "embedded"."""
+        table = self.vec_table(model_id)
+        if table is None:
+            return 0
+        with self.conn:
+            self.conn.execute(
+                "UPDATE files SET state = 'embedded' WHERE state = 'extracted' AND EXISTS "
+                "(SELECT 1 FROM chunks c WHERE c.file_id = files.id) AND NOT EXISTS "
+                "(SELECT 1 FROM chunks c WHERE c.file_id = files.id AND NOT EXISTS "
+                f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id))"
+            )
+            return int(self.conn.changes())
+
     def missing_vectors(self, model_id: str, file_id: int) -> int:
         """How many of one file's chunks lack a vector of ``model_id``."""
         table = self.vec_table(model_id)

@@ -27,6 +27,7 @@ from core.store.clean_close import (
     checkpoint_fully,
     closed_cleanly,
     forget_clean_close,
+    log_is_empty,
     note_clean_close,
 )
 from core.store.folders import FolderTables, folder_list_path, remembered_folders
@@ -221,7 +222,7 @@ class Store(ChunkTables, FolderTables):
     def close(self) -> None:
         clean = self._writer and checkpoint_fully(self.conn)
         self.conn.close()
-        if clean:
+        if clean and log_is_empty(self.path):
             note_clean_close(self.path)
 
     # -- files ---------------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import apsw
@@ -82,3 +83,25 @@ def test_after_a_crash_the_next_open_checks(tmp_path, checks) -> None:
     assert len(checks) == 2
     assert store.folders() == [(1, str(tmp_path))]  # the log's committed work recovered
     store.close()
+
+
+def test_a_connection_closing_never_makes_a_writer_mid_transaction_busy(tmp_path) -> None:
+    import threading
+
+    database = tmp_path / "k.db"
+    writer = Store.open(database)
+    writer.add_folder(tmp_path / "a")  # frames in the log for a closing checkpoint to move
+    other = Store.open(database)
+    writer.conn.execute("BEGIN")
+    writer.conn.execute("SELECT count(*) FROM folders").fetchall()  # a transaction that has read
+    closing = threading.Thread(target=other.close)
+    closing.start()
+    try:
+        time.sleep(0.2)  # the close is under way (a blocking checkpoint would hold the lock now)
+        # Upgrading to write cannot wait for a lock: a checkpoint holding it made this fail.
+        writer.conn.execute("INSERT INTO meta(key, value) VALUES ('k', 'v')")
+        writer.conn.execute("COMMIT")
+    finally:
+        closing.join()
+    writer.close()
+    assert Store.open(database).get_meta("k") == "v"

@@ -403,17 +403,14 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
         counts = ", ".join(f"{n} {s}" for s, n in folder["files"].items() if n)
         print(terminal_safe(f"  {folder['path']}: {counts}"))
     left_out = data["left_out"]
-    assert isinstance(left_out, list)
-    if left_out:
-        print("Not read:")
-        for line in left_out:
-            print(terminal_safe(f"  {line}"))
     notes = data["notes"]
-    assert isinstance(notes, list)
-    if notes:
-        print("Read in part:")
-        for n in notes:
-            print(terminal_safe(f"  {n['path']}: {n['note']}"))
+    assert isinstance(left_out, list) and isinstance(notes, list)
+    for title, lines in (("Not read:", left_out),
+                         ("Read in part:", [f"{n['path']}: {n['note']}" for n in notes])):
+        if lines:
+            print(title)
+            for line in lines:
+                print(terminal_safe(f"  {line}"))
     failures = data["failures"]
     assert isinstance(failures, list)
     if failures:

@@ -55,27 +55,6 @@ def folder(tmp_path: Path) -> Path:
     return docs
 
 
-@pytest.fixture
-def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every integrity check the store runs, recorded."""
-    seen: list[str] = []
-    connect = store_module._connect
-
-    def traced(path: Path, uri: str | None = None) -> apsw.Connection:
-        conn = connect(path, uri)
-
-        def trace(cursor: apsw.Cursor, sql: str, bindings: object) -> bool:
-            if "quick_check" in sql:
-                seen.append(sql)
-            return True
-
-        conn.exec_trace = trace
-        return conn
-
-    monkeypatch.setattr(store_module, "_connect", traced)
-    return seen
-
-
 # -- item 9: the clean-close note --------------------------------------------------------------
 
 

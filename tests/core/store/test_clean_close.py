@@ -8,32 +8,7 @@ import sys
 import time
 from pathlib import Path
 
-import apsw
-import pytest
-
-from core.store import database as store_module
 from core.store.database import Store
-
-
-@pytest.fixture
-def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every integrity check the store runs, recorded."""
-    seen: list[str] = []
-    connect = store_module._connect
-
-    def traced(path: Path) -> apsw.Connection:
-        conn = connect(path)
-
-        def trace(cursor: apsw.Cursor, sql: str, bindings: object) -> bool:
-            if "quick_check" in sql:
-                seen.append(sql)
-            return True
-
-        conn.exec_trace = trace
-        return conn
-
-    monkeypatch.setattr(store_module, "_connect", traced)
-    return seen
 
 
 def test_after_a_clean_close_the_next_open_skips_the_check(tmp_path, checks) -> None:

@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 try:
     from core.cli import exit_codes
@@ -21,6 +23,10 @@ try:
     from core.services import Services
 except KeyboardInterrupt:  # Ctrl+C while the engine loads (a second or so): nothing to keep
     sys.exit(130)
+
+if TYPE_CHECKING:
+    from app.main import ServiceWindow
+    from core.background.host import EngineHost
 
 #: System libraries Qt's X11 display plugin needs, and the packages that hold them on
 #: Debian/Ubuntu, Fedora and Arch.
@@ -78,28 +84,83 @@ def display_libraries_message(missing: list[str]) -> str:
 
 
 def open_window(services: Services, ask_folder: Path | None = None) -> int:
-    """Show the window, or hand the request to the window that is already open."""
+    """Show the window: the running service shows it (in its own process), or this process
+    becomes the service, with the window."""
     try:
-        from app.main import run_window, window_request
-        from app.single_instance import instance_name, send_request
+        import app.main  # noqa: F401  (only to know now that the window can be built)
     except ImportError as exc:  # a build without the GUI, or Qt libraries missing
         print(
             f"kenning: the window cannot start ({exc}). The command line works: kenning --help",
             file=sys.stderr,
         )
         return exit_codes.ERROR
-    if send_request(instance_name(services.paths), window_request(ask_folder)):
-        return exit_codes.OK  # the open window took it
-    # Only a launch that starts Qt's display itself needs the system's display libraries.
-    missing = missing_display_libraries()
-    if missing:
-        print(display_libraries_message(missing), file=sys.stderr)
-        return exit_codes.ERROR
-    return run_window(services, ask_folder=ask_folder)
+    from core.background.protocol import ServiceError, ServiceGone, connect
+    from core.background.server import AlreadyRunning, BackgroundService
+
+    for _ in range(2):  # a service starting at the same moment wins the race: ask it then
+        running = connect(services.paths)
+        if running is not None:
+            request = {"action": "show-window",
+                       "ask_folder": str(ask_folder) if ask_folder is not None else None}
+            with running:
+                try:
+                    running.request(request)
+                    return exit_codes.OK
+                except (ServiceError, ServiceGone) as exc:
+                    print(f"kenning: the running Kenning cannot show its window ({exc}). "
+                          "Stop it with `kenning service stop`, then start Kenning again.",
+                          file=sys.stderr)
+                    return exit_codes.ERROR
+        try:
+            return BackgroundService(services, WindowOnRequest()).run(show_window=True,
+                                                                      ask_folder=ask_folder)
+        except AlreadyRunning:
+            time.sleep(0.5)
+    return exit_codes.ERROR
+
+
+def program() -> list[str]:
+    """The command that runs this Kenning (to start the background service with)."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    return [sys.executable, "-m", "app.launch"]
+
+
+class WindowOnRequest:
+    """The background service's window, Qt imported only when one is first shown (most
+    services never show one, and the command line must start fast)."""
+
+    def __init__(self) -> None:
+        self._window: ServiceWindow | None = None
+
+    def run(self, host: EngineHost, ask_folder: Path | None, stop: Callable[[], None]) -> None:
+
+        # Only a process that starts Qt's display itself needs the system's display libraries.
+        from core.background.server import WindowUnavailable
+
+        missing = missing_display_libraries()
+        if missing:
+            raise WindowUnavailable(display_libraries_message(missing))
+        from app.main import ServiceWindow
+
+        self._window = ServiceWindow()
+        try:
+            self._window.run(host, ask_folder, stop)
+        finally:
+            self._window = None
+
+    def show(self, ask_folder: Path | None) -> None:
+        if self._window is not None:
+            self._window.show(ask_folder)
+
+    def quit(self) -> None:
+        if self._window is not None:
+            self._window.quit()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    return run_command(argv, open_window=open_window)
+    return run_command(argv, open_window=open_window, window=WindowOnRequest(),
+                       program=program())
 
 
 if __name__ == "__main__":

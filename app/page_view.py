@@ -12,7 +12,8 @@ from PySide6.QtGui import QColor, QImage, QPainter, QPalette, QPixmap, QResizeEv
 from PySide6.QtWidgets import QLabel, QScrollArea, QStyle, QWidget
 
 from app import theme
-from app.jobs import Rect, RenderedPage
+from core.extract.pdf_layout import Rect
+from core.extract.render import RenderedPage
 
 MARK_PADDING_PX = 1.5  # in device pixels: a marker stroke is a little taller than the glyphs
 SCROLL_MARGIN = 80

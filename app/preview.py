@@ -28,10 +28,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from app import jobs, open_at_page
+from app import open_at_page
 from app.page_view import PageView
 from app.tasks import Pool, TaskRunner
 from app.text_view import TextView
+from core.extract.render import (
+    POINTS_PER_INCH,
+    SCREEN_DPI,
+    Rect,
+    RenderedPage,
+    TextPage,
+    is_paged,
+    load_text_page,
+    pages_with_words,
+    render_page,
+)
+from core.search.query import query_words
+from core.search.snippets import passage_span
 from core.types import Citation, Hit
 
 ZOOM_STEP = 1.25
@@ -51,8 +64,8 @@ class PreviewTarget:
 
     @classmethod
     def from_hit(cls, hit: Hit, query: str) -> PreviewTarget:
-        start, end = jobs.passage_span(hit)
-        return cls(hit.path, hit.page, start, end, tuple(jobs.query_words(query)))
+        start, end = passage_span(hit)
+        return cls(hit.path, hit.page, start, end, tuple(query_words(query)))
 
     @classmethod
     def from_citation(cls, citation: Citation) -> PreviewTarget:
@@ -144,7 +157,7 @@ class PreviewPane(QWidget):
     # -- what tests and the window read ------------------------------------------------------
 
     @property
-    def highlight_rects(self) -> list[jobs.Rect]:
+    def highlight_rects(self) -> list[Rect]:
         return self.pages.highlight_rects if self.stack.currentWidget() is self.pages else []
 
     @property
@@ -166,7 +179,7 @@ class PreviewPane(QWidget):
         self.error = ""
         self.title.setText(Path(target.path).name)
         self.title.setToolTip(target.path)
-        if jobs.is_paged(target.path):
+        if is_paged(target.path):
             self.text.clear_page()
             if previous is None or (previous.path, previous.words) != (target.path, target.words):
                 self._find_match_pages(target)
@@ -190,24 +203,17 @@ class PreviewPane(QWidget):
             return
         self._scroll_after_render = scroll
         span = (target.start, target.end) if page == (target.page or 1) else None
+        path, words, zoom = Path(target.path), target.words, self._zoom
+        fit_width, ratio = self.pages.fit_width(), self.devicePixelRatioF()
         self.tasks.run(
-            partial(
-                jobs.render_page,
-                path=target.path,
-                page_number=page,
-                zoom=self._zoom,
-                fit_width=self.pages.fit_width(),
-                device_pixel_ratio=self.devicePixelRatioF(),
-                span=span,
-                words=target.words,
-            ),
+            lambda ctx: render_page(path, page, zoom, fit_width, ratio, span, words, ctx.cancel),
             success=self._on_rendered,
             failure=self._on_failed,
             lane="preview",
             pool=Pool.DOCUMENTS,
         )
 
-    def _on_rendered(self, rendered: jobs.RenderedPage) -> None:
+    def _on_rendered(self, rendered: RenderedPage) -> None:
         if self.target is None or rendered.path != self.target.path:
             return
         self.current_page, self.page_count = rendered.page, rendered.page_count
@@ -232,8 +238,9 @@ class PreviewPane(QWidget):
 
     def _find_match_pages(self, target: PreviewTarget) -> None:
         self._match_pages = []
+        path, words = Path(target.path), target.words
         self.tasks.run(
-            partial(jobs.pages_with_words, path=target.path, words=target.words),
+            lambda ctx: pages_with_words(path, words, ctx.cancel),
             success=self._on_match_pages,
             lane="preview-matches",
             pool=Pool.DOCUMENTS,
@@ -244,15 +251,15 @@ class PreviewPane(QWidget):
         self._update_controls()
 
     def _load_text(self, target: PreviewTarget) -> None:
+        path, page_number, words = Path(target.path), target.page, target.words
         self.tasks.run(
-            partial(jobs.load_text_page, path=target.path, page_number=target.page,
-                    words=target.words),
+            lambda ctx: load_text_page(path, page_number, words, ctx.cancel),
             success=self._on_text,
             failure=self._on_failed,
             lane="preview",
         )  # fmt: skip
 
-    def _on_text(self, page: jobs.TextPage) -> None:
+    def _on_text(self, page: TextPage) -> None:
         target = self.target
         if target is None or page.path != target.path:
             return
@@ -316,7 +323,7 @@ class PreviewPane(QWidget):
         current = self._zoom
         if current is None:
             current = rendered.points_to_pixels / self.devicePixelRatioF()
-            current *= jobs.POINTS_PER_INCH / jobs.SCREEN_DPI
+            current *= POINTS_PER_INCH / SCREEN_DPI
         self._zoom = min(max(current * factor, ZOOM_RANGE[0]), ZOOM_RANGE[1])
         self._render(self.current_page, scroll="keep")
 
@@ -337,7 +344,7 @@ class PreviewPane(QWidget):
 
     @property
     def _paged(self) -> bool:
-        return self.target is not None and jobs.is_paged(self.target.path) and not self.error
+        return self.target is not None and is_paged(self.target.path) and not self.error
 
     def _update_controls(self) -> None:
         paged = self._paged and self.page_count > 0

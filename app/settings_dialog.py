@@ -316,7 +316,7 @@ class EmbedderChoice(QWidget):
 
     def _show_file_info(self, report: ModelReport) -> None:
         self._refused = ""
-        kind = ("a sentence encoder" if report.profile == "encoder" else
+        kind = ("a sentence encoder" if report.sentence_encoder else
                 f"a \u201c{report.profile}\u201d model, not a sentence encoder")
         self.info.setText(
             f"{report.name}: {describe_size(report.size_bytes)}, {report.architecture}, "

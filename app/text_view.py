@@ -12,7 +12,7 @@ from PySide6.QtGui import QColor, QTextCursor
 from PySide6.QtWidgets import QPlainTextEdit, QTextEdit, QWidget
 
 from app import theme
-from app.jobs import TextPage
+from core.extract.render import TextPage
 
 
 class TextView(QPlainTextEdit):

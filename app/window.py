@@ -102,6 +102,9 @@ class MainWindow(QMainWindow):
         self.status_area = StatusArea(engine)
         self.statusBar().addPermanentWidget(self.status_area, 1)
         self.tray: Tray | None = None
+        #: In the background service closing the window leaves Kenning running (the tray's
+        #: Quit ends it); on its own, closing the window quits.
+        self.keeps_running = False
         self._keep_preview = False
         self.quick_box = QuickSearch()
         self.quick_box.submitted.connect(self.search_for)
@@ -354,5 +357,8 @@ class MainWindow(QMainWindow):
         self.save_layout()
         self.quick_box.close()
         if self.tray is not None:
-            self.tray.hide()
+            if self.keeps_running:
+                self.tray.say_still_running()
+            else:
+                self.tray.hide()
         super().closeEvent(event)

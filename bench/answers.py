@@ -38,12 +38,12 @@ sys.path.insert(0, str(ROOT))
 
 import core.answer.sources  # noqa: E402
 from core.answer.answerer import NOT_FOUND_TEXT, Answerer, build_messages, select_sources  # noqa: E402
-from core.answer.support import sentence_spans  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402
 from core.index.indexer import Indexer  # noqa: E402
 from core.models.interface import GenerationSettings  # noqa: E402
 from core.services import load_default_or_chosen_model  # noqa: E402
 from core.store.database import Store  # noqa: E402
+from core.text.sentences import sentence_spans  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval" / "docugami_sec10q"
 CACHE = ROOT / "bench" / ".cache" / "docugami_sec10q"  # shared with bench/retrieval.py

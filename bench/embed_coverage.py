@@ -37,17 +37,18 @@ from core.extract.worker import IsolatedExtractor  # noqa: E402
 from core.index.indexer import EMBED_BATCH_CHUNKS, Indexer, embedding_input  # noqa: E402
 from core.models.default_model import default_model_path  # noqa: E402
 from core.models.llama.unified import UnifiedModel  # noqa: E402
-from core.store.chunks import PendingChunk  # noqa: E402
+from core.store.chunks import Chunks, PendingChunk  # noqa: E402
 from core.store.database import Store  # noqa: E402
+from core.store.files import Files  # noqa: E402
 from tests.docs_factory import make_docx, make_html, make_pdf  # noqa: E402
 
 CORPUS = REPO.parent / "shared" / "eval" / "medline" / "corpus.jsonl"
 
 
-class FileByFileStore(Store):
+class FileByFileChunks(Chunks):
     """The baseline order: all of one file's chunks, then the next file's."""
 
-    def chunks_needing_vectors(
+    def needing_vectors(
         self, model_id: str, limit: int, focus: Sequence[str] = ()
     ) -> list[PendingChunk]:
         table = self.vec_table(model_id)
@@ -63,6 +64,13 @@ class FileByFileStore(Store):
             PendingChunk(int(a), int(b), str(c), str(d), str(e), int(n))
             for a, b, c, d, e, n in rows
         ]
+
+
+def file_by_file(store: Store) -> Store:
+    """``store`` with its chunks part handing out chunks in the baseline order."""
+    store.chunks = FileByFileChunks(store.conn, store.path)
+    store.files = Files(store.conn, store.chunks)
+    return store
 
 
 def abstracts(count: int) -> list[str]:
@@ -107,7 +115,7 @@ class CoverageRun:
 
     def __init__(self, name: str, store: Store, model: UnifiedModel) -> None:
         self.name, self.store, self.model = name, store, model
-        self.table = store.ensure_model(model.model_id, model.dim)
+        self.table = store.chunks.ensure_model(model.model_id, model.dim)
         self.files = store.count("SELECT count(*) FROM files WHERE state = 'extracted'")
         self.elapsed = 0.0
         self.curve: list[tuple[float, float]] = [(0.0, self.covered_share())]
@@ -125,14 +133,14 @@ class CoverageRun:
         """One model batch, timed the way Indexer.embed_pending does it (fetch + embed + store)."""
         start = time.perf_counter()
         if not self.queue:
-            self.queue = self.store.chunks_needing_vectors(self.model.model_id, 256)
+            self.queue = self.store.chunks.needing_vectors(self.model.model_id, 256)
         if not self.queue:
             self.finished = True
             return
         batch, self.queue = self.queue[:batch_chunks], self.queue[batch_chunks:]
         texts = [embedding_input(c.title, c.heading, c.text) for c in batch]
         vectors = self.model.embed_documents(texts)
-        self.store.add_vectors(self.model.model_id, [c.id for c in batch], vectors)
+        self.store.chunks.add_vectors(self.model.model_id, [c.id for c in batch], vectors)
         self.elapsed += time.perf_counter() - start
         self.curve.append((self.elapsed, self.covered_share()))
 
@@ -172,7 +180,7 @@ def main() -> None:
 
         runs = [
             CoverageRun("breadth-first", Store.open(work / "first.db"), model),
-            CoverageRun("file-by-file", FileByFileStore.open(work / "second.db"), model),
+            CoverageRun("file-by-file", file_by_file(Store.open(work / "second.db")), model),
         ]
         while not all(r.finished for r in runs):
             for run in runs:

@@ -36,7 +36,8 @@ from core.models.interface import TextModel  # noqa: E402
 from core.models.profiles import GENERIC  # noqa: E402
 from core.search.retrieval import search  # noqa: E402
 from core.services import load_default_or_chosen_model  # noqa: E402
-from core.store.database import Store, text_hash  # noqa: E402
+from core.store.chunks import text_hash  # noqa: E402
+from core.store.database import Store  # noqa: E402
 from core.store.vectors import EXACT_SCAN_LIMIT, bits_table_for  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
@@ -59,12 +60,11 @@ class FixedQueryModel(TextModel):
     def count_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def embed_documents(self, texts):  # type: ignore[no-untyped-def]
-        raise NotImplementedError
-
-    def embed_query(self, text: str) -> np.ndarray:
-        v = self.rng.standard_normal(DIM).astype(np.float32)
-        return v / np.linalg.norm(v)
+    def embed_batch(self, texts, *, query=False):  # type: ignore[no-untyped-def]
+        if not query:
+            raise NotImplementedError
+        v = self.rng.standard_normal((len(texts), DIM)).astype(np.float32)
+        return v / np.linalg.norm(v, axis=1, keepdims=True)
 
     def chat_stream(self, messages, settings=None, cancel=None):  # type: ignore[no-untyped-def]
         raise NotImplementedError
@@ -87,8 +87,8 @@ def build(size: int, texts: list[str]) -> Path:
     db.parent.mkdir(parents=True, exist_ok=True)
     store = Store.open(db)
     model = FixedQueryModel()
-    table = store.ensure_model(model.model_id, DIM)
-    folder = store.add_folder(Path("/bench"))
+    table = store.chunks.ensure_model(model.model_id, DIM)
+    folder = store.folders.add(Path("/bench"))
     vocab = " ".join(texts).split()
     rng = random.Random(1)
     rows_per_file = 10

@@ -1,8 +1,8 @@
 """Plots for docs/: search latency against collection size, and embedding throughput against
 the raw prompt-processing rate.
 
-- ``docs/latency.png``: p50 and p95 per search mode, from the latest table of the "Search
-  latency" section of docs/benchmarks.md whose first column is ``chunks`` (rows like
+- ``docs/latency.png``: p50 and p95 per search mode, from the latest table of the search
+  latency section of docs/benchmarks.md whose first column is ``chunks`` (rows like
   ``| 100,000 | after | 109 / 193 ms | ... |``), or from a JSON file
   ``{"series": {"keywords": {"sizes": [...], "p50": [...], "p95": [...]}, ...}}``.
 - ``docs/throughput.png``: the raw rate, the pipeline end to end and its embedding calls
@@ -26,14 +26,14 @@ from typing import Any
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO / "docs" / "benchmarks.md"
-LATENCY_SECTION = "## Search latency"
+LATENCY_SECTION = "## How long does a search take"
 _CELL = re.compile(r"^\s*([\d.]+)\s*/\s*([\d.]+)\s*ms\s*$")
 
 Series = dict[str, dict[str, list[float]]]
 
 
 def latency_from_markdown(text: str) -> Series:
-    """The latest table of the "Search latency" section whose first column is ``chunks``:
+    """The latest table of the search latency section whose first column is ``chunks``:
     one series per mode (and per run, when the table has a ``run`` column)."""
     start = text.find(LATENCY_SECTION)
     if start < 0:

@@ -51,7 +51,7 @@ def build_tree(root: Path, files: int) -> list[Path]:
 
 def record_as_indexed(store: Store, root: Path, paths: list[Path]) -> None:
     """What the database holds after a finished index, minus chunks (not read by a scan)."""
-    folder_id = store.add_folder(root)
+    folder_id = store.folders.add(root)
     with store.conn:
         for path in paths:
             st = path.stat()

@@ -34,7 +34,7 @@ from core.config import AppPaths, Settings  # noqa: E402
 from core.index.indexer import Indexer  # noqa: E402
 from core.search.fusion import fuse, fuse_guarded, gate_dense_only, query_dense_weight  # noqa: E402
 from core.search.query import parse_query  # noqa: E402
-from core.search.retrieval import filter_sql, lexical_ids, nearest_by_meaning  # noqa: E402
+from core.search.retrieval import file_filter, lexical_ids, nearest_by_meaning  # noqa: E402
 from core.services import load_default_or_chosen_model  # noqa: E402
 from core.store.database import Store  # noqa: E402
 
@@ -125,15 +125,13 @@ def evaluate(name: str, model, weights: list[float], max_queries: int | None,
     file_of_chunk = {
         int(cid): int(fid) for cid, fid in store.rows("SELECT id, file_id FROM chunks")
     }
-    table = store.vec_table(model.model_id)
+    table = store.chunks.vec_table(model.model_id)
     runs = []  # per query: (qrels, lexical ids, nearest (id, similarity))
     for q in queries:
         parsed = parse_query(_plain(q["text"]))
-        where, args = filter_sql(parsed)
-        lexical = lexical_ids(store, parsed, where, args, DEPTH)
-        nearest = (
-            nearest_by_meaning(store, parsed, model, table, where, args, DEPTH) if table else []
-        )
+        files = file_filter(parsed)
+        lexical = lexical_ids(store, parsed, files, DEPTH)
+        nearest = nearest_by_meaning(store, parsed, model, table, files, DEPTH) if table else []
         runs.append((qrels[q["_id"]], lexical, nearest))
 
     profile = model.profile

@@ -241,7 +241,7 @@ def _run_quietly(home: Path, argv: list[str], tally: Tally) -> None:
 def _check_failures(database: Path, tally: Tally) -> None:
     """No file that reads fine is marked failed, except for having changed while read."""
     store = Store.open(database)
-    failed = [(p, e) for p, s, e in store.failures() if s == "failed"]
+    failed = [(p, e) for p, s, e in store.files.failures() if s == "failed"]
     store.close()
     changing = 0
     for path, error in failed:
@@ -268,7 +268,7 @@ def _check_index(database: Path, folders: list[Path], workdir: Path, tally: Tall
     vectors = vector_count(store, model_id)
     with_chunks = store.count("SELECT count(DISTINCT file_id) FROM chunks")
     read = store.count("SELECT count(*) FROM files WHERE state IN ('extracted', 'embedded')")
-    counts = store.state_counts()
+    counts = store.files.state_counts()
     print(f"final index: {counts}, {chunks} chunks, {fts} full-text rows, {vectors} vectors, "
           f"{with_chunks} files with chunks")
     if not (chunks == fts == vectors and with_chunks == read):

@@ -61,7 +61,7 @@ def build(size: int, kind: str) -> Path:
     partial = db.with_suffix(".partial")
     partial.unlink(missing_ok=True)
     store = Store.open(partial)
-    table = store.ensure_model(f"bench-{kind}", DIM)
+    table = store.chunks.ensure_model(f"bench-{kind}", DIM)
     bits = bits_table_for(table)
     basis = basis_for()
     for start in range(0, size, BATCH):
@@ -132,7 +132,7 @@ def main() -> None:
             db = build(size, kind)
             built = time.perf_counter() - started
             store = Store.open(db)
-            found_table = store.vec_table(f"bench-{kind}")
+            found_table = store.chunks.vec_table(f"bench-{kind}")
             assert found_table is not None
             table: str = found_table
             conn = store.conn

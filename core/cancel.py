@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import ctypes
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 
 class Cancelled(Exception):
@@ -42,8 +43,8 @@ class Preempted(Exception):
 
 
 class PassInterrupt:
-    """A flag that stops a model pass between two of its steps. It lives in C memory, one
-    byte then a NUL, so native code reads it without Python: a pass pays nothing for it.
+    """A flag that stops a model pass between two of its steps. It lives in plain memory,
+    one byte then a NUL, so native code reads it without Python: a pass pays nothing for it.
 
     >>> interrupt = PassInterrupt()
     >>> interrupt.set()
@@ -52,21 +53,23 @@ class PassInterrupt:
     """
 
     def __init__(self) -> None:
-        self._cell = ctypes.create_string_buffer(2)
+        # numpy owns the memory; core/models/llama/bindings hands its address to llama.cpp.
+        self._cell = np.zeros(2, dtype=np.uint8)
 
     def set(self) -> None:
-        self._cell[0] = b"\x01"
+        self._cell[0] = 1
 
     def clear(self) -> None:
-        self._cell[0] = b"\x00"
+        self._cell[0] = 0
 
     @property
     def is_set(self) -> bool:
-        return self._cell[0] != b"\x00"
+        return bool(self._cell[0])
 
     @property
-    def address(self) -> int:
-        return ctypes.addressof(self._cell)
+    def cell(self) -> np.ndarray:
+        """The flag's memory as native code reads it: the flag's byte, then 0."""
+        return self._cell
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,8 @@ from pathlib import Path
 from core.config import AppPaths, Settings
 from core.models.interface import TextModel
 from core.store.clean_close import forget_clean_close
-from core.store.database import (
-    DatabaseDamaged,
-    ReadOnlyIndex,
-    Store,
-    folder_list_path,
-    remembered_folders,
-)
+from core.store.database import DatabaseDamaged, ReadOnlyIndex, Store
+from core.store.folders import folder_list_path, remembered_folders
 
 log = logging.getLogger(__name__)
 
@@ -113,7 +108,7 @@ LATE_CHUNKING_PASS = 512
 def embed_pass_tokens(settings: Settings) -> int:
     """Tokens of one embedding pass: what a chunk needs, no more. A decoder's embed context
     costs about 1 MB per pass token (gemma's 262k-entry vocabulary), and embedding runs as
-    fast in passes of one chunk as of two (docs/benchmarks.md, "Memory")."""
+    fast in passes of one chunk as of two (docs/benchmarks.md, memory while indexing)."""
     needed = settings.chunk_tokens + EMBED_CONTEXT_ALLOWANCE
     return max(needed, LATE_CHUNKING_PASS) if settings.late_chunking else needed
 
@@ -250,7 +245,7 @@ class Services:
             os.replace(listed, folder_list_path(aside))
         store = Store.open(database)
         for folder, priority in folders:
-            store.add_folder(Path(folder), priority)
+            store.folders.add(Path(folder), priority)
         again = (
             f"Your {len(folders)} folder(s) will be indexed again."
             if folders

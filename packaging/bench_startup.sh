@@ -2,18 +2,21 @@
 # Start-up to first search result: the frozen bundle against the same program run from source,
 # on one index of the sample documents, alternating runs so machine load hits both alike.
 #   packaging/bench_startup.sh [frozen-binary] [source-kenning] [runs]
-# Defaults: packaging/build/dist/kenning/kenning, /work/venv/bin/kenning, 5 runs.
+# Defaults: packaging/build/dist/kenning/kenning, .venv/bin/kenning (the environment tests/run.sh
+# makes), 5 runs. Prints the date, the commit and the load with the figures.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 FROZEN="${1:-$ROOT/packaging/build/dist/kenning/kenning}"
-SOURCE="${2:-/work/venv/bin/kenning}"
+SOURCE="${2:-$ROOT/.venv/bin/kenning}"
 RUNS="${3:-5}"
 WORK="$(mktemp -d)"
 trap 'rm -rf "$WORK"' EXIT
 cp -r "$ROOT/resources/samples/documents" "$WORK/docs"
 "$FROZEN" --home "$WORK/home" index "$WORK/docs" > /dev/null 2>&1
 
+date -u
+git -C "$ROOT" rev-parse --short HEAD
 uptime
 python3 - "$FROZEN" "$SOURCE" "$WORK/home" "$RUNS" <<'PY'
 import json, statistics, subprocess, sys, time

@@ -9,6 +9,9 @@ import pytest
 
 # GUI tests never need a display.
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# Each command runs in its own process unless a test is about the background service (those
+# clear this): a service started by one test must not answer another's commands.
+os.environ.setdefault("KENNING_NO_SERVICE", "1")
 
 
 @pytest.fixture

@@ -57,15 +57,13 @@ class FakeModel(TextModel):
     def count_tokens(self, text: str) -> int:
         return len(_TOKEN.findall(text))
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        self.embedded_texts += len(texts)
+    def embed_batch(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        if not query:
+            self.embedded_texts += len(texts)
         vectors = np.zeros((len(texts), self.dim), dtype=np.float32)
         for row, text in enumerate(texts):
             vectors[row] = self._bag_of_words(text)
         return vectors
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._bag_of_words(text)
 
     def chat_stream(
         self,

@@ -21,7 +21,7 @@ def assert_consistent(store: Store, model_id: str) -> None:
     assert (
         store.count("SELECT count(*) FROM chunks WHERE file_id NOT IN (SELECT id FROM files)") == 0
     )
-    table = store.vec_table(model_id)
+    table = store.chunks.vec_table(model_id)
     if table is None:
         return
     assert (
@@ -44,7 +44,7 @@ def assert_consistent(store: Store, model_id: str) -> None:
 
 
 def vector_count(store: Store, model_id: str) -> int:
-    table = store.vec_table(model_id)
+    table = store.chunks.vec_table(model_id)
     return store.count(f"SELECT count(*) FROM {table}") if table else 0
 
 

@@ -44,9 +44,11 @@ class CountingModel(FakeModel):
         super().__init__()
         self.log = log
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_batch(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        if query:
+            return super().embed_batch(texts, query=True)
         time.sleep(EMBED_PAUSE_S)
-        vectors = super().embed_documents(texts)
+        vectors = super().embed_batch(texts)
         self.log.note("embed", len(texts))
         return vectors
 

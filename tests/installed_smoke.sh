@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 PYTHON=${PYTHON:-python3}
 WORK=$(mktemp -d)
-trap 'rm -rf "$WORK"' EXIT
+# The background service the first command starts must not outlive the test.
+trap '[ -x "$WORK/venv/bin/kenning" ] && KENNING_HOME="$WORK/home" "$WORK/venv/bin/kenning" service stop >/dev/null 2>&1; rm -rf "$WORK"' EXIT
 cd "$WORK"
 
 "$PYTHON" -m pip wheel -q --no-deps "$ROOT" -w wheel
@@ -24,12 +25,19 @@ step "model list --json"
 "$KENNING" model list --json | venv/bin/python -c "import json,sys; d=json.load(sys.stdin); assert d['models'], d"
 SAMPLES=$(venv/bin/python -c "from core.resources import resource; print(resource('samples', 'documents'))")
 case "$SAMPLES" in "$ROOT"*) echo "resources came from the checkout, not the install"; exit 1;; esac
-step "index the sample documents"
+step "index the sample documents (starts the background service)"
 "$KENNING" index "$SAMPLES" > index.log 2>&1 || { cat index.log; exit 1; }
+step "service status"
+"$KENNING" service status
+"$KENNING" index --wait > index.log 2>&1 || { cat index.log; exit 1; }
 step "search"
 "$KENNING" search --json "notice before leaving" | venv/bin/python -c "import json,sys; d=json.load(sys.stdin); assert d['hits'], d"
 step "ask"
 "$KENNING" ask --json "How much notice must the tenant give?" | venv/bin/python -c "import json,sys; d=json.load(sys.stdin); assert 'found' in d, d"
+step "service stop, then a command on its own"
+"$KENNING" service stop
+if "$KENNING" service status > /dev/null; then echo "the service should have stopped"; exit 1; fi
+"$KENNING" --no-service search --json "notice before leaving" | venv/bin/python -c "import json,sys; d=json.load(sys.stdin); assert d['hits'] and d['semantic'], d"
 step "integrate install --dry-run"
 "$KENNING" integrate install --dry-run > /dev/null
 step "the window, offscreen, without Qt warnings"

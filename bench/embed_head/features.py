@@ -37,11 +37,12 @@ from core.config import AppPaths, Settings  # noqa: E402
 from core.index.indexer import Indexer  # noqa: E402
 from core.models.default_model import default_model_path  # noqa: E402
 from core.models.embed_recipe import rms_rows  # noqa: E402
+from core.models.llama.bindings import copy_tensor as _copy_tensor  # noqa: E402
 from core.models.llama.bindings import tensor_name  # noqa: E402
 from core.models.llama.embed_input import EmbedInput  # noqa: E402
-from core.models.llama.unified import UnifiedModel, _copy_tensor  # noqa: E402
+from core.models.llama.unified import UnifiedModel  # noqa: E402
 from core.search.query import parse_query  # noqa: E402
-from core.search.retrieval import filter_sql, lexical_ids  # noqa: E402
+from core.search.retrieval import file_filter, lexical_ids  # noqa: E402
 from core.services import embed_pass_tokens  # noqa: E402
 from core.store.database import Store  # noqa: E402
 
@@ -158,7 +159,7 @@ def cache_eval(name: str, max_docs: int | None) -> Path:
     store = Store.open(db)
     chunk_ids: list[int] = []
     feats: dict[int, list[np.ndarray]] = {layer: [] for layer in LAYERS}
-    add_vectors = store.add_vectors
+    add_vectors = store.chunks.add_vectors
 
     def recording(model_id: str, ids: Any, vectors: np.ndarray) -> None:
         taken = model.take()
@@ -168,7 +169,7 @@ def cache_eval(name: str, max_docs: int | None) -> Path:
             feats[layer].append(taken[layer])
         add_vectors(model_id, ids, vectors)
 
-    store.add_vectors = recording  # type: ignore[method-assign]
+    store.chunks.add_vectors = recording  # type: ignore[method-assign]
     indexer = Indexer(store, model, Settings(use_gitignore=False))
     indexer.add_folder(folder)
     started = time.perf_counter()
@@ -185,8 +186,7 @@ def cache_eval(name: str, max_docs: int | None) -> Path:
     lexical, qids = [], []
     for q in queries:
         parsed = parse_query(plain_query(q["text"]))
-        where, args = filter_sql(parsed)
-        lexical.append(lexical_ids(store, parsed, where, args, DEPTH))
+        lexical.append(lexical_ids(store, parsed, file_filter(parsed), DEPTH))
         model.embed_query(parsed.semantic_text)
         qids.append(q["_id"])
     qfeats = model.take()

@@ -30,17 +30,19 @@ from core.answer.support import (
     EMBEDDING_WEIGHT,
     Similarity,
     best_support,
-    content_words,
     contradicts,
     evidence_spans,
     overlap,
     unbacked_figures,
 )
 from core.cancel import Cancelled, CancelToken
-from core.models.interface import ChatMessage, GenerationSettings, TextModel
+from core.models.interface import ChatMessage, Embedder, GenerationSettings, TextModel
 from core.search.query import parse_query
 from core.search.retrieval import search
 from core.store.database import Store
+from core.text.sentences import ends_like_sentence
+from core.text.words import content_words
+from core.text.words import words as split_words
 from core.types import Answer, Citation, Hit
 
 NOT_FOUND_TEXT = "I could not find this in your files."
@@ -65,7 +67,6 @@ QUOTE_CONTRADICTION_PENALTY = 0.5
 SMALL_MODEL_PARAMETERS = 1_000_000_000
 ANSWER_MODES = ("auto", "quote", "write")
 
-_ENDS_SENTENCE = re.compile(r"[.!?:;][\"”’')\]]*$")
 _CONTROL = re.compile(r"<\s*/?\s*(source|start_of_turn|end_of_turn|\|[a-z_]+\|)[^>]*>", re.I)
 
 
@@ -239,7 +240,7 @@ def with_previous_question(question: str, history: Sequence[tuple[str, str]]) ->
 
 def _plain_words(text: str) -> str:
     """A question is words, not query syntax: quotes, minus signs and colons are not operators."""
-    return " ".join(re.findall(r"\w+", text))
+    return " ".join(split_words(text))
 
 
 def has_evidence(question: str, sources: list[Source]) -> bool:
@@ -395,7 +396,7 @@ def _quoted(source: Source, start: int, end: int) -> CheckedAnswer:
     text = source.text[start:end]
     quote = " ".join(text.split())
     cut_short = end == len(source.text) and source.end < source.hit.end
-    if cut_short and not _ENDS_SENTENCE.search(quote):
+    if cut_short and not ends_like_sentence(quote):
         quote += "…"  # the source was cut to its budget mid-sentence; the file goes on
     citation = Citation(source.n, source.hit.path, source.hit.page, source.start + start,
                         source.start + end, text, source.hit.chunk_id, source.hit.location)
@@ -413,7 +414,7 @@ def _evidence(text: str) -> str:
     return " ".join(text[s:e] for s, e in evidence_spans(text))
 
 
-def embedding_similarity(model: TextModel) -> Similarity:
+def embedding_similarity(model: Embedder) -> Similarity:
     """Cosine similarity between a claim and candidate spans with the model's own embeddings;
     vectors are kept for the answer's lifetime, so each span is embedded once."""
     vectors: dict[str, np.ndarray] = {}

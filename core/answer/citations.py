@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-from core.answer.support import ends_in_abbreviation, is_list_marker, next_visible
+from core.text.sentences import ends_in_abbreviation, is_list_marker, next_visible
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 _PREFIX = re.compile(r"\[\d*(?:\s*,\s*\d*)*$")

@@ -29,9 +29,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.answer.sources import Source
-from core.answer.support import content_words, evidence_spans, overlap
+from core.answer.support import evidence_spans, overlap
 from core.cancel import CancelToken
-from core.models.interface import TextModel
+from core.models.interface import ChatModel
+from core.text.words import content_words
 
 #: Candidates read per question: about two model passes of 512 tokens on two cores.
 READ_AT_MOST = 8
@@ -100,7 +101,7 @@ def candidates(question: str, sources: Sequence[Source]) -> list[Candidate]:
     return [candidate for _, _, candidate in found]
 
 
-def read(model: TextModel, question: str, sources: Sequence[Source],
+def read(model: ChatModel, question: str, sources: Sequence[Source],
          cancel: CancelToken | None = None, at_most: int = READ_AT_MOST) -> list[Reading]:
     """The candidates of ``sources`` read by ``model`` for ``question``, most likely to answer
     first. Raises ``Cancelled`` when ``cancel`` is set while reading."""

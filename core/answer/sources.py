@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from core.answer.support import content_words, overlap, sentence_spans
+from core.answer.support import overlap
 from core.models.interface import TextModel
+from core.text.sentences import sentence_spans
+from core.text.words import content_words
 from core.types import Hit
 
 MAX_SOURCES = 5

@@ -1,4 +1,4 @@
-"""Finding the passage that supports a claim: sentence spans and how well they back a sentence.
+"""Finding the passage that supports a claim: which sentences may, and how well they back it.
 
 Scores are lexical (content words shared, with light stemming) so they are fast, exact and
 explainable; an optional embedding similarity (the model's, passed in by the answer module)
@@ -14,9 +14,10 @@ the numbers a claim states that its source does not.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
-from core.search.query import STOPWORDS
+from core.text.sentences import sentence_spans
+from core.text.words import STOPWORDS, content_words, stem
 
 # Text that addresses an AI rather than stating facts ("ignore previous instructions...").
 # Such sentences stay visible in the source but never count as support for an answer.
@@ -26,12 +27,6 @@ _INSTRUCTION = re.compile(
     r"new instructions)\b",
     re.IGNORECASE | re.DOTALL,
 )
-# A sentence ends at . ! or ? followed by space, or at a blank line; a single line break is
-# only layout (PDF lines, wrapped paragraphs) and never ends one. "2.5" stays whole.
-_SENTENCE = re.compile(r"(?:[^.!?\n]|\n(?![ \t]*\n)|[.!?](?!\s|$))+(?:[.!?]+|\n[ \t]*\n|$)")
-_WORD = re.compile(r"\w+")
-_VISIBLE = re.compile(r"\S")
-_LIST_MARKER = re.compile(r"\(?(\d{1,3}|[a-zA-Z]|[ivxIVX]{1,4})[.)]")
 _NEGATION = frozenset(("not", "no", "never", "nor", "neither", "without", "cannot", "none"))
 # A number as written: "60", "$1,250.5", "5%", "-1" (not the 4 of "Q4" or a 2 inside "v2.1a").
 # A minus sign counts when it stands before the digits ("-1", "(−2)"), not between two
@@ -77,53 +72,6 @@ EMBEDDING_WEIGHT = 0.5
 Similarity = Callable[[str, Sequence[str]], Sequence[float]]
 
 
-def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
-    """(start, end) of each sentence or line in ``text``, trimmed of surrounding space. A
-    full stop after an abbreviation ("U.S. federal") or a list number ("1. Revenue") does
-    not end one."""
-    pending: int | None = None  # start of a sentence carried on into the next match
-    for match in _SENTENCE.finditer(text):
-        start, end = match.start(), match.end()
-        while start < end and text[start].isspace():
-            start += 1
-        while end > start and text[end - 1].isspace():
-            end -= 1
-        if pending is not None:
-            start, pending = pending, None
-        if end < len(text) and (is_list_marker(text[start:end]) or ends_in_abbreviation(
-                text[start:end], next_visible(text, end))):
-            pending = start
-            continue
-        if end - start > 1 and _WORD.search(text, start, end):
-            yield start, end
-    if pending is not None and _WORD.search(text, pending):
-        yield pending, len(text.rstrip())
-
-
-def next_visible(text: str, pos: int) -> str:
-    """The first character of ``text`` from ``pos`` on that is not white space ("" if none)."""
-    match = _VISIBLE.search(text, pos)
-    return match.group() if match else ""
-
-
-def ends_in_abbreviation(sentence: str, following: str) -> bool:
-    """Whether ``sentence``'s final full stop belongs to an abbreviation or an initial that
-    the text goes on from ("U.S. federal", "Inc. reported", "No. 5"): the word before it is
-    short or dotted, and ``following`` (the next visible character) is lower case or a
-    digit."""
-    if not sentence.endswith(".") or sentence.endswith(".."):
-        return False
-    if not (following.islower() or following.isdigit()):
-        return False
-    word = sentence[:-1].rsplit(None, 1)[-1] if sentence[:-1].strip() else ""
-    return bool(word) and ("." in word or (word.isalpha() and len(word) <= 3))
-
-
-def is_list_marker(sentence: str) -> bool:
-    """A bare list number or letter ("1.", "b)", "(iv)"): it starts the sentence after it."""
-    return _LIST_MARKER.fullmatch(sentence.strip()) is not None
-
-
 def looks_like_instruction(sentence: str) -> bool:
     return _INSTRUCTION.search(sentence) is not None
 
@@ -140,22 +88,6 @@ def evidence_spans(text: str) -> list[tuple[int, int]]:
         if start >= tainted_until:
             kept.append((start, end))
     return kept
-
-
-def content_words(text: str) -> set[str]:
-    """Lower-cased, lightly stemmed words that carry meaning (no stopwords)."""
-    return {_stem(w) for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) > 1}
-
-
-def _stem(word: str) -> str:
-    for suffix in ("ingly", "edly", "ing", "ied", "ies", "ed", "es", "ly", "s"):
-        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
-            word = word[: -len(suffix)]
-            break
-    # "give", "gives" and "giving" meet at "giv"; "notice" and "noticed" at "notic".
-    if word.endswith("e") and len(word) >= 4:
-        word = word[:-1]
-    return word
 
 
 def overlap(claim_words: set[str], passage_words: set[str]) -> float:
@@ -323,7 +255,7 @@ def _first_positions(tokens: list[str]) -> dict[str, int]:
     for i, token in enumerate(tokens):
         if token in STOPWORDS or len(token) < 2 or token in _NEGATION:
             continue
-        stem = _stem(token)
-        counts[stem] = counts.get(stem, 0) + 1
-        positions.setdefault(stem, i)
+        root = stem(token)
+        counts[root] = counts.get(root, 0) + 1
+        positions.setdefault(root, i)
     return {w: p for w, p in positions.items() if counts[w] == 1}

@@ -5,5 +5,7 @@ OK = 0
 ERROR = 1
 #: The command line itself was wrong (an unknown folder, a bad option, no display for a window).
 USAGE = 2
+#: ``kenning service status``: the background service is not running.
+NOT_RUNNING = 3
 #: Stopped by Ctrl+C (128 + SIGINT, as shells report it); work done so far is kept.
 INTERRUPTED = 130

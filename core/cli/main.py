@@ -23,6 +23,7 @@ from types import FrameType
 from typing import TYPE_CHECKING
 
 from core.answer.answerer import WORDING_SET_ASIDE, Answerer
+from core.background.protocol import connect
 from core.cancel import CancelToken
 from core.cli import exit_codes
 from core.cli.ask_folder import (
@@ -41,6 +42,15 @@ from core.cli.output import (
     print_sources,
     status_json,
     terminal_safe,
+)
+from core.cli.service import (
+    add_service_parser,
+    describe_service,
+    run_remote,
+    run_service_command,
+    service_client,
+    service_status,
+    service_wanted,
 )
 from core.config import AppPaths, Settings
 from core.search.handover import HANDOVER_NOTE, PreviousVectorsModel
@@ -62,8 +72,8 @@ from core.store.database import (
 )
 
 if TYPE_CHECKING:
+    from core.background.server import WindowPort
     from core.index.indexer import Indexer
-
 
 
 def _version() -> str:
@@ -90,6 +100,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "the model still writes answers")
     parser.add_argument("--threads", type=int,
                         help="CPU threads for the model and files read at once (default: all)")
+    parser.add_argument("--no-service", action="store_true",
+                        help="run this command on its own, without the background service "
+                        "(also $KENNING_NO_SERVICE)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
     parser.add_argument("--version", action="version", version=f"kenning {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -101,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="stop after keyword indexing (meaning-based search comes later)",
     )
+    p.add_argument("--wait", action="store_true",
+                   help="with the background service: wait until embedding is done too")
 
     p = sub.add_parser("search", help="search the index")
     p.add_argument("query", help='words, "exact phrase", -excluded, dir:, ext:, after:, before:')
@@ -126,6 +141,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_model_parser(sub)
     add_integrate_parser(sub)
     add_ask_folder_parser(sub)
+    add_service_parser(sub)
     return parser
 
 
@@ -133,11 +149,14 @@ def main(
     argv: Sequence[str] | None = None,
     model_loader: ModelLoader | None = None,
     open_window: WindowOpener | None = None,
+    window: WindowPort | None = None,
+    program: Sequence[str] | None = None,
 ) -> int:
-    """Run one command; ``open_window`` (from the top layer, ``app.launch``) shows the window
-    for ``kenning`` alone and ``kenning ask-folder``."""
+    """Run one command. From the top layer (``app.launch``): ``open_window`` shows the window
+    for ``kenning`` alone and ``kenning ask-folder``; ``window`` lets the background service
+    show it; ``program`` is the command that runs Kenning (to start the service with)."""
     try:
-        return _run(argv, model_loader, open_window)
+        return _run(argv, model_loader, open_window, window, program)
     except BrokenPipeError:
         # The reader went away (``kenning search ... | head``): nothing more to say to it.
         # Python would complain when it flushes stdout at exit, so stdout goes nowhere now.
@@ -156,6 +175,8 @@ def _run(
     argv: Sequence[str] | None,
     model_loader: ModelLoader | None,
     open_window: WindowOpener | None,
+    window: WindowPort | None,
+    program: Sequence[str] | None,
 ) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -184,9 +205,19 @@ def _run(
         return run_model_command(args, paths, settings)
     if args.command == "integrate":  # writes file-manager entries only
         return run_integrate_command(args)
+    if args.command == "service":
+        return run_service_command(args, services, window, program)
+    if service_wanted(args, model_loader is not None) and args.command != "status":
+        client = service_client(args, paths, program)
+        if client is not None:
+            return run_remote(args, client)
     store: Store | None = None
     try:
-        store = services.open_store(read_only_ok=args.command in _READ_ONLY_COMMANDS)
+        if args.command == "status" and connect(paths) is not None:
+            # The service owns the writer; a status is a reader's business.
+            store = Store.open_reader(paths.database)
+        else:
+            store = services.open_store(read_only_ok=args.command in _READ_ONLY_COMMANDS)
         for notice in services.notices:
             print(notice, file=sys.stderr)
         handler = {
@@ -246,6 +277,12 @@ def _writer(args: argparse.Namespace,
     from core.index.writer_lock import one_writer
 
     def waiting() -> None:
+        service = connect(services.paths)
+        if service is not None:  # it holds the lock for as long as it runs
+            service.close()
+            print("The background service is looking after this library; waiting for it to "
+                  "stop (`kenning service stop`; Ctrl+C to stop waiting)...", file=sys.stderr)
+            return
         print(f"Another Kenning is {'indexing' if args.command != 'forget' else 'changing'} "
               "this library; waiting for it to finish (Ctrl+C to stop)...", file=sys.stderr)
 
@@ -268,7 +305,7 @@ def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:
         except NotADirectoryError as exc:
             print(f"kenning: {exc}", file=sys.stderr)
             return exit_codes.USAGE
-    if not store.folders():
+    if not store.folders.all():
         print("No folders yet. Add one: kenning index ~/Documents", file=sys.stderr)
         return exit_codes.USAGE
     cancel = CancelToken()
@@ -291,7 +328,7 @@ def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:
             "Stopped. Work done so far is kept; run `kenning index` to continue.", file=sys.stderr
         )
         return exit_codes.INTERRUPTED
-    counts = store.state_counts()
+    counts = store.files.state_counts()
     print(
         f"Indexed: {counts['embedded']} searchable by meaning, {counts['extracted']} by "
         f"keywords only, {counts['failed']} failed, {counts['skipped']} skipped."
@@ -390,9 +427,12 @@ def _printer(streamed: list[str]) -> Callable[[str], None]:
 
 def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> int:
     data = status_json(store, services)
+    service = service_status(services.paths)
+    data["service"] = service
     if args.json:
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return exit_codes.OK
+    print(describe_service(service))
     files = data["files"]
     assert isinstance(files, dict)
     print(f"Database: {data['database']}")
@@ -428,7 +468,7 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
 def cmd_retry(args: argparse.Namespace, services: Services, store: Store) -> int:
     """Read the files that failed again (after fixing them, or after an update)."""
     with _writer(args, services):
-        count = store.retry_failed()
+        count = store.files.retry_failed()
     if not count:
         print("Nothing to retry: no file failed.")
         return exit_codes.OK
@@ -441,7 +481,7 @@ def cmd_forget(args: argparse.Namespace, services: Services, store: Store) -> in
     code = exit_codes.OK
     folders = [resolved(path) for path in args.paths]
     with _writer(args, services):
-        removed = [store.remove_folder(folder) for folder in folders]
+        removed = [store.folders.remove(folder) for folder in folders]
     for path, was_removed in zip(args.paths, removed, strict=True):
         if was_removed:
             print(f"Removed {terminal_safe(str(path))} from the index (your files are untouched).")

@@ -158,7 +158,7 @@ def _use_embedder(args: argparse.Namespace, paths: AppPaths, settings: Settings)
     if args.json:
         print(json.dumps({"embedder": report.to_json()}, indent=2))
     else:
-        note = ("" if report.profile == "encoder" else
+        note = ("" if report.sentence_encoder else
                 f" Note: it is a '{report.profile}' model, not a sentence encoder; a BERT-family "
                 "embedder such as all-MiniLM-L6-v2 is what this setting is for.")
         print(f"Search now uses {report.name} ({report.architecture}, {report.quantization}, "

@@ -15,7 +15,8 @@ from tqdm import tqdm
 from core.cancel import Progress
 from core.index.reconcile import describe_left_out
 from core.services import Services
-from core.store.database import FILE_STATES, Store
+from core.store.database import Store
+from core.store.files import FILE_STATES
 from core.types import Answer, Citation, Hit
 
 _PHASE_LABEL = {"scan": "Scanning", "extract": "Reading files", "embed": "Embedding"}
@@ -97,11 +98,11 @@ def progress_line(progress: Progress, elapsed: float) -> str:
         rate = progress.done / elapsed
         line += f", {rate:,.1f} a second"
         if progress.total and progress.done < progress.total:
-            line += f", about {_duration((progress.total - progress.done) / rate)} left"
+            line += f", about {duration((progress.total - progress.done) / rate)} left"
     return line
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
     if seconds < 90:
         return f"{max(1, round(seconds))} s"
     if seconds < 90 * 60:
@@ -151,25 +152,25 @@ def _marked(hit: Hit, open_mark: str, close_mark: str) -> str:
 
 def status_json(store: Store, services: Services) -> dict[str, object]:
     folders = []
-    for folder_id, path in store.folders():
+    for folder_id, path in store.folders.all():
         folders.append(
-            {"path": path, "files": store.state_counts(folder_id),
-             **_left_out_json(store.skipped_kinds(folder_id))}
+            {"path": path, "files": store.files.state_counts(folder_id),
+             **_left_out_json(store.folders.skipped_kinds(folder_id))}
         )  # fmt: skip
-    counts: dict[str, int] = store.state_counts()
+    counts: dict[str, int] = store.files.state_counts()
     files: dict[str, int] = {state: counts[state] for state in FILE_STATES}
     files["total"] = sum(counts.values())
-    kinds = store.skipped_kinds()
+    kinds = store.folders.skipped_kinds()
     return {
         "database": str(services.paths.database),
         "folders": folders,
         "files": files,
         **_left_out_json(kinds),
         "left_out": describe_left_out(kinds),
-        "chunks": store.count("SELECT count(*) FROM chunks"),
-        "failures": [{"path": p, "state": s, "error": e} for p, s, e in store.failures()],
+        "chunks": store.chunks.count(),
+        "failures": [{"path": p, "state": s, "error": e} for p, s, e in store.files.failures()],
         "failures_total": counts.get("failed", 0) + counts.get("skipped", 0),
-        "notes": [{"path": p, "note": n} for p, n in store.notes()],
+        "notes": [{"path": p, "note": n} for p, n in store.files.notes()],
     }
 
 

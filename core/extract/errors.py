@@ -1,4 +1,4 @@
-"""The one exception every extractor raises for input it cannot handle, and the size guard."""
+"""The exceptions every extractor raises for input it cannot handle, and the size guard."""
 
 from __future__ import annotations
 
@@ -11,6 +11,19 @@ class ExtractionError(Exception):
     >>> str(ExtractionError("empty file"))
     'empty file'
     """
+
+
+class NothingToRead(ExtractionError):
+    """The file holds nothing to read (empty, or only blank space): the indexer records it as
+    skipped rather than failed, since nothing is wrong with it.
+
+    >>> isinstance(NothingToRead("empty file"), ExtractionError)
+    True
+    """
+
+
+class OverSizeCap(ExtractionError):
+    """The file is larger than its type's size cap: skipped, not failed (the cap is a choice)."""
 
 
 def describe_size(n_bytes: int) -> str:
@@ -39,9 +52,9 @@ def checked_size(path: Path, max_bytes: int) -> int:
     if not path.is_file():
         raise ExtractionError("not a regular file")
     if stat.st_size == 0:
-        raise ExtractionError("empty file")
+        raise NothingToRead("empty file")
     if stat.st_size > max_bytes:
-        raise ExtractionError(f"file is larger than the size cap ({describe_size(max_bytes)})")
+        raise OverSizeCap(f"file is larger than the size cap ({describe_size(max_bytes)})")
     return stat.st_size
 
 
@@ -54,9 +67,9 @@ def read_capped(path: Path, max_bytes: int) -> bytes:
     except OSError as error:
         raise ExtractionError(describe_os_error(error)) from error
     if len(data) > max_bytes:
-        raise ExtractionError(f"file is larger than the size cap ({describe_size(max_bytes)})")
+        raise OverSizeCap(f"file is larger than the size cap ({describe_size(max_bytes)})")
     if not data:
-        raise ExtractionError("empty file")
+        raise NothingToRead("empty file")
     return data
 
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.extract.decode import decode_text
-from core.extract.errors import ExtractionError, read_capped
+from core.extract.errors import NothingToRead, read_capped
 from core.extract.text_headings import (
     latex_headings,
     markdown_headings,
@@ -91,7 +91,7 @@ def extract_text(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Document:
     """
     text = normalise_newlines(decode_text(read_capped(path, max_bytes)))
     if not text.strip():
-        raise ExtractionError("empty file (only blank space)")
+        raise NothingToRead("empty file (only blank space)")
     kind, find_headings = _KINDS.get(path.suffix.lower(), ("text", _no_headings))
     headings, title = find_headings(text)
     if title is None and headings:

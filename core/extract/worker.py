@@ -25,6 +25,7 @@ from pathlib import Path
 from types import TracebackType
 
 from core.extract import ExtractionError, extract
+from core.extract.errors import NothingToRead, OverSizeCap
 from core.types import Document
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -33,6 +34,11 @@ DEFAULT_TIMEOUT_S = 120.0
 QUEUE_DEPTH = 2
 
 _CRASHED = "the file reader crashed on this file; it may be damaged"
+# The kinds of ExtractionError the indexer decides by, sent by name across the pipe (a
+# reason's type must survive the trip; its text is for the user).
+_KINDS: dict[str, type[ExtractionError]] = {
+    kind.__name__: kind for kind in (NothingToRead, OverSizeCap, ExtractionError)
+}
 # How a child ends when an interrupt (Ctrl+C in a terminal reaches the whole process group)
 # stops it: by SIGINT, or on Windows with STATUS_CONTROL_C_EXIT.
 _INTERRUPT_EXITS = (-int(signal.SIGINT), 0xC000013A)
@@ -160,7 +166,8 @@ class IsolatedExtractor:
             assert isinstance(payload, Document)
             return payload
         if status == "error":
-            return ExtractionError(str(payload))
+            kind, reason = payload
+            return _KINDS[kind](reason)
         return ExtractionError(f"unexpected error while reading: {payload}")
 
     def _holding(self, key: str) -> _Reader | None:
@@ -268,7 +275,8 @@ def _serve(conn: Connection) -> None:
         try:
             answer = ("ok", extract(Path(path), max_bytes=max_bytes))
         except ExtractionError as exc:
-            answer = ("error", str(exc))
+            kind = next(name for name, cls in _KINDS.items() if isinstance(exc, cls))
+            answer = ("error", (kind, str(exc)))
         except Exception as exc:  # a library bug on odd input: report it, keep serving
             answer = ("unexpected", repr(exc))
         try:

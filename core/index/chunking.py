@@ -16,6 +16,7 @@ import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
+from core.text.sentences import CLAUSE_BREAK, PARAGRAPH_BREAK
 from core.types import Chunk, Document, Heading, Page
 
 TokenCounter = Callable[[str], int]
@@ -27,8 +28,6 @@ DEFAULT_OVERLAP_TOKENS = 32
 # window cut short by it is only smaller).
 MAX_CHARS_PER_TOKEN = 32
 
-_PARAGRAPH_BREAK = re.compile(r"\n[ \t]*\n+")
-_SENTENCE_END = re.compile(r"(?<=[.!?;:])\s+|\n")
 _WORD = re.compile(r"\S+")
 
 
@@ -100,12 +99,12 @@ def _pieces(
     """Paragraphs of text[start:end]; a paragraph over budget is split into sentences, and a
     sentence over budget into word windows."""
     limit = max_tokens * MAX_CHARS_PER_TOKEN
-    for p_start, p_end in _trimmed_spans(text, start, end, _PARAGRAPH_BREAK):
+    for p_start, p_end in _trimmed_spans(text, start, end, PARAGRAPH_BREAK):
         tokens = count_tokens(text[p_start:p_end])
         if tokens <= max_tokens and p_end - p_start <= limit:
             yield _Piece(p_start, p_end, tokens)
             continue
-        for s_start, s_end in _trimmed_spans(text, p_start, p_end, _SENTENCE_END):
+        for s_start, s_end in _trimmed_spans(text, p_start, p_end, CLAUSE_BREAK):
             s_tokens = count_tokens(text[s_start:s_end])
             if s_tokens <= max_tokens and s_end - s_start <= limit:
                 yield _Piece(s_start, s_end, s_tokens)

@@ -24,6 +24,7 @@ from pathlib import Path
 from core.cancel import CancelToken, Progress, ProgressCallback, no_progress
 from core.config import Settings
 from core.extract import EXTRACTOR_VERSION, ExtractionError
+from core.extract.errors import NothingToRead, OverSizeCap
 from core.extract.worker import ExtractionInterrupted, IsolatedExtractor
 from core.index.chunking import chunk_document
 from core.index.reconcile import (
@@ -35,9 +36,10 @@ from core.index.reconcile import (
     is_storable,
 )
 from core.index.walk import NOT_REGULAR, ExcludeRules
-from core.models.interface import TextModel, runs_within
+from core.models.interface import Embedder, runs_within
 from core.store.chunks import PendingChunk
-from core.store.database import ENVIRONMENT_ERRORS, FileRecord, Store, cause_among
+from core.store.database import ENVIRONMENT_ERRORS, Store, cause_among
+from core.store.files import FileRecord
 
 __all__ = ["ChangeSet", "Indexer", "ScanReport", "content_hash", "embedding_input"]
 
@@ -63,8 +65,6 @@ KEPT_CHANGING = (
     "the file kept changing while it was being read; it will be read again once it changes "
     "next, or with `kenning retry`"
 )
-# Reasons the extractors give that are a choice not to read the file, not a failure to.
-_SKIP_REASONS = ("empty file", "file is larger than the size cap")
 
 
 class _Changed(Exception):
@@ -91,7 +91,7 @@ class Indexer:
     def __init__(
         self,
         store: Store,
-        model: TextModel | None,
+        model: Embedder | None,
         settings: Settings,
         extractor: IsolatedExtractor | None = None,
     ) -> None:
@@ -107,12 +107,12 @@ class Indexer:
         self._own_extractor = extractor is None
         self.extractor = extractor or IsolatedExtractor(readers=reader_count(settings))
         if model is not None:
-            store.ensure_model(model.model_id, model.dim, model.vector_source)
-            store.demote_embedded(model.model_id)
+            store.chunks.ensure_model(model.model_id, model.dim, model.vector_source)
+            store.chunks.demote_embedded(model.model_id)
         if store.get_meta("extractor_version") != str(EXTRACTOR_VERSION):
             # Page text or offsets may differ now: read every file again (vectors of
             # unchanged chunk text are reused).
-            store.forget_content_hashes()
+            store.files.forget_content_hashes()
             store.set_meta("extractor_version", str(EXTRACTOR_VERSION))
 
     def close(self) -> None:
@@ -126,15 +126,7 @@ class Indexer:
         self.close()
 
     def add_folder(self, path: Path, priority: int = 0) -> int:
-        path = path.expanduser().resolve()
-        if not path.is_dir():
-            raise NotADirectoryError(f"{path} is not a folder I can read.")
-        if not is_storable(str(path)):
-            raise NotADirectoryError(
-                f"{str(path)!r} has a name that is not valid text (UTF-8), which the index "
-                "cannot hold. Renaming the folder fixes this."
-            )
-        return self.store.add_folder(path, priority)
+        return self.store.folders.add(indexable_folder(path), priority)
 
     def run(
         self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
@@ -165,11 +157,11 @@ class Indexer:
         self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
     ) -> int:
         """Extract and chunk every pending file; keyword search sees each as it lands."""
-        total = self.store.count("SELECT count(*) FROM files WHERE state = 'pending'")
+        total = self.store.files.pending_count()
         done = 0
         interrupted: set[int] = set()  # left pending by an interrupt: next pass, not again now
         while True:
-            batch = self.store.pending_files(limit=200, focus=self.focus)
+            batch = self.store.files.pending_files(limit=200, focus=self.focus)
             if not batch or all(record.id in interrupted for record in batch):
                 break
             index = 0
@@ -205,30 +197,31 @@ class Indexer:
                     return self._read(record, ahead)
                 except _Changed:
                     continue
-            self.store.mark_unreadable(record.id, "failed", KEPT_CHANGING)
+            self.store.files.mark_unreadable(record.id, "failed", KEPT_CHANGING)
         except _Skip as skip:
-            self.store.mark_unreadable(record.id, "skipped", skip.reason, skip.size, skip.mtime)
+            self.store.files.mark_unreadable(record.id, "skipped", skip.reason, skip.size,
+                                             skip.mtime)
             return "skipped"
         except ExtractionInterrupted:
             return "pending"  # an interrupt is never the file's fault: it is read next time
         except ExtractionError as exc:
             if not os.path.lexists(record.path):
                 return self._vanished(record)
-            state = "skipped" if str(exc).startswith(_SKIP_REASONS) else "failed"
-            self.store.mark_unreadable(record.id, state, str(exc))
+            state = "skipped" if isinstance(exc, NothingToRead | OverSizeCap) else "failed"
+            self.store.files.mark_unreadable(record.id, state, str(exc))
             return state
         except FileNotFoundError:
             return self._vanished(record)
         except PermissionError:
-            self.store.mark_unreadable(record.id, "failed", "no permission to read this file")
+            self.store.files.mark_unreadable(record.id, "failed", "no permission to read this file")
         except OSError as exc:
             reason = f"could not read the file: {exc.strerror or exc}"
-            self.store.mark_unreadable(record.id, "failed", reason)
+            self.store.files.mark_unreadable(record.id, "failed", reason)
         except Exception as exc:  # a bug or a library crash on odd input must not stop indexing
             if cause_among(exc, ENVIRONMENT_ERRORS) is not None:
                 raise  # a full disk or a damaged index is not this file's fault: stop
             log.exception("unexpected error extracting %s", record.path)
-            self.store.mark_unreadable(record.id, "failed", f"unexpected error: {exc!r}")
+            self.store.files.mark_unreadable(record.id, "failed", f"unexpected error: {exc!r}")
         return "failed"
 
     def _read(self, record: FileRecord, ahead: Sequence[FileRecord] = ()) -> str:
@@ -252,7 +245,7 @@ class Indexer:
                 self._start_reading(upcoming)
         counter = self.model.count_tokens if self.model else _approx_tokens
         chunks = chunk_document(doc, counter, self.settings.chunk_tokens)
-        return self.store.replace_chunks(
+        return self.store.chunks.replace(
             record.id,
             chunks,
             content_hash=digest,
@@ -302,19 +295,20 @@ class Indexer:
 
     def _vanished(self, record: FileRecord) -> str:
         # Deleted since the scan: forget it; the watcher or next scan sees the truth.
-        self.store.delete_files([record.id])
+        self.store.files.delete([record.id])
         return "deleted"
 
     def _has_chunks(self, file_id: int) -> bool:
-        return self.store.count("SELECT count(*) FROM chunks WHERE file_id = ?", (file_id,)) > 0
+        return self.store.chunks.has_chunks(file_id)
 
     def _restore(self, record: FileRecord, size: int, mtime: float) -> str:
         """Touched but not changed: keep everything, only note the new size and mtime."""
         state = "extracted"
-        if self.model is not None and self.store.vec_table(self.model.model_id) is not None:
-            missing = self.store.missing_vectors(self.model.model_id, record.id)
+        if self.model is not None and self.store.chunks.vec_table(self.model.model_id) is not None:
+            missing = self.store.chunks.missing_vectors(self.model.model_id, record.id)
             state = "embedded" if missing == 0 else "extracted"
-        self.store.set_state(record.id, state, None, size=size, mtime=mtime, indexed_at=time.time())
+        self.store.files.set_state(record.id, state, None, size=size, mtime=mtime,
+                                   indexed_at=time.time())
         return state
 
     # -- phase two -----------------------------------------------------------------------
@@ -330,16 +324,12 @@ class Indexer:
         if self.model is None:
             return 0
         model_id = self.model.model_id
-        table = self.store.ensure_model(model_id, self.model.dim)
-        self.store.promote_embedded(model_id)
-        total = self.store.count(
-            "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id "
-            f"WHERE f.state = 'extracted' AND NOT EXISTS "
-            f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id)"
-        )
+        self.store.chunks.ensure_model(model_id, self.model.dim)
+        self.store.chunks.promote_embedded(model_id)
+        total = self.store.chunks.missing_vectors(model_id)
         done = tokens = 0
         while not (cancel is not None and cancel.cancelled):
-            fetched = self.store.chunks_needing_vectors(
+            fetched = self.store.chunks.needing_vectors(
                 model_id, max(batch_chunks, EMBED_FETCH_CHUNKS), self.focus
             )
             if not fetched:
@@ -356,7 +346,7 @@ class Indexer:
                     vectors = self.model.embed_in_context(texts)
                 else:
                     vectors = self.model.embed_documents(texts)
-                self.store.add_vectors(model_id, [c.id for c in batch], vectors)
+                self.store.chunks.add_vectors(model_id, [c.id for c in batch], vectors)
                 done += len(batch)
                 tokens += sum(c.token_count for c in batch)
                 progress(Progress("embed", done, max(total, done), batch[-1].title, tokens))
@@ -375,7 +365,7 @@ class Indexer:
 
         budget = model.embed_max_tokens - _WINDOW_SPECIALS
         for file_id in dict.fromkeys(c.file_id for c in fetched):
-            yield from runs_within(self.store.file_chunks_needing_vectors(model_id, file_id),
+            yield from runs_within(self.store.chunks.file_needing_vectors(model_id, file_id),
                                    size, budget)
 
 
@@ -392,3 +382,17 @@ def _identity(st: os.stat_result) -> tuple[int, int, int]:
 
 def _approx_tokens(text: str) -> int:
     return max(1, len(text) // 4)
+
+
+def indexable_folder(path: Path) -> Path:
+    """``path`` as the index keeps it; NotADirectoryError (its message for the user) when it
+    is not a folder that can be indexed."""
+    path = path.expanduser().resolve()
+    if not path.is_dir():
+        raise NotADirectoryError(f"{path} is not a folder I can read.")
+    if not is_storable(str(path)):
+        raise NotADirectoryError(
+            f"{str(path)!r} has a name that is not valid text (UTF-8), which the index "
+            "cannot hold. Renaming the folder fixes this."
+        )
+    return path

@@ -42,7 +42,8 @@ from core.index.walk import (
     examine,
     is_within,
 )
-from core.store.database import FileRecord, Store
+from core.store.database import Store
+from core.store.files import FileRecord
 
 log = logging.getLogger(__name__)
 
@@ -133,7 +134,7 @@ class Reconciler:
     ) -> ScanReport:
         """Every indexed folder against the database."""
         report, survey = ScanReport(), _Survey()
-        folders = self.store.folders()
+        folders = self.store.folders.all()
         for folder_id, root in folders:
             if cancel is not None and cancel.cancelled:
                 report.complete = False
@@ -148,7 +149,7 @@ class Reconciler:
     def apply(self, changes: ChangeSet) -> ScanReport:
         """A watcher's change set: moves first, then each path looked at on disk."""
         report, survey = ScanReport(), _Survey()
-        folders = self.store.folders()
+        folders = self.store.folders.all()
         self.rules.forget()  # a .gitignore may be among the changes
         paths = set(changes.paths)
         for source, destination in changes.moves:
@@ -173,7 +174,7 @@ class Reconciler:
     ) -> None:
         # Folders indexed in their own right inside this one are surveyed on their own.
         nested = [r for _, r in folders if r != root and is_within(root, r)]
-        known = self.store.files_under(stored_form(top))
+        known = self.store.files.under(stored_form(top))
         if nested:
             known = {p: r for p, r in known.items() if not any(is_within(n, p) for n in nested)}
         if top == root:  # a full walk: count what it leaves out, and why
@@ -225,10 +226,10 @@ class Reconciler:
             self._forget_under(path, survey)
             return
         entry = storable(found)
-        survey.compare(folder_id, entry, self.store.file_at(entry.path))
+        survey.compare(folder_id, entry, self.store.files.at(entry.path))
 
     def _forget_under(self, path: str, survey: _Survey) -> None:
-        for record in self.store.files_under(stored_form(path)).values():
+        for record in self.store.files.under(stored_form(path)).values():
             survey.gone[record.id] = record
 
     def _move(self, source: str, destination: str, folders: list[tuple[int, str]]) -> int:
@@ -244,38 +245,38 @@ class Reconciler:
             return 0
         if not is_dir and not is_wanted(destination):
             return 0
-        return self.store.move_path(source, destination, folder_id)
+        return self.store.files.move_path(source, destination, folder_id)
 
     # -- applying ------------------------------------------------------------------------
 
     def _settle(self, survey: _Survey, report: ScanReport) -> None:
         for folder_id, tally in survey.left_out.items():
-            self.store.set_skipped_kinds(folder_id, tally)
+            self.store.folders.set_skipped_kinds(folder_id, tally)
         new = [(f, e) for f, e, had in survey.changed.values() if not had and e.problem is None]
         moves = match_moves(list(survey.gone.values()), new)
         for record, (folder_id, entry) in moves:
-            self.store.move_file(record.id, entry.path, folder_id, entry.mtime)
+            self.store.files.move(record.id, entry.path, folder_id, entry.mtime)
             survey.changed.pop(entry.path, None)
             survey.gone.pop(record.id, None)
         for file_id, folder_id in survey.reassigned.items():
             if file_id not in survey.gone:
-                self.store.set_folder(file_id, folder_id)
+                self.store.files.set_folder(file_id, folder_id)
         by_folder: dict[int, list[FoundFile]] = {}
         for folder_id, entry, _ in survey.changed.values():
             by_folder.setdefault(folder_id, []).append(entry)
         for folder_id, entries in by_folder.items():
             readable = [(e.path, e.size, e.mtime) for e in entries if e.problem is None]
             unreadable = [(e.path, e.size, e.mtime, e.problem) for e in entries if e.problem]
-            self.store.add_pending(folder_id, readable)
-            self.store.record_skipped(folder_id, unreadable)
+            self.store.files.add_pending(folder_id, readable)
+            self.store.files.record_skipped(folder_id, unreadable)
             report.new_or_changed += len(readable)
             report.skipped += len(unreadable)
         rechecked: dict[int, list[tuple[str, int, float]]] = {}
         for folder_id, entry in survey.rechecked:
             rechecked.setdefault(folder_id, []).append((entry.path, entry.size, entry.mtime))
         for folder_id, recheck in rechecked.items():
-            self.store.add_pending(folder_id, recheck)  # counted as unchanged: most are
-        self.store.delete_files(list(survey.gone))
+            self.store.files.add_pending(folder_id, recheck)  # counted as unchanged: most are
+        self.store.files.delete(list(survey.gone))
         report.deleted += len(survey.gone)
         report.moved += len(moves)
         report.unchanged += survey.unchanged

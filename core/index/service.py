@@ -28,7 +28,7 @@ from core.index.indexer import Indexer
 from core.index.reconcile import ChangeSet
 from core.index.walk import ExcludeRules
 from core.index.watcher import Watcher
-from core.models.interface import TextModel
+from core.models.interface import Embedder
 from core.store.database import DatabaseDamaged, Store
 
 log = logging.getLogger(__name__)
@@ -53,23 +53,28 @@ class IndexService:
     def __init__(
         self,
         database: Path,
-        model: TextModel | None,
+        model: Embedder | None,
         settings: Settings,
         on_progress: Callable[[Progress], None] | None = None,
         on_idle: Callable[[], None] | None = None,
         on_error: Callable[[str], None] | None = None,
+        on_pass_done: Callable[[float, bool], None] | None = None,
         *,
         watcher_factory: WatcherFactory | None = Watcher,
         extractor: IsolatedExtractor | None = None,
     ) -> None:
         """``watcher_factory`` None turns watching off (changes are then found by rescans);
-        ``extractor`` shares an extraction process (tests), else the service starts one."""
+        ``extractor`` shares an extraction process (tests), else the service starts one.
+        ``on_pass_done(started, embedded)``: a pass that started at ``started`` (monotonic
+        time, after taking the requests made until then) has read every waiting file, and
+        with ``embedded`` embedded every passage too."""
         self.database = database
         self.model = model
         self.settings = settings
         self.on_progress = on_progress or (lambda _: None)
         self.on_idle = on_idle or (lambda: None)
         self.on_error = on_error or (lambda _: None)
+        self.on_pass_done = on_pass_done or (lambda _started, _embedded: None)
         self.watcher_factory = watcher_factory
         self.extractor = extractor
         self.watcher: Watcher | None = None
@@ -112,7 +117,7 @@ class IndexService:
 
         def add_or_focus(indexer: Indexer) -> None:
             folder = path.expanduser().resolve()
-            known = [Path(known) for _, known in indexer.store.folders()]
+            known = [Path(known) for _, known in indexer.store.folders.all()]
             if not any(folder == k or folder.is_relative_to(k) for k in known):
                 indexer.add_folder(folder, ASKED_PRIORITY)
             _focus(indexer, folder)
@@ -120,7 +125,7 @@ class IndexService:
         self._request(add_or_focus, rescan=True)
 
     def remove_folder(self, path: Path) -> None:
-        self._request(lambda indexer: indexer.store.remove_folder(path.expanduser().resolve()))
+        self._request(lambda indexer: indexer.store.folders.remove(path.expanduser().resolve()))
 
     def prioritise(self, path: Path) -> None:
         """Read and embed the files under ``path`` (an indexed folder or a folder inside one)
@@ -128,7 +133,7 @@ class IndexService:
         self._request(lambda indexer: _focus(indexer, path))
 
     def retry_failed(self) -> None:
-        self._request(lambda indexer: indexer.store.retry_failed())
+        self._request(lambda indexer: indexer.store.files.retry_failed())
 
     def rescan(self) -> None:
         self._request(lambda _: None, rescan=True)
@@ -222,6 +227,7 @@ class IndexService:
 
     def _work(self, indexer: Indexer) -> None:
         with self._wake:
+            started = time.monotonic()
             requests, self._requests = self._requests, []
             changes, self._changes = self._changes, ChangeSet()
             scan_due, self._scan_due = self._scan_due, False
@@ -232,7 +238,7 @@ class IndexService:
                 self.on_error(str(exc))
         if self.watcher is not None:
             # Watching starts before the scan, so nothing changed during it is missed.
-            self.watcher.watch(path for _, path in indexer.store.folders())
+            self.watcher.watch(path for _, path in indexer.store.folders.all())
         if changes:
             self.phase = "scan"
             indexer.apply_changes(changes)
@@ -245,8 +251,13 @@ class IndexService:
         interrupt = _Interrupt(self, by_changes=True)
         self.phase = "extract"
         indexer.extract_pending(self._report, interrupt)
+        words_done = not interrupt.cancelled and not self._scan_due
+        if words_done:
+            self.on_pass_done(started, False)
         self.phase = "embed"
         indexer.embed_pending(self._report, interrupt)
+        if words_done and not interrupt.cancelled and indexer.model is not None:
+            self.on_pass_done(started, True)
 
     def _report(self, progress: Progress) -> None:
         self.on_progress(progress)

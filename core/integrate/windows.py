@@ -147,3 +147,57 @@ def _delete_tree(key: str) -> None:
         for child in children:  # winreg.DeleteKey refuses a key that still has subkeys
             _delete_tree(f"{key}\\{child}")
         winreg.DeleteKey(winreg.HKEY_CURRENT_USER, key)
+
+
+#: The per-user list of programs Windows starts at sign-in.
+RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+
+
+@dataclass(frozen=True)
+class RunValue:
+    """One value under the user's Run key (we own the value, never the key)."""
+
+    kind: str
+    name: str
+    command: str
+
+    @property
+    def location(self) -> str:
+        return f"{ROOT}\\{RUN_KEY}\\{self.name}"
+
+    def preview(self) -> str:
+        return reg_export([RegistryEntry(self.kind, RUN_KEY,
+                                         (RegistryValue(RUN_KEY, self.name, self.command),))])
+
+    def install(self, dry_run: bool) -> Outcome:
+        if dry_run:
+            return Outcome(self.kind, self.location, "would-write")
+        _write_values([RegistryValue(RUN_KEY, self.name, self.command)])
+        return Outcome(self.kind, self.location, "written")
+
+    def uninstall(self, dry_run: bool) -> Outcome:
+        if _read_value(RUN_KEY, self.name) is None:
+            return Outcome(self.kind, self.location, "absent")
+        if not dry_run:
+            _delete_value(RUN_KEY, self.name)
+        return Outcome(self.kind, self.location, "would-remove" if dry_run else "removed")
+
+
+def _read_value(key: str, name: str) -> str | None:
+    if sys.platform == "win32":
+        import winreg
+
+        try:
+            with winreg.OpenKey(winreg.HKEY_CURRENT_USER, key) as handle:
+                return str(winreg.QueryValueEx(handle, name)[0])
+        except FileNotFoundError:
+            return None
+    return None
+
+
+def _delete_value(key: str, name: str) -> None:
+    if sys.platform == "win32":
+        import winreg
+
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, key, 0, winreg.KEY_SET_VALUE) as handle:
+            winreg.DeleteValue(handle, name)

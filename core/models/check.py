@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from core.models.llama.gguf_header import GgufHeader, HeaderUnreadable, read_header
-from core.models.profiles import is_grit_style, profile_for
+from core.models.profiles import ENCODER, is_grit_style, profile_for
 
 GGUF_MAGIC = b"GGUF"
 
@@ -48,6 +48,11 @@ class ModelReport:
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
+
+    @property
+    def sentence_encoder(self) -> bool:
+        """An embedding-only model: it finds passages by meaning but writes no answers."""
+        return self.profile == ENCODER.name
 
 
 def check_model(path: Path, available_ram: int | None = None) -> ModelReport:

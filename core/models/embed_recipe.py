@@ -50,7 +50,7 @@ CENTRE_REFERENCE = (
 
 def resolve_layer(profile: ModelProfile, blocks: int) -> ModelProfile:
     """The block ``profile.embed_depth`` points at in a model of ``blocks`` blocks."""
-    if profile.name == "encoder" or profile.embed_layer >= blocks:
+    if profile.pools_in_model or profile.embed_layer >= blocks:
         return replace(profile, embed_layer=-1)
     if profile.embed_layer >= 0 or profile.embed_depth >= 1.0 or blocks < 2:
         return profile

@@ -1,8 +1,9 @@
-"""The model interface every part of core talks to.
+"""The model interfaces every part of core talks to, one per role.
 
-One GGUF, two modes: *embed mode* turns text into L2-normalised vectors; *chat mode*
-streams a reply. ``UnifiedModel`` (in ``core.models.llama.unified``) implements this with
-llama.cpp; tests use a deterministic fake with the same interface.
+One GGUF, two modes: *embed mode* (``Embedder``) turns text into L2-normalised vectors;
+*chat mode* (``ChatModel``) streams a reply. ``TextModel`` is both, which
+``UnifiedModel`` (in ``core.models.llama.unified``) implements with llama.cpp; tests use a
+deterministic fake with the same interface.
 
 Usage::
 
@@ -45,7 +46,7 @@ class ModelProfile:
     """
 
     name: str  # "grit", "generic" or "encoder"
-    pooling: str = "mean"  # "mean" or "last"
+    pooling: str = "mean"  # "mean", "last" or "model" (the model's own, in llama.cpp)
     causal: bool = True  # attention in embed mode
     query_instruction: str = ""
     document_prefix: str = ""
@@ -69,6 +70,18 @@ class ModelProfile:
     #: (``core.search.fusion.query_dense_weight``): for an embedder that is good on some queries and
     #: lost on others, which the agreement tells apart.
     weight_by_agreement: bool = False
+    #: Writes text too (chat mode and the reader's scoring); False for an embedding-only
+    #: model such as a sentence encoder.
+    chats: bool = True
+    #: Pool over the text's tokens only, never the format tokens around it (a model trained to
+    #: embed that way; recipes reading an inner block do so too, see ``pools_text_only``).
+    text_tokens_only: bool = False
+
+    @property
+    def pools_in_model(self) -> bool:
+        """llama.cpp pools with the model's own rule (``pooling="model"``): no hidden rows are
+        read, so no inner block or text-only span applies."""
+        return self.pooling == "model"
 
 
 @dataclass(frozen=True)
@@ -80,15 +93,15 @@ class GenerationSettings:
     stop: tuple[str, ...] = ()
 
 
-class TextModel(ABC):
-    """A loaded model in its two modes. Not thread-safe: one thread owns it."""
+class Embedder(ABC):
+    """A model in embed mode: text in, L2-normalised vectors out. One abstract batch method,
+    ``embed_batch``; documents, queries and pieces read in context are built on it. Not
+    thread-safe: one thread owns it."""
 
     #: Stable identifier of the weights and embedding recipe; vectors carry it.
     model_id: str
     #: Embedding dimension.
     dim: int
-    #: Context length the model runs with (tokens).
-    n_ctx: int
     #: Longest text ``embed_documents`` reads whole (tokens); longer text is cut to this.
     #: Chunkers size chunks by it.
     embed_max_tokens: int
@@ -102,8 +115,18 @@ class TextModel(ABC):
         """How many model tokens ``text`` takes (no special tokens)."""
 
     @abstractmethod
+    def embed_batch(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        """Vectors for ``texts``: shape (len(texts), dim), float32, L2-normalised; ``query``
+        embeds them as search queries (with the profile's query instruction), else as
+        document chunks."""
+
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        """Vectors for document chunks: shape (len(texts), dim), float32, L2-normalised."""
+        """Vectors for document chunks: shape (len(texts), dim)."""
+        return self.embed_batch(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """The vector of one search query: shape (dim,)."""
+        return self.embed_batch([text], query=True)[0]
 
     def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
         """Vectors for consecutive pieces of one document, like ``embed_documents``, but each
@@ -112,9 +135,30 @@ class TextModel(ABC):
         Models that cannot pool a span of a longer text embed each piece alone."""
         return self.embed_documents(pieces)
 
+    def preemptible(self, interrupt: PassInterrupt) -> AbstractContextManager[None]:
+        """Within this, an embedding pass stops with ``Preempted`` soon after ``interrupt``
+        is set (the caller runs it again later). Models that cannot stop a pass part-way
+        finish it."""
+        return nullcontext()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Free native resources. The default holds none."""
+
+
+class ChatModel(ABC):
+    """A model in chat mode: writes replies and, when ``can_score``, scores continuations
+    (how the reader reads). Not thread-safe: one thread owns it."""
+
+    #: Context length the model runs with (tokens).
+    n_ctx: int
+    #: Whether ``continuation_logprobs`` works (the reader needs it).
+    can_score: bool = False
+    #: Parameters of the model that writes and reads (0: unknown).
+    n_params: int = 0
+
     @abstractmethod
-    def embed_query(self, text: str) -> np.ndarray:
-        """The vector of one search query: shape (dim,), float32, L2-normalised."""
+    def count_tokens(self, text: str) -> int:
+        """How many model tokens ``text`` takes (no special tokens)."""
 
     @abstractmethod
     def chat_stream(
@@ -126,11 +170,6 @@ class TextModel(ABC):
         """Stream the reply to ``messages`` piece by piece; stops at a stop string, the token
         limit, end of generation or when ``cancel`` is set."""
 
-    #: Whether ``continuation_logprobs`` works (the reader needs it).
-    can_score: bool = False
-    #: Parameters of the model that writes and reads (0: unknown).
-    n_params: int = 0
-
     def continuation_logprobs(
         self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None
     ) -> list[np.ndarray]:
@@ -139,14 +178,14 @@ class TextModel(ABC):
         candidate sentences. Raises ``Cancelled`` when ``cancel`` is set part-way."""
         raise NotImplementedError(f"{type(self).__name__} cannot score text")
 
-    def preemptible(self, interrupt: PassInterrupt) -> AbstractContextManager[None]:
-        """Within this, an embedding pass stops with ``Preempted`` soon after ``interrupt``
-        is set (the caller runs it again later). Models that cannot stop a pass part-way
-        finish it."""
-        return nullcontext()
-
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free native resources. The default holds none."""
+
+
+class TextModel(Embedder, ChatModel):
+    """Both roles in one object: the unified model (one GGUF in its two modes), and what
+    stands for one (a separate embedder paired with a chat model, a worker's client). Search
+    and indexing need only the ``Embedder`` side; answers use both."""
 
 
 def runs_within(items: Iterable[Item], cost: Callable[[Item], int],

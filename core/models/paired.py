@@ -8,7 +8,7 @@ model's), ``dim``, ``profile`` and the token counts that size chunks. Answers co
 chat model, within its context ``n_ctx``.
 
     paired = PairedModel(embedder=UnifiedModel.load(minilm), chat=UnifiedModel.load(gemma))
-    vectors = paired.embed_documents(["first chunk"])          # MiniLM
+    vectors = paired.embed_documents(["first chunk"])          # MiniLM (its embed_batch)
     reply = "".join(paired.chat_stream(messages))              # gemma
     paired.close()                                             # frees both
 """
@@ -21,13 +21,19 @@ from contextlib import AbstractContextManager
 import numpy as np
 
 from core.cancel import CancelToken, PassInterrupt
-from core.models.interface import ChatMessage, GenerationSettings, TextModel
+from core.models.interface import (
+    ChatMessage,
+    ChatModel,
+    Embedder,
+    GenerationSettings,
+    TextModel,
+)
 
 
 class PairedModel(TextModel):
     """Embeds with ``embedder`` and chats with ``chat``; owns both and closes both."""
 
-    def __init__(self, embedder: TextModel, chat: TextModel) -> None:
+    def __init__(self, embedder: Embedder, chat: ChatModel) -> None:
         self.embedder = embedder
         self.chat = chat
         self.model_id = embedder.model_id
@@ -44,14 +50,11 @@ class PairedModel(TextModel):
         # Answer sources are trimmed by it too; the chat model checks its own prompt length.
         return self.embedder.count_tokens(text)
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return self.embedder.embed_documents(texts)
+    def embed_batch(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        return self.embedder.embed_batch(texts, query=query)
 
     def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
         return self.embedder.embed_in_context(pieces)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self.embedder.embed_query(text)
 
     def preemptible(self, interrupt: PassInterrupt) -> AbstractContextManager[None]:
         return self.embedder.preemptible(interrupt)

@@ -21,24 +21,26 @@ GRIT = ModelProfile(
     document_prefix="<|embed|>\n",
     query_prefix="<|user|>\n{instruction}\n<|embed|>\n",
     dense_weight=1.0,
+    text_tokens_only=True,
 )
 
-# Any decoder never trained for embeddings (gemma-3-270m, the default). Measured zero-shot
-# (bench/embed_tricks.py, docs/benchmarks.md): causal attention (bidirectional was worse), the
-# mean of the text's rows at 8/9 of the depth (block 15 of gemma's 18; the last blocks serve
-# next-token prediction), centred on the model's common direction. Dense nDCG@10 rose from
-# 0.573/0.098/0.289 to 0.668/0.194/0.415 (Medline/Cranfield/ADI), still below BM25, so it
-# re-orders the keyword hits and adds at most 10 of its own. A fixed weight of 0.25 still
-# fell below BM25 on SciFact (0.649 vs 0.682: claims the keywords match well, which this
-# embedder misreads), so the weight, at most 0.5, follows each query's agreement between the
-# two sides on which files matter: at or above BM25 on SciFact, Medline, ADI, Cranfield and
-# the 10-Q PDFs (docs/benchmarks.md).
+# Any decoder never trained for embeddings (gemma-3-270m, the default). Causal attention
+# (bidirectional reads worse), the mean of the text's rows at 8/9 of the depth (a decoder's last
+# blocks serve next-token prediction; the late-middle ones hold more meaning), centred on the
+# model's common direction (raw decoder vectors all point one way): the best zero-shot recipe
+# measured (bench/embed_tricks.py). Alone it still ranks below BM25, so it re-orders the
+# keyword hits and adds at most 10 of its own; and since it is right on some queries and lost
+# on others, its weight (at most 0.5) follows each query's agreement with the keywords on which
+# files matter, where a fixed weight fell below BM25 on claims the keywords match well
+# (docs/benchmarks.md, hybrid against keywords alone).
 GENERIC = ModelProfile(name="generic", pooling="mean", causal=True, embed_depth=0.89,
                        centred=True, dense_weight=0.5, dense_only=10, weight_by_agreement=True)
 
 # BERT-family sentence encoders (all-MiniLM and friends): embeddings only, the model's own
-# pooling; all-MiniLM-L6-v2 alone beat BM25 on Medline (0.788 vs 0.690).
-ENCODER = ModelProfile(name="encoder", pooling="model", causal=False, dense_weight=1.0)
+# pooling. Trained for the job, they rank above BM25 alone, so meaning weighs as much as the
+# keywords (docs/benchmarks.md, hybrid against keywords alone).
+ENCODER = ModelProfile(name="encoder", pooling="model", causal=False, dense_weight=1.0,
+                       chats=False)
 
 # Encoders trained with task prefixes, which their model cards say must be given
 # (nomic-embed-text: "search_document: " and "search_query: "). Architecture -> (document, query).

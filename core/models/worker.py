@@ -170,9 +170,9 @@ class _WorkerClient(TextModel):
         # The tokenizer is read-only and cheap; it need not wait behind a batch.
         return self._model.count_tokens(text)
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        if self._priority == Priority.INTERACTIVE:
-            return self._call(lambda m: m.embed_documents(texts))
+    def embed_batch(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        if query or self._priority == Priority.INTERACTIVE:
+            return self._call(lambda m: m.embed_batch(texts, query=query))
         # Background batches go in as jobs of about one model pass each: an interactive call
         # then waits for one pass, not for a whole batch of chunks (seconds on a busy machine).
         parts = [self._embed_part(part)
@@ -180,13 +180,10 @@ class _WorkerClient(TextModel):
         return np.concatenate(parts) if parts else np.zeros((0, self.dim), dtype=np.float32)
 
     def _embed_part(self, part: Sequence[str]) -> np.ndarray:
-        return self._call(lambda m: m.embed_documents(part), preemptible=True)
+        return self._call(lambda m: m.embed_batch(part), preemptible=True)
 
     def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
         return self._call(lambda m: m.embed_in_context(pieces), preemptible=True)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        return self._call(lambda m: m.embed_query(text))
 
     def continuation_logprobs(
         self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.models.interface import TextModel
+from core.models.interface import Embedder, TextModel
 from core.models.paired import PairedModel
 from core.store.database import Store
 
@@ -41,10 +41,8 @@ class VectorSet:
 
 def vector_sets(store: Store) -> list[VectorSet]:
     """Every model's vector set in the database, newest first."""
-    rows = list(store.rows("SELECT model_id, vec_table, source FROM models "
-                           "ORDER BY created_at DESC"))
-    return [VectorSet(str(model_id), str(source), store.count(f"SELECT count(*) FROM {table}"))
-            for model_id, table, source in rows]
+    return [VectorSet(model_id, source, vectors)
+            for model_id, source, vectors in store.chunks.vector_sets()]
 
 
 def fuller_previous_set(store: Store, model_id: str) -> VectorSet | None:
@@ -67,7 +65,7 @@ class PreviousVectorsModel(PairedModel):
     model (queries, and answer sentences when finding supporting spans, are embedded against
     its own set) and whose chat model is the current one. Owns ``previous`` only."""
 
-    def __init__(self, previous: TextModel, current: TextModel) -> None:
+    def __init__(self, previous: Embedder, current: TextModel) -> None:
         super().__init__(embedder=previous, chat=current)
         self._closed = False
 
@@ -75,13 +73,9 @@ class PreviousVectorsModel(PairedModel):
         # Answer sources are measured against the context of the model that reads them.
         return self.chat.count_tokens(text)
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+    def embed_batch(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
         self._check_open()
-        return super().embed_documents(texts)
-
-    def embed_query(self, text: str) -> np.ndarray:
-        self._check_open()
-        return super().embed_query(text)
+        return super().embed_batch(texts, query=query)
 
     def _check_open(self) -> None:
         if self._closed:

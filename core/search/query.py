@@ -17,32 +17,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Words too common to help a keyword ranking; dropped from the OR of free words unless they
-# are all the query has. Phrases keep them.
-STOPWORDS = frozenset(
-    [
-        "a", "an", "and", "are", "as", "at", "be", "but", "by", "for", "from", "has", "have",
-        "how", "i", "if", "in", "into", "is", "it", "its", "of", "on", "or", "that", "the",
-        "their", "then", "there", "these", "they", "this", "to", "was", "were", "what", "when",
-        "where", "which", "who", "why", "will", "with", "you", "your", "does", "do", "did", "can",
-        "about", "much", "many", "must", "should", "would", "could", "shall", "might",
-    ]
-)
-
-# Prepositions, pronouns and adverbs, also left out of the keyword query (not of the support
-# check, where "before" vs "after" matters): on a small folder one of them matching can outrank
-# the word that matters ("notice before leaving" found a travel note's "the day before").
-# Neutral on ../shared/eval (BM25 nDCG@10 within ±0.004 on ADI, Medline, Cranfield, SciFact).
-QUERY_STOPWORDS = STOPWORDS | frozenset(
-    [
-        "before", "after", "above", "below", "between", "during", "over", "under", "until",
-        "while", "through", "against", "within", "without", "upon", "we", "our", "us", "me",
-        "my", "he", "him", "his", "she", "her", "them", "those", "been", "being", "am", "had",
-        "having", "may", "also", "so", "than", "too", "very", "just", "not", "no", "only",
-        "all", "any", "each", "some", "more", "most", "other", "such", "both", "here", "out",
-        "up", "down", "off", "again", "once", "same", "own", "whom", "whose", "because", "nor",
-    ]
-)
+from core.text.words import QUERY_STOPWORDS
 
 _TOKEN = re.compile(r'(-?)(?:(\w+):)?(?:"([^"]*)"?|(\S+))')
 _FILTERS = {"dir", "ext", "after", "before", "in", "type"}
@@ -166,3 +141,14 @@ def parse_date(value: str) -> float | None:
         except ValueError:
             continue
     return None
+
+
+def query_words(query: str) -> list[str]:
+    """The words and phrases of a query worth marking in a preview (no filters, no stopwords).
+
+    >>> query_words('"notice period" the lease ext:pdf')
+    ['notice period', 'lease']
+    """
+    parsed = parse_query(query)
+    words = [t for t in parsed.terms if t.lower() not in QUERY_STOPWORDS]
+    return [*parsed.phrases, *words]

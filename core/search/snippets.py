@@ -4,7 +4,7 @@ Matches are found by running the full-text index's own tokenizer over the chunk 
 for the query's words and phrases among its tokens, so they follow the ranking's stemming
 ("leases" marks "lease"). FTS5's ``highlight()`` would give the same marks, but each call
 reads every query word's postings again: 0.7 ms a hit at 100,000 chunks, most of the time
-left in a search at that size (docs/benchmarks.md, "Search latency").
+left in a search at that size (docs/benchmarks-history.md, "Search latency").
 """
 
 from __future__ import annotations
@@ -14,10 +14,13 @@ from dataclasses import dataclass
 
 import apsw
 
-from core.store.chunks import FTS_TOKENIZER
 from core.store.database import Store
+from core.text.sentences import sentence_spans
+from core.types import Hit
 
 SNIPPET_CHARS = 240
+MAX_WIDEN = 240  # characters a passage may grow on each side to reach a sentence boundary
+FRAGMENT = 20  # a snippet edge this close to a boundary cuts a fragment: drop it instead
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,7 @@ class Snippeter:
 
     def __init__(self, store: Store, items: Sequence[str], width: int = SNIPPET_CHARS):
         self.width = width
-        self._tokenize = store.conn.fts5_tokenizer(*FTS_TOKENIZER)
+        self._tokenize = store.search.tokenizer()
         phrases = [self._query_tokens(item) for item in items]
         self._phrases = [p for p in phrases if p]
 
@@ -104,3 +107,31 @@ def _window(text: str, spans: list[tuple[int, int]], width: int) -> tuple[int, i
     while hi < len(text) and not text[hi].isspace():
         hi += 1
     return lo, hi
+
+
+def passage_span(hit: Hit) -> tuple[int, int]:
+    """The span to highlight for a hit, in page-text offsets: its snippet (the part around
+    the matched words) widened to whole sentences, never beyond the hit's chunk.
+
+    A whole chunk can fill half a page; the snippet alone starts and ends mid-sentence.
+    """
+    text = hit.text
+    lo = max(0, min(len(text), hit.snippet_start - hit.start))
+    hi = max(lo, min(len(text), lo + len(hit.snippet)))
+    bounds = sorted({0, len(text), *(b for span in sentence_spans(text) for b in span)})
+    next_after_lo = min(b for b in bounds if b >= lo)
+    previous_before_hi = max(b for b in bounds if b <= hi)
+    # Edges: "… notices. The" loses "The" rather than gaining the whole next sentence.
+    if next_after_lo - lo <= FRAGMENT and next_after_lo < hi:
+        lo = next_after_lo
+    elif lo - (start := max(b for b in bounds if b <= lo)) <= MAX_WIDEN:
+        lo = start
+    if hi - previous_before_hi <= FRAGMENT and previous_before_hi > lo:
+        hi = previous_before_hi
+    elif (end := min(b for b in bounds if b >= hi)) - hi <= MAX_WIDEN:
+        hi = end
+    while lo < hi and text[lo].isspace():
+        lo += 1
+    while hi > lo and text[hi - 1].isspace():
+        hi -= 1
+    return hit.start + lo, hit.start + hi

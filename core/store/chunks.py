@@ -69,15 +69,17 @@ def focus_order(focus: Sequence[str], column: str = "f.path") -> tuple[str, list
     return "(" + " OR ".join(terms) + ") DESC, ", args
 
 
-class ChunkTables:
+class Chunks:
     """Chunks, their full-text rows (kept by triggers) and per-model vector tables: float
     vectors and their one-bit copies (``core/store/vectors.py``), always changed together."""
 
-    conn: Any
-    path: Path
-    _vec_tables: dict[str, str]
+    def __init__(self, conn: Any, path: Path) -> None:
+        self.conn = conn
+        #: The database file: the full-disk check looks at the free space beside it.
+        self.path = path
+        self._vec_tables: dict[str, str] = {}
 
-    def replace_chunks(
+    def replace(
         self,
         file_id: int,
         chunks: Sequence[Chunk],
@@ -100,7 +102,7 @@ class ChunkTables:
         table = self._vec_tables.get(model_id) if model_id else None
         with self.conn:
             reusable = self._reusable_vectors(table, [text_hash(c.text) for c in chunks])
-            self._delete_chunks_of_file(file_id)
+            self.delete_file_chunks(file_id)
             missing = 0
             for chunk in chunks:
                 digest = text_hash(chunk.text)
@@ -148,7 +150,7 @@ class ChunkTables:
                 found[digest] = rows[0][0]
         return found
 
-    def _delete_chunks_of_file(self, file_id: int) -> None:
+    def delete_file_chunks(self, file_id: int) -> None:
         """Chunks, FTS rows (by trigger) and vectors of one file; the caller holds the
         transaction."""
         chunk_ids = [
@@ -236,14 +238,13 @@ class ChunkTables:
     def _all_vec_tables(self) -> list[str]:
         return [str(r[0]) for r in self.conn.execute("SELECT vec_table FROM models")]
 
-    def chunks_needing_vectors(
+    def needing_vectors(
         self, model_id: str, limit: int, focus: Sequence[str] = ()
     ) -> list[PendingChunk]:
         """Chunks of extracted files without a vector. Files under ``focus`` (a folder the
         user is asking about) come first, then folders by priority; within those, first
         chunks of every file first, so each file becomes findable by meaning early."""
-        table = self.vec_table(model_id)
-        assert table is not None, "ensure_model() first"
+        table = self._registered_table(model_id)
         focused, args = focus_order(focus)
         rows = self.conn.execute(
             "SELECT c.id, c.file_id, c.text, c.heading, coalesce(f.title, ''), c.token_count "
@@ -258,11 +259,10 @@ class ChunkTables:
             for a, b, c, d, e, n in rows
         ]
 
-    def file_chunks_needing_vectors(self, model_id: str, file_id: int) -> list[PendingChunk]:
+    def file_needing_vectors(self, model_id: str, file_id: int) -> list[PendingChunk]:
         """One extracted file's chunks without a vector, in document order (late chunking
         embeds them together)."""
-        table = self.vec_table(model_id)
-        assert table is not None, "ensure_model() first"
+        table = self._registered_table(model_id)
         rows = self.conn.execute(
             "SELECT c.id, c.file_id, c.text, c.heading, coalesce(f.title, ''), c.token_count "
             "FROM chunks c JOIN files f ON f.id = c.file_id "
@@ -277,8 +277,7 @@ class ChunkTables:
 
     def add_vectors(self, model_id: str, ids: Sequence[int], vectors: np.ndarray) -> None:
         """Store vectors and promote files whose chunks are now all embedded, in one go."""
-        table = self.vec_table(model_id)
-        assert table is not None, "ensure_model() first"
+        table = self._registered_table(model_id)
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         file_ids: set[int] = set()
         with self.conn:
@@ -315,18 +314,56 @@ class ChunkTables:
             )
             return int(self.conn.changes())
 
-    def missing_vectors(self, model_id: str, file_id: int) -> int:
-        """How many of one file's chunks lack a vector of ``model_id``."""
+    def missing_vectors(self, model_id: str, file_id: int | None = None) -> int:
+        """How many of one file's chunks lack a vector of ``model_id``; without ``file_id``,
+        how many chunks of extracted files do."""
+        table = self._registered_table(model_id)
+        args: tuple[object, ...] = ()
+        if file_id is not None:
+            sql, args = "SELECT count(*) FROM chunks c WHERE c.file_id = ?", (file_id,)
+        else:
+            sql = ("SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id "
+                   "WHERE f.state = 'extracted'")
+        sql += f" AND NOT EXISTS (SELECT 1 FROM {table} v WHERE v.chunk_id = c.id)"
+        return int(self.conn.execute(sql, args).fetchall()[0][0])
+
+    def _registered_table(self, model_id: str) -> str:
         table = self.vec_table(model_id)
         assert table is not None, "ensure_model() first"
+        return table
+
+    def passages_to_embed(self, model_id: str | None) -> int:
+        """Passages of read files that lack a vector of ``model_id`` (all of them when the
+        model has made none yet, or none is known)."""
+        table = self.vec_table(model_id) if model_id else None
+        missing = "" if table is None else (
+            f" AND NOT EXISTS (SELECT 1 FROM {table} v WHERE v.chunk_id = c.id)")
         rows = self.conn.execute(
-            f"SELECT count(*) FROM chunks c WHERE c.file_id = ? AND NOT EXISTS "
-            f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id)",
-            (file_id,),
+            "SELECT count(*) FROM chunks c JOIN files f ON f.id = c.file_id "
+            f"WHERE f.state = 'extracted'{missing}"
         ).fetchall()
         return int(rows[0][0])
 
-    def files_of_chunks(self, chunk_ids: Sequence[int]) -> dict[int, int]:
+    def count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM chunks").fetchall()[0][0])
+
+    def has_chunks(self, file_id: int) -> bool:
+        rows = self.conn.execute("SELECT 1 FROM chunks WHERE file_id = ? LIMIT 1", (file_id,))
+        return rows.fetchone() is not None
+
+    def vector_sets(self) -> list[tuple[str, str, int]]:
+        """Every model's vectors in the database as (model id, source file, vector count),
+        newest model first."""
+        rows = self.conn.execute(
+            "SELECT model_id, vec_table, source FROM models ORDER BY created_at DESC"
+        ).fetchall()
+        return [
+            (str(model_id), str(source),
+             int(self.conn.execute(f"SELECT count(*) FROM {table}").fetchall()[0][0]))
+            for model_id, table, source in rows
+        ]
+
+    def files_of(self, chunk_ids: Sequence[int]) -> dict[int, int]:
         """Chunk id -> file id for those of ``chunk_ids`` that still exist."""
         if not chunk_ids:
             return {}

@@ -1,6 +1,5 @@
-"""The folder-list part of ``Store``: the indexed folders with their priorities, and the copy
-of that list kept in a small JSON file beside the database. Split from ``core/store/database.py`` to
-keep each module readable; ``Store`` is the only class that uses it.
+"""The folders part of the store (``store.folders``): the indexed folders with their
+priorities, and the copy of that list kept in a small JSON file beside the database.
 
 It also keeps what each folder's last full scan left out, as counts (``skipped_kinds``).
 
@@ -15,9 +14,10 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from core.index.walk import deepest_folder
+from core.store.files import Files
 
 
 def folder_list_path(database: Path) -> Path:
@@ -34,22 +34,16 @@ def remembered_folders(database: Path) -> list[tuple[str, int]]:
         return []
 
 
-class FolderTables:
-    """The folders table, mirrored to ``folder_list_path`` after every change to it."""
+class Folders:
+    """The folders table, mirrored to ``folder_list_path`` after every change to it; a
+    removed folder's files go through ``files``."""
 
-    conn: Any
-    path: Path
+    def __init__(self, conn: Any, database: Path, files: Files) -> None:
+        self.conn = conn
+        self._database = database
+        self._files = files
 
-    if TYPE_CHECKING:
-        # Provided by ``Store``; declared only for the type checker so that removing a folder
-        # can hand its files over through the same file-table code the rest of Store uses.
-        def _one(self, sql: str, args: tuple[object, ...] = ()) -> Any: ...
-
-        def _delete_file_rows(self, file_id: int) -> None: ...
-
-        def set_folder(self, file_id: int, folder_id: int) -> None: ...
-
-    def add_folder(self, path: Path, priority: int = 0) -> int:
+    def add(self, path: Path, priority: int = 0) -> int:
         with self.conn:
             self.conn.execute(
                 "INSERT INTO folders(path, added_at, priority) VALUES (?, ?, ?) "
@@ -60,7 +54,8 @@ class FolderTables:
         self._remember_folders()
         return folder_id
 
-    def folders(self) -> list[tuple[int, str]]:
+    def all(self) -> list[tuple[int, str]]:
+        """(id, path) of every indexed folder, highest priority first."""
         rows = self.conn.execute("SELECT id, path FROM folders ORDER BY priority DESC, id")
         return [(int(i), str(p)) for i, p in rows]
 
@@ -76,23 +71,23 @@ class FolderTables:
         self._remember_folders()
         return changed
 
-    def remove_folder(self, path: Path) -> bool:
+    def remove(self, path: Path) -> bool:
         """Forget a folder and its files. Files that also lie in another indexed folder (one
         nested in the other) move to it, keeping their chunks and vectors."""
         row = self.conn.execute("SELECT id FROM folders WHERE path = ?", (str(path),)).fetchall()
         if not row:
             return False
         folder_id = int(row[0][0])
-        others = [(i, p) for i, p in self.folders() if i != folder_id]
+        others = [(i, p) for i, p in self.all() if i != folder_id]
         with self.conn:
             for file_id, file_path in self.conn.execute(
                 "SELECT id, path FROM files WHERE folder_id = ?", (folder_id,)
             ).fetchall():
                 owner = deepest_folder(others, str(file_path))
                 if owner is None:
-                    self._delete_file_rows(int(file_id))
+                    self._files.delete_rows(int(file_id))
                 else:
-                    self.set_folder(int(file_id), owner)
+                    self._files.set_folder(int(file_id), owner)
             self.conn.execute("DELETE FROM folders WHERE id = ?", (folder_id,))
         self._remember_folders()
         return True
@@ -119,7 +114,7 @@ class FolderTables:
     def _remember_folders(self) -> None:
         rows = self.conn.execute("SELECT path, priority FROM folders ORDER BY id").fetchall()
         data = {"folders": [{"path": str(p), "priority": int(n)} for p, n in rows]}
-        target = folder_list_path(self.path)
+        target = folder_list_path(self._database)
         temporary = target.with_suffix(".tmp")
         try:
             # ASCII with escapes: any path survives, whatever the locale.
@@ -127,3 +122,7 @@ class FolderTables:
             os.replace(temporary, target)
         except OSError:
             pass  # only a safety copy; the database itself holds the truth
+
+    def _one(self, sql: str, args: tuple[object, ...] = ()) -> Any:
+        rows = self.conn.execute(sql, args).fetchall()
+        return rows[0][0] if rows else None

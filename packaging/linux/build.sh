@@ -2,11 +2,14 @@
 # Build the frozen Linux bundle and a .deb from it.
 #   packaging/linux/build.sh            # uses $PYTHON (default: /work/venv-freeze/bin/python, else python3)
 # Needs a Python environment with Kenning installed plus PyInstaller (pip install '.[freeze]'),
-# and dpkg-deb. Outputs: packaging/build/dist/kenning/ (the bundle) and packaging/build/kenning_<version>_<arch>.deb
+# dpkg-deb, and the X libraries Qt's xcb plugin needs (the .deb's Depends below), which
+# PyInstaller copies into the bundle so that it also runs where they are missing.
+# Outputs (under $KENNING_BUILD_DIR, default packaging/build): dist/kenning/ (the bundle) and
+# kenning_<version>_<arch>.deb
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/../.." && pwd)"
-BUILD="$ROOT/packaging/build"
+BUILD="${KENNING_BUILD_DIR:-$ROOT/packaging/build}"
 PYTHON="${PYTHON:-}"
 if [[ -z "$PYTHON" ]]; then
     if [[ -x /work/venv-freeze/bin/python ]]; then PYTHON=/work/venv-freeze/bin/python; else PYTHON=python3; fi

@@ -1,25 +1,28 @@
-""""Ask Kenning about this folder": one running instance takes requests from later launches,
-and the window focuses on the folder (indexed first, search and answers scoped to it)."""
+""""Ask Kenning about this folder": one running Kenning (the background service) takes
+requests from later launches, and the window focuses on the folder (indexed first, search
+and answers scoped to it)."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import apsw
 import pytest
-from PySide6.QtNetwork import QLocalServer
 from pytestqt.qtbot import QtBot
 
-from app.single_instance import InstanceServer, instance_name, send_request
 from app.window import MainWindow
+from core.background.host import EngineHost
+from core.background.server import BackgroundService
 from core.config import AppPaths
 from core.index.service import ASKED_PRIORITY
 from core.store.database import Store
 from tests.app.conftest import WindowFactory, fill_folder, write
+from tests.core.background.test_service import make_services
 
 ROOT = Path(__file__).resolve().parents[2]
 LAUNCH_MS = 60_000  # a second process imports Qt and Kenning on a shared, busy machine
@@ -38,100 +41,60 @@ def kenning(*args: str, home: Path, **env: str) -> subprocess.Popen[str]:
     )  # fmt: skip
 
 
-def request_from_launch(
-    qtbot: QtBot, server: InstanceServer, home: Path, *args: str
-) -> tuple[dict[str, object], int, str]:
-    """Run ``kenning ARGS`` as a second process; what the listening instance received."""
+class RecordingWindow:
+    """The service's window, reduced to what it was asked to show."""
+
+    def __init__(self) -> None:
+        self.shown: list[Path | None] = []
+        self.asked = threading.Event()
+        self.closed = threading.Event()
+
+    def run(self, host: EngineHost, ask_folder: Path | None, stop: object) -> None:
+        self.show(ask_folder)
+        self.closed.wait(LAUNCH_MS / 1000)
+
+    def show(self, ask_folder: Path | None) -> None:
+        self.shown.append(ask_folder)
+        self.asked.set()
+
+    def quit(self) -> None:
+        self.closed.set()
+
+
+@pytest.fixture
+def running(paths: AppPaths) -> Iterator[RecordingWindow]:
+    window = RecordingWindow()
+    service = BackgroundService(make_services(paths), window)
+    thread = threading.Thread(target=service.run)
+    thread.start()
     try:
-        with qtbot.waitSignal(server.request_received, timeout=LAUNCH_MS) as received:
-            launch = kenning(*args, home=home)
-        _, err = launch.communicate(timeout=LAUNCH_MS / 1000)
+        yield window
     finally:
-        server.close()
-    [request] = received.args or [{}]
-    return request, launch.returncode, err
+        service.stop()
+        thread.join(LAUNCH_MS / 1000)
 
 
-def test_second_launch_hands_a_hostile_folder_to_the_first(
-    qtbot: QtBot, paths: AppPaths, home: Path, tmp_path: Path
+def launch(home: Path, *args: str) -> tuple[int, str]:
+    process = kenning(*args, home=home)
+    _, err = process.communicate(timeout=LAUNCH_MS / 1000)
+    return process.returncode, err
+
+
+def test_second_launch_hands_a_hostile_folder_to_the_running_service(
+    running: RecordingWindow, home: Path, tmp_path: Path
 ) -> None:
     folder = tmp_path / HOSTILE_NAME
     folder.mkdir()
-    server = InstanceServer(instance_name(paths))
-    assert server.listen()
-    request, code, err = request_from_launch(qtbot, server, home, "ask-folder", str(folder))
+    code, err = launch(home, "ask-folder", str(folder))
     assert code == 0, err
-    assert request == {"action": "ask-folder", "path": str(folder.resolve())}
-
-
-def test_plain_launch_raises_the_running_window(
-    qtbot: QtBot, paths: AppPaths, home: Path
-) -> None:
-    server = InstanceServer(instance_name(paths))
-    assert server.listen()
-    request, code, err = request_from_launch(qtbot, server, home)
+    assert running.asked.wait(LAUNCH_MS / 1000)
+    assert running.shown == [folder.resolve()]
+    # The window is up now: the next launch brings it forward, with no folder.
+    running.asked.clear()
+    code, err = launch(home)
     assert code == 0, err
-    assert request == {"action": "show"}
-
-
-def test_another_home_is_another_instance(paths: AppPaths, tmp_path: Path) -> None:
-    other = AppPaths.resolve(tmp_path / "other-home")
-    assert instance_name(other) != instance_name(paths)
-    server = InstanceServer(instance_name(paths))
-    assert server.listen()
-    try:
-        assert not send_request(instance_name(other), {"action": "show"})
-    finally:
-        server.close()
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="stale socket files are a Unix matter")
-def test_a_socket_left_by_a_crash_does_not_block_start(
-    qtbot: QtBot, paths: AppPaths, home: Path
-) -> None:
-    name = instance_name(paths)
-    crash = (
-        "import os, signal, sys\n"
-        "from PySide6.QtNetwork import QLocalServer\n"
-        "server = QLocalServer()\n"
-        "assert server.listen(sys.argv[1]), server.errorString()\n"
-        "print(server.fullServerName(), flush=True)\n"
-        "os.kill(os.getpid(), signal.SIGKILL)\n"
-    )
-    crashed = subprocess.run(
-        [sys.executable, "-c", crash, name], capture_output=True, text=True, timeout=60
-    )
-    assert crashed.returncode == -signal.SIGKILL
-    leftover = Path(crashed.stdout.strip())
-    assert leftover.exists(), "the crashed instance should have left its socket behind"
-
-    server = InstanceServer(name)
-    assert server.listen()
-    request, code, _ = request_from_launch(qtbot, server, home)
-    assert (request, code) == ({"action": "show"}, 0)
-
-
-def test_a_live_instance_is_not_displaced(paths: AppPaths, qtbot: QtBot) -> None:
-    name = instance_name(paths)
-    server = InstanceServer(name)
-    assert server.listen()
-    second = (
-        "import sys\n"
-        "from PySide6.QtCore import QCoreApplication\n"
-        "from app.single_instance import InstanceServer\n"
-        "app = QCoreApplication([])\n"
-        "print(InstanceServer(sys.argv[1]).listen())\n"
-    )
-    try:
-        launch = subprocess.Popen(
-            [sys.executable, "-c", second, name], cwd=ROOT, stdout=subprocess.PIPE, text=True
-        )
-        # The first instance answers the second's "are you there?" from its event loop.
-        qtbot.waitUntil(lambda: launch.poll() is not None, timeout=LAUNCH_MS)
-        out = launch.stdout.read() if launch.stdout else ""
-    finally:
-        server.close()
-    assert out.strip() == "False"
+    assert running.asked.wait(LAUNCH_MS / 1000)
+    assert running.shown == [folder.resolve(), None]
 
 
 # -- the window side ---------------------------------------------------------------------------
@@ -221,4 +184,3 @@ def test_two_real_launches_share_one_window(
     finally:
         first.terminate()
         first.communicate(timeout=LAUNCH_MS / 1000)
-        QLocalServer.removeServer(instance_name(paths))  # terminated: its socket stays behind

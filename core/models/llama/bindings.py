@@ -1,4 +1,5 @@
-"""Thin typed helpers over llama-cpp-python's ctypes API, shared by the model modules.
+"""Thin typed helpers over llama-cpp-python's ctypes API, shared by the model modules: the
+one place Kenning declares C types, allocates C buffers or reads C memory (a test keeps it so).
 
 Nothing here holds state between calls except ``TokenBatch``, whose buffers are allocated
 once and reused for every decode.
@@ -11,13 +12,18 @@ import logging
 import os
 import re
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import llama_cpp
 import numpy as np
 
 from core.models.interface import GenerationSettings
+
+log = logging.getLogger(__name__)
 
 _SAMPLING_SEED = 0  # a fixed seed: the same question over the same sources answers the same
 _TOP_K = 40
@@ -138,24 +144,79 @@ def new_sampler(vocab: Any, settings: GenerationSettings) -> Any:
     return chain
 
 
+def output_embeddings(context: Any, rows: int, dim: int) -> np.ndarray:
+    """The last pass's per-token output rows (a view on llama.cpp's memory, valid until the
+    next pass)."""
+    return np.ctypeslib.as_array(llama_cpp.llama_get_embeddings(context), shape=(rows, dim))
+
+
+def sequence_embedding(context: Any, sequence: int, dim: int) -> np.ndarray:
+    """The vector llama.cpp pooled for ``sequence`` in the last pass (a view, as above)."""
+    pooled = llama_cpp.llama_get_embeddings_seq(context, sequence)
+    return np.ctypeslib.as_array(pooled, shape=(dim,))
+
+
+def output_logits(context: Any, rows: int, n_vocab: int) -> np.ndarray:
+    """The last pass's logits, one row per output token (a view, as above)."""
+    return np.ctypeslib.as_array(llama_cpp.llama_get_logits(context), shape=(rows, n_vocab))
+
+
+def sequence_state(context: Any, sequence: int) -> Any | None:
+    """A copy of ``sequence``'s state in ``context`` (its KV cache), for
+    ``llama_state_seq_set_data``; None when llama.cpp wrote nothing."""
+    size = llama_cpp.llama_state_seq_get_size(context, sequence)
+    state = (ctypes.c_ubyte * size)()
+    written = llama_cpp.llama_state_seq_get_data(context, state, size, sequence)
+    return state if written else None
+
+
+def apply_chat_template(template: str, messages: Sequence[tuple[str, str]]) -> str | None:
+    """``messages`` (role, content) rendered with llama.cpp's built-in chat formats (it
+    recognises most templates by their text); None when it does not know this one."""
+    keep_alive = [(role.encode(), content.encode()) for role, content in messages]
+    chat = (llama_cpp.llama_chat_message * len(keep_alive))(
+        *[llama_cpp.llama_chat_message(role, content) for role, content in keep_alive]
+    )
+    size = 4096 + sum(len(c) + len(r) + 32 for r, c in keep_alive)
+    buffer = ctypes.create_string_buffer(size)
+    written = llama_cpp.llama_chat_apply_template(
+        template.encode(), chat, len(keep_alive), True, buffer, size)
+    if written < 0:
+        return None
+    if written > size:
+        buffer = ctypes.create_string_buffer(written)
+        written = llama_cpp.llama_chat_apply_template(
+            template.encode(), chat, len(keep_alive), True, buffer, written)
+    return buffer.raw[:written].decode("utf-8", "replace")
+
+
+def model_meta(model: llama_cpp.llama_model_p, key: str) -> str | None:
+    """A metadata value of a loaded model as text (at most 511 bytes), None when absent."""
+    buffer = ctypes.create_string_buffer(512)
+    length = llama_cpp.llama_model_meta_val_str(model, key.encode(), buffer, len(buffer))
+    if length < 0:
+        return None
+    return buffer.value.decode("utf-8", "replace")
+
+
 def clear_memory(context: Any) -> None:
     memory = llama_cpp.llama_get_memory(context)
     if memory:  # encoders keep no KV cache
         llama_cpp.llama_memory_clear(memory, True)
 
 
-def stop_passes_when(context: Any, flag_address: int | None) -> None:
-    """Make ``context``'s passes stop (llama_decode returns 2) once the byte at
-    ``flag_address`` is non-zero; None removes the check.
+def stop_passes_when(context: Any, flag: np.ndarray | None) -> None:
+    """Make ``context``'s passes stop (llama_decode returns 2) once the first byte of
+    ``flag`` (``PassInterrupt.cell``: that byte, then 0) is non-zero; None removes the check.
 
     The check is libc's ``strlen`` over a one-byte C string: 0 while the byte is 0, 1 once it
     is set, which the abort callback reads as false/true. It runs inside llama.cpp between
     graph nodes, so it must not be a Python function (each call would wait for the GIL).
     """
-    if flag_address is None:
+    if flag is None:
         llama_cpp.llama_set_abort_callback(context, llama_cpp.ggml_abort_callback(), None)
         return
-    llama_cpp.llama_set_abort_callback(context, _FLAG_IS_SET, ctypes.c_void_p(flag_address))
+    llama_cpp.llama_set_abort_callback(context, _FLAG_IS_SET, ctypes.c_void_p(flag.ctypes.data))
 
 
 # libc's strlen as an abort callback, looked up once: it is set and unset around every pass.
@@ -189,6 +250,33 @@ tensor_name = _ggml_name_reader()
 CAN_READ_TENSOR_NAMES = tensor_name is not _no_tensor_names
 
 
+def _tensor_copier() -> Any:
+    """``copy(tensor, rows)``: a computed graph node's float rows into a numpy array; None
+    when these bindings do not expose ggml (embed layers other than the last need it)."""
+    try:
+        from llama_cpp import _ggml  # the bindings' own handle on libggml
+
+        library = _ggml.libggml
+        count, read = library.ggml_nelements, library.ggml_backend_tensor_get
+    except (ImportError, AttributeError, OSError):
+        return None
+    count.argtypes, count.restype = [ctypes.c_void_p], ctypes.c_int64
+    read.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
+    read.restype = None
+
+    def copy(tensor: int, rows: np.ndarray) -> int:
+        values = min(int(count(tensor)), rows.size)
+        read(tensor, rows.ctypes.data, 0, values * 4)
+        return values
+
+    return copy
+
+
+#: ``copy_tensor(tensor, rows)`` copies a graph node's float values into ``rows`` and says how
+#: many; None when these bindings cannot read graph nodes.
+copy_tensor = _tensor_copier() if CAN_READ_TENSOR_NAMES else None
+
+
 # llama.cpp's log levels (ggml_log_level); llama-cpp-python's own router maps them off by one.
 _LOG_LEVELS = {1: logging.DEBUG, 2: logging.INFO, 3: logging.WARNING, 4: logging.ERROR}
 _CONTINUE = 5
@@ -219,3 +307,132 @@ def route_llama_logs() -> None:
     if _llama_log.level == logging.NOTSET:
         _llama_log.setLevel(logging.ERROR)
     llama_cpp.llama_log_set(_log_callback, ctypes.c_void_p(0))
+
+
+# --- ggml's GGUF reader (the header without the weights) ----------------------------------
+
+# enum gguf_type (ggml/include/gguf.h): the scalar kinds, their typed getters and C types.
+_GGUF_SCALARS: dict[int, tuple[str, Any]] = {
+    0: ("gguf_get_val_u8", ctypes.c_uint8), 1: ("gguf_get_val_i8", ctypes.c_int8),
+    2: ("gguf_get_val_u16", ctypes.c_uint16), 3: ("gguf_get_val_i16", ctypes.c_int16),
+    4: ("gguf_get_val_u32", ctypes.c_uint32), 5: ("gguf_get_val_i32", ctypes.c_int32),
+    6: ("gguf_get_val_f32", ctypes.c_float), 7: ("gguf_get_val_bool", ctypes.c_bool),
+    10: ("gguf_get_val_u64", ctypes.c_uint64), 11: ("gguf_get_val_i64", ctypes.c_int64),
+    12: ("gguf_get_val_f64", ctypes.c_double),
+}
+#: gguf_type -> the name of the library function that reads a value of that scalar kind.
+GGUF_SCALAR_GETTERS = {kind: name for kind, (name, _) in _GGUF_SCALARS.items()}
+GGUF_BOOL, GGUF_STRING, GGUF_ARRAY = 7, 8, 9
+
+
+class _GgufInitParams(ctypes.Structure):
+    _fields_ = [("no_alloc", ctypes.c_bool), ("ctx", ctypes.c_void_p)]
+
+
+# typedef void (*ggml_log_callback)(enum ggml_log_level level, const char * text, void * data)
+_GgmlLogCallback = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
+# The log callback is one per process: two readers must not swap it at the same time.
+_LOG_SWAP = threading.Lock()
+
+
+def ggml_gguf_library() -> Any | None:
+    """ggml's base library as llama-cpp-python ships it, with the reader's functions typed;
+    None when it is not there (another build of llama-cpp-python)."""
+    try:
+        from llama_cpp import _ctypes_extensions
+
+        folder = Path(llama_cpp.__file__).parent / "lib"
+        library = _ctypes_extensions.load_shared_library("ggml-base", folder)
+        signatures: dict[str, tuple[Any, list[Any]]] = {
+            "gguf_init_from_file": (ctypes.c_void_p, [ctypes.c_char_p, _GgufInitParams]),
+            "gguf_free": (None, [ctypes.c_void_p]),
+            "gguf_find_key": (ctypes.c_int64, [ctypes.c_void_p, ctypes.c_char_p]),
+            "gguf_get_kv_type": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64]),
+            "gguf_get_arr_type": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64]),
+            "gguf_get_arr_n": (ctypes.c_size_t, [ctypes.c_void_p, ctypes.c_int64]),
+            "gguf_get_arr_str": (ctypes.c_char_p,
+                                 [ctypes.c_void_p, ctypes.c_int64, ctypes.c_size_t]),
+            "gguf_get_val_str": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_int64]),
+            "gguf_get_n_kv": (ctypes.c_int64, [ctypes.c_void_p]),
+            "gguf_get_key": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_int64]),
+            "gguf_get_n_tensors": (ctypes.c_int64, [ctypes.c_void_p]),
+            "gguf_get_data_offset": (ctypes.c_size_t, [ctypes.c_void_p]),
+            "gguf_get_tensor_offset": (ctypes.c_size_t, [ctypes.c_void_p, ctypes.c_int64]),
+            "gguf_get_tensor_size": (ctypes.c_size_t, [ctypes.c_void_p, ctypes.c_int64]),
+        }
+        if hasattr(library, "ggml_log_get"):  # builds from mid-2025 on
+            signatures["ggml_log_get"] = (None, [ctypes.POINTER(ctypes.c_void_p)] * 2)
+            signatures["ggml_log_set"] = (None, [ctypes.c_void_p, ctypes.c_void_p])
+        for name, value_type in _GGUF_SCALARS.values():
+            signatures[name] = (value_type, [ctypes.c_void_p, ctypes.c_int64])
+        _declare(library, signatures)
+        return library
+    except Exception as exc:  # any other build or platform layout: the Python reader answers
+        log.debug("ggml's GGUF reader is not available (%s); using the gguf package", exc)
+        return None
+
+
+def gguf_can_rewrite(lib: Any) -> bool:
+    """Types the table-writing functions of ggml's library; False for a build without them."""
+    signatures: dict[str, tuple[Any, list[Any]]] = {
+        "gguf_get_tensor_name": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_int64]),
+        "gguf_get_tensor_type": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64]),
+        "gguf_set_tensor_type": (None, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]),
+        "gguf_get_meta_size": (ctypes.c_size_t, [ctypes.c_void_p]),
+        "gguf_get_meta_data": (None, [ctypes.c_void_p, ctypes.c_void_p]),
+    }
+    if not all(hasattr(lib, name) for name in signatures):
+        return False
+    _declare(lib, signatures)
+    return True
+
+
+def _declare(library: Any, signatures: dict[str, tuple[Any, list[Any]]]) -> None:
+    for name, (restype, argtypes) in signatures.items():
+        function = getattr(library, name)
+        function.restype, function.argtypes = restype, argtypes
+
+
+def gguf_open_table(lib: Any, path: Path) -> Any:
+    """ggml's parsed header of ``path`` (metadata and tensor table, no weights; free it with
+    ``gguf_free``), or a null pointer when it is not valid GGUF."""
+    return lib.gguf_init_from_file(str(path).encode(), _GgufInitParams(True, None))
+
+
+def gguf_meta_bytes(lib: Any, table: Any) -> bytes:
+    """The table's metadata and tensor table as a GGUF file starts with them."""
+    meta = (ctypes.c_ubyte * int(lib.gguf_get_meta_size(table)))()
+    lib.gguf_get_meta_data(table, meta)
+    return bytes(meta)
+
+
+@contextmanager
+def ggml_messages(lib: Any) -> Iterator[list[str]]:
+    """What ggml says on this thread meanwhile (a damaged file's reasons), kept for Kenning's
+    own message instead of going to stderr ahead of it. Everything else logged meanwhile
+    (another thread loading a model) still reaches the callback that was set before."""
+    messages: list[str] = []
+    if not hasattr(lib, "ggml_log_get"):
+        yield messages
+        return
+    with _LOG_SWAP:
+        before_function, before_data = ctypes.c_void_p(), ctypes.c_void_p()
+        lib.ggml_log_get(ctypes.byref(before_function), ctypes.byref(before_data))
+        passed_on = _GgmlLogCallback(before_function.value) if before_function.value else None
+
+        reader_thread = threading.get_ident()
+
+        def keep_reader_lines(level: int, text: bytes | None, data: Any) -> None:
+            if threading.get_ident() != reader_thread:
+                if passed_on is not None:
+                    passed_on(level, text, before_data)
+            elif line := (text or b"").decode("utf-8", "replace").strip():
+                messages.append(line)
+
+        callback = _GgmlLogCallback(keep_reader_lines)  # referenced until ggml lets go of it
+        lib.ggml_log_set(ctypes.cast(callback, ctypes.c_void_p), None)
+        try:
+            yield messages
+        finally:
+            lib.ggml_log_set(before_function, before_data)
+

@@ -41,7 +41,7 @@ def pools_text_only(profile: ModelProfile, reads_inner_layer: bool) -> bool:
     # GRIT and inner-layer recipes pool the text only: BOS rows inside the model are
     # huge outliers that every text shares. The generic recipe (as measured) and
     # encoders pool every token, specials included.
-    return profile.name == "grit" or reads_inner_layer
+    return profile.text_tokens_only or reads_inner_layer
 
 
 def special_wrapping(vocab: llama_cpp.llama_vocab_p) -> tuple[list[int], list[int]]:

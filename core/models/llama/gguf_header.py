@@ -14,9 +14,7 @@ The Python reader remains the fallback when that library or its reader cannot be
 
 from __future__ import annotations
 
-import ctypes
 import logging
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -60,66 +58,17 @@ def read_header(path: Path) -> GgufHeader:
 
 # --- ggml's C reader ------------------------------------------------------------------------
 
-# enum gguf_type (ggml/include/gguf.h)
-_SCALAR_TYPES: dict[int, tuple[str, Any]] = {
-    0: ("gguf_get_val_u8", ctypes.c_uint8), 1: ("gguf_get_val_i8", ctypes.c_int8),
-    2: ("gguf_get_val_u16", ctypes.c_uint16), 3: ("gguf_get_val_i16", ctypes.c_int16),
-    4: ("gguf_get_val_u32", ctypes.c_uint32), 5: ("gguf_get_val_i32", ctypes.c_int32),
-    6: ("gguf_get_val_f32", ctypes.c_float), 7: ("gguf_get_val_bool", ctypes.c_bool),
-    10: ("gguf_get_val_u64", ctypes.c_uint64), 11: ("gguf_get_val_i64", ctypes.c_int64),
-    12: ("gguf_get_val_f64", ctypes.c_double),
-}
-_BOOL, _STRING, _ARRAY = 7, 8, 9
-
-
-class _InitParams(ctypes.Structure):
-    _fields_ = [("no_alloc", ctypes.c_bool), ("ctx", ctypes.c_void_p)]
-
-
-# typedef void (*ggml_log_callback)(enum ggml_log_level level, const char * text, void * data)
-_LogCallback = ctypes.CFUNCTYPE(None, ctypes.c_int, ctypes.c_char_p, ctypes.c_void_p)
-# The log callback is one per process: two readers must not swap it at the same time.
-_LOG_SWAP = threading.Lock()
-
 
 def ggml_library() -> Any | None:
-    """ggml's base library as llama-cpp-python ships it, with the reader's functions typed;
-    None when it is not there (another build of llama-cpp-python)."""
+    """ggml's base library with the reader's functions typed (``bindings.ggml_gguf_library``);
+    None when it or llama-cpp-python cannot be loaded. The bindings are imported only here, so
+    importing this module loads no llama.cpp."""
     try:
-        import llama_cpp
-        from llama_cpp import _ctypes_extensions
-
-        folder = Path(llama_cpp.__file__).parent / "lib"
-        library = _ctypes_extensions.load_shared_library("ggml-base", folder)
-        signatures: dict[str, tuple[Any, list[Any]]] = {
-            "gguf_init_from_file": (ctypes.c_void_p, [ctypes.c_char_p, _InitParams]),
-            "gguf_free": (None, [ctypes.c_void_p]),
-            "gguf_find_key": (ctypes.c_int64, [ctypes.c_void_p, ctypes.c_char_p]),
-            "gguf_get_kv_type": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64]),
-            "gguf_get_arr_type": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64]),
-            "gguf_get_arr_n": (ctypes.c_size_t, [ctypes.c_void_p, ctypes.c_int64]),
-            "gguf_get_arr_str": (ctypes.c_char_p,
-                                 [ctypes.c_void_p, ctypes.c_int64, ctypes.c_size_t]),
-            "gguf_get_val_str": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_int64]),
-            "gguf_get_n_kv": (ctypes.c_int64, [ctypes.c_void_p]),
-            "gguf_get_key": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_int64]),
-            "gguf_get_n_tensors": (ctypes.c_int64, [ctypes.c_void_p]),
-            "gguf_get_data_offset": (ctypes.c_size_t, [ctypes.c_void_p]),
-            "gguf_get_tensor_offset": (ctypes.c_size_t, [ctypes.c_void_p, ctypes.c_int64]),
-            "gguf_get_tensor_size": (ctypes.c_size_t, [ctypes.c_void_p, ctypes.c_int64]),
-        }
-        if hasattr(library, "ggml_log_get"):  # builds from mid-2025 on
-            signatures["ggml_log_get"] = (None, [ctypes.POINTER(ctypes.c_void_p)] * 2)
-            signatures["ggml_log_set"] = (None, [ctypes.c_void_p, ctypes.c_void_p])
-        for name, value_type in _SCALAR_TYPES.values():
-            signatures[name] = (value_type, [ctypes.c_void_p, ctypes.c_int64])
-        for name, (restype, argtypes) in signatures.items():
-            function = getattr(library, name)
-            function.restype, function.argtypes = restype, argtypes
-        return library
-    except Exception as exc:  # any other build or platform layout: the Python reader answers
-        log.debug("ggml's GGUF reader is not available (%s); using the gguf package", exc)
+        from core.models.llama import bindings
+    except Exception as exc:  # a build of llama-cpp-python that does not load
+        log.debug("llama-cpp-python is not available (%s); using the gguf package", exc)
         return None
+    return bindings.ggml_gguf_library()
 
 
 class _CHeader(GgufHeader):
@@ -140,17 +89,19 @@ class _CHeader(GgufHeader):
                 self._copy(lib, context, key_id)
 
     def _copy(self, lib: Any, context: Any, key_id: int) -> None:
+        from core.models.llama import bindings  # loaded already: ``lib`` came from it
+
         # The typed getters abort the process on a type mismatch: the type is checked first.
         key = (lib.gguf_get_key(context, key_id) or b"").decode("utf-8", "replace")
         kind = lib.gguf_get_kv_type(context, key_id)
-        if kind == _STRING:
+        if kind == bindings.GGUF_STRING:
             self._strings[key] = (lib.gguf_get_val_str(context, key_id) or b"").decode(
                 "utf-8", "replace")
-        elif kind in _SCALAR_TYPES:
-            value = getattr(lib, _SCALAR_TYPES[kind][0])(context, key_id)
-            self._scalars[key] = bool(value) if kind == _BOOL else value
-        elif (key == "tokenizer.ggml.tokens" and kind == _ARRAY
-              and lib.gguf_get_arr_type(context, key_id) == _STRING):
+        elif kind in bindings.GGUF_SCALAR_GETTERS:
+            value = getattr(lib, bindings.GGUF_SCALAR_GETTERS[kind])(context, key_id)
+            self._scalars[key] = bool(value) if kind == bindings.GGUF_BOOL else value
+        elif (key == "tokenizer.ggml.tokens" and kind == bindings.GGUF_ARRAY
+              and lib.gguf_get_arr_type(context, key_id) == bindings.GGUF_STRING):
             self._tokens = {lib.gguf_get_arr_str(context, key_id, i) or b""
                             for i in range(lib.gguf_get_arr_n(context, key_id))}
 
@@ -168,8 +119,10 @@ class _CHeader(GgufHeader):
 def opened_table(lib: Any, path: Path) -> Iterator[Any]:
     """ggml's parsed header of ``path`` (metadata and tensor table, no weights), freed after.
     Raises HeaderUnreadable with what the reader said when the file is not valid GGUF."""
-    with _reader_messages(lib) as messages:
-        context = lib.gguf_init_from_file(str(path).encode(), _InitParams(True, None))
+    from core.models.llama import bindings  # loaded already: ``lib`` came from it
+
+    with bindings.ggml_messages(lib) as messages:
+        context = bindings.gguf_open_table(lib, path)
     if not context:
         raise HeaderUnreadable("; ".join(messages) or "its header could not be read")
     try:
@@ -178,38 +131,11 @@ def opened_table(lib: Any, path: Path) -> Iterator[Any]:
         lib.gguf_free(context)
 
 
-@contextmanager
-def _reader_messages(lib: Any) -> Iterator[list[str]]:
-    """What ggml's reader says about a damaged file, kept for Kenning's own message instead of
-    going to stderr ahead of it. Everything else logged meanwhile (another thread loading a
-    model) still reaches the callback that was set before."""
-    messages: list[str] = []
-    if not hasattr(lib, "ggml_log_get"):
-        yield messages
-        return
-    with _LOG_SWAP:
-        before_function, before_data = ctypes.c_void_p(), ctypes.c_void_p()
-        lib.ggml_log_get(ctypes.byref(before_function), ctypes.byref(before_data))
-        passed_on = _LogCallback(before_function.value) if before_function.value else None
-
-        reader_thread = threading.get_ident()
-
-        def keep_reader_lines(level: int, text: bytes | None, data: Any) -> None:
-            if threading.get_ident() != reader_thread:
-                if passed_on is not None:
-                    passed_on(level, text, before_data)
-            elif line := (text or b"").decode("utf-8", "replace").strip():
-                messages.append(line)
-
-        callback = _LogCallback(keep_reader_lines)  # referenced here until ggml lets go of it
-        lib.ggml_log_set(ctypes.cast(callback, ctypes.c_void_p), None)
-        try:
-            yield messages
-        finally:
-            lib.ggml_log_set(before_function, before_data)
-
-
 # --- the gguf package (fallback) ------------------------------------------------------------
+
+
+# enum gguf_type (ggml/include/gguf.h)
+_BOOL, _STRING, _ARRAY = 7, 8, 9
 
 
 class _PythonHeader(GgufHeader):

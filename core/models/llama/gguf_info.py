@@ -10,7 +10,6 @@ loads weights itself.
 
 from __future__ import annotations
 
-import ctypes
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -19,7 +18,8 @@ from pathlib import Path
 import llama_cpp
 
 from core.models.interface import ChatMessage, ModelProfile
-from core.models.llama.bindings import tokenize
+from core.models.llama.bindings import apply_chat_template, tokenize
+from core.models.llama.bindings import model_meta as _meta
 from core.models.profiles import ENCODER as ENCODER
 from core.models.profiles import GENERIC as GENERIC
 from core.models.profiles import GRIT as GRIT
@@ -72,7 +72,7 @@ class ModelFacts:
         layer = f"-L{profile.embed_layer}" if profile.embed_layer >= 0 else ""
         centred = "-centred" if profile.centred else ""
         # task prefixes change an encoder's vectors (grit's are part of its profile)
-        tasks = "-tasks" if profile.name == "encoder" and profile.document_prefix else ""
+        tasks = "-tasks" if profile.pools_in_model and profile.document_prefix else ""
         return (f"{profile.name}-{profile.pooling}{layer}{centred}{tasks}-{attention}"
                 f"-r{RECIPE_VERSION}")
 
@@ -169,7 +169,7 @@ def chat_prompt(facts: ModelFacts, messages: Sequence[ChatMessage]) -> str:
     if facts.chat_format == "grit":
         return _grit_prompt(messages)
     if facts.chat_format == "template" and facts.chat_template:
-        rendered = _apply_template(facts.chat_template, messages)
+        rendered = apply_chat_template(facts.chat_template, [(m.role, m.content) for m in messages])
         if rendered is not None:
             return rendered
     return _plain_prompt(messages)
@@ -197,26 +197,6 @@ def _plain_prompt(messages: Sequence[ChatMessage]) -> str:
     return "\n\n".join(lines) + "\n\nAssistant:"
 
 
-def _apply_template(template: str, messages: Sequence[ChatMessage]) -> str | None:
-    """Render with llama.cpp's built-in formats (it recognises most templates by their text);
-    None when it does not know this one."""
-    keep_alive = [(m.role.encode(), m.content.encode()) for m in messages]
-    chat = (llama_cpp.llama_chat_message * len(keep_alive))(
-        *[llama_cpp.llama_chat_message(role, content) for role, content in keep_alive]
-    )
-    size = 4096 + sum(len(c) + len(r) + 32 for r, c in keep_alive)
-    buffer = ctypes.create_string_buffer(size)
-    written = llama_cpp.llama_chat_apply_template(
-        template.encode(), chat, len(keep_alive), True, buffer, size)
-    if written < 0:
-        return None
-    if written > size:
-        buffer = ctypes.create_string_buffer(written)
-        written = llama_cpp.llama_chat_apply_template(
-            template.encode(), chat, len(keep_alive), True, buffer, written)
-    return buffer.raw[:written].decode("utf-8", "replace")
-
-
 def _chat_format(template: str | None, grit_style: bool) -> str:
     # A GGUF without a chat template is taken for a base model: measured on gemma-3-270m,
     # the gemma turn format made it echo the question, plain "User:/Assistant:" text made it
@@ -228,11 +208,3 @@ def _chat_format(template: str | None, grit_style: bool) -> str:
 
 def _is_single_token(vocab: llama_cpp.llama_vocab_p, text: str) -> bool:
     return len(tokenize(vocab, text, add_special=False, parse_special=True)) == 1
-
-
-def _meta(model: llama_cpp.llama_model_p, key: str) -> str | None:
-    buffer = ctypes.create_string_buffer(512)
-    length = llama_cpp.llama_model_meta_val_str(model, key.encode(), buffer, len(buffer))
-    if length < 0:
-        return None
-    return buffer.value.decode("utf-8", "replace")

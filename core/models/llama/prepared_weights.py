@@ -5,7 +5,7 @@ Q5_0 through its generic path; gemma-3-270m, the bundled model, keeps most of it
 Q5_0 (their width, 640, does not fit K-quant blocks). Widening loses nothing: a Q5_0 weight is a
 5-bit integer times its block's scale, and a Q8_0 block holds that integer and scale exactly.
 Reading a prompt then takes about 13% less time (most of the wait for an answer's first word)
-and embedding about 10% (docs/benchmarks.md, "Prepared weights").
+and embedding about 10% (docs/benchmarks.md, what the prepared weights gain).
 
 Writing a reply reads every weight once per token, so it is bound by memory: wider weights
 would slow it. A model is therefore prepared only when widening adds little to what each token
@@ -22,7 +22,6 @@ wrong leaves the original to be loaded as it is.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import logging
 import os
 import shutil
@@ -33,6 +32,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
+from core.models.llama.bindings import gguf_can_rewrite, gguf_meta_bytes
 from core.models.llama.gguf_header import HeaderUnreadable, ggml_library, opened_table
 from core.models.llama.gguf_info import file_fingerprint
 
@@ -68,7 +68,7 @@ def prepared_weights(path: Path, cache_dir: Path) -> Path:
             os.utime(target)  # most recently used: kept by the pruning below
             return target
         library = ggml_library()
-        if library is None or not _can_rewrite(library):
+        if library is None or not gguf_can_rewrite(library):
             return path
         cache_dir.mkdir(parents=True, exist_ok=True)
         if shutil.disk_usage(cache_dir).free < size * (1 + MAX_GROWTH) + SPARE_DISK_BYTES:
@@ -119,8 +119,7 @@ def _write_widened(lib: Any, source: Path, size: int, target: Path) -> bool:
         growth = sum(before[i][1] for i in widened) * (_Q8_0_BYTES / _Q5_0_BYTES - 1)
         if not widened or growth > MAX_GROWTH * size:
             return False
-        meta = (ctypes.c_ubyte * int(lib.gguf_get_meta_size(table)))()
-        lib.gguf_get_meta_data(table, meta)
+        meta = gguf_meta_bytes(lib, table)
         after = [int(lib.gguf_get_tensor_offset(table, i)) for i in range(count)]
     handle, partial = tempfile.mkstemp(dir=target.parent, prefix=target.name, suffix=".partial")
     try:
@@ -168,19 +167,3 @@ def _prune(cache_dir: Path) -> None:
         with contextlib.suppress(OSError):
             old.unlink()
 
-
-def _can_rewrite(lib: Any) -> bool:
-    """Types the table-writing functions of ggml's library; False for a build without them."""
-    signatures: dict[str, tuple[Any, list[Any]]] = {
-        "gguf_get_tensor_name": (ctypes.c_char_p, [ctypes.c_void_p, ctypes.c_int64]),
-        "gguf_get_tensor_type": (ctypes.c_int, [ctypes.c_void_p, ctypes.c_int64]),
-        "gguf_set_tensor_type": (None, [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_int]),
-        "gguf_get_meta_size": (ctypes.c_size_t, [ctypes.c_void_p]),
-        "gguf_get_meta_data": (None, [ctypes.c_void_p, ctypes.c_void_p]),
-    }
-    if not all(hasattr(lib, name) for name in signatures):
-        return False
-    for name, (restype, argtypes) in signatures.items():
-        function = getattr(lib, name)
-        function.restype, function.argtypes = restype, argtypes
-    return True

@@ -17,10 +17,11 @@ window of positions, so a cache cannot be cut back to an opening it has already 
 
 from __future__ import annotations
 
-import ctypes
 from typing import Any
 
 import llama_cpp
+
+from core.models.llama.bindings import sequence_state
 
 #: Shorter openings are not worth a saved state.
 MIN_SHARED_TOKENS = 32
@@ -59,10 +60,8 @@ class PromptPrefixCache:
 
     def save(self, context: Any, opening: list[int]) -> None:
         """Keep the state of ``context``, which holds exactly ``opening``."""
-        size = llama_cpp.llama_state_seq_get_size(context, _SEQUENCE)
-        state = (ctypes.c_ubyte * size)()
-        written = llama_cpp.llama_state_seq_get_data(context, state, size, _SEQUENCE)
-        if written == 0:
+        state = sequence_state(context, _SEQUENCE)
+        if state is None:
             return
         self._tokens, self._state = list(opening), state
 

@@ -24,7 +24,7 @@ import llama_cpp
 import numpy as np
 
 from core.cancel import Cancelled, CancelToken
-from core.models.llama.bindings import TokenBatch, clear_memory, tokenize
+from core.models.llama.bindings import TokenBatch, clear_memory, output_logits, tokenize
 
 #: Tokens (prompt and continuation) read in one pass; a pass is the step at which a cancel is
 #: seen, so it is kept short enough to stop within a fraction of a second.
@@ -90,8 +90,7 @@ class ScoreRunner:
             raise RuntimeError(f"llama.cpp could not read {total} tokens to score them "
                                f"(status {status}).")
         rows = int(self._batch.outputs[:total].sum())
-        logits = np.ctypeslib.as_array(llama_cpp.llama_get_logits(self._ctx),
-                                       shape=(rows, self._n_vocab))
+        logits = output_logits(self._ctx, rows, self._n_vocab)
         targets = np.concatenate([np.asarray(tokens[length:], dtype=np.int64)
                                   for tokens, length in chosen])
         top = logits.max(axis=1)

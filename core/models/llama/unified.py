@@ -23,7 +23,6 @@ a full run, and turns the shortcut off if they ever do not.
 
 from __future__ import annotations
 
-import ctypes
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -48,9 +47,12 @@ from core.models.llama.bindings import (
     DECODE_ABORTED,
     TokenBatch,
     clear_memory,
+    copy_tensor,
     default_thread_count,
     model_params,
+    output_embeddings,
     route_llama_logs,
+    sequence_embedding,
     stop_passes_when,
     tensor_name,
     tokenize,
@@ -69,29 +71,6 @@ _MAX_SEQUENCES = 64
 
 
 
-def _tensor_copier() -> Any:
-    """``copy(tensor, rows)``: a computed graph node's float rows into a numpy array; None
-    when these bindings do not expose ggml (embed layers other than the last need it)."""
-    try:
-        from llama_cpp import _ggml  # the bindings' own handle on libggml
-
-        library = _ggml.libggml
-        count, read = library.ggml_nelements, library.ggml_backend_tensor_get
-    except (ImportError, AttributeError, OSError):
-        return None
-    count.argtypes, count.restype = [ctypes.c_void_p], ctypes.c_int64
-    read.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_size_t]
-    read.restype = None
-
-    def copy(tensor: int, rows: np.ndarray) -> int:
-        values = min(int(count(tensor)), rows.size)
-        read(tensor, rows.ctypes.data, 0, values * 4)
-        return values
-
-    return copy
-
-
-_copy_tensor = _tensor_copier() if CAN_READ_TENSOR_NAMES else None
 
 
 class ModelLoadError(RuntimeError):
@@ -108,7 +87,7 @@ class UnifiedModel(TextModel):
         self.vector_source = str(path)
         self.facts = facts
         profile = resolve_layer(profile, int(llama_cpp.llama_model_n_layer(llama_model)))
-        if profile.embed_layer >= 0 and _copy_tensor is None:
+        if profile.embed_layer >= 0 and copy_tensor is None:
             log.warning("This llama.cpp build cannot read inner layers; embedding from the "
                         "last layer of %s instead", path.name)
             profile = replace(profile, embed_layer=-1)
@@ -125,7 +104,7 @@ class UnifiedModel(TextModel):
         self._special_head = self._inputs.special_head  # bench/embed_tricks.py reads it
         self._stop_after_embd = False  # switched on once the self-check passes
         self._layer_node = (f"l_out-{profile.embed_layer}".encode()
-                            if profile.embed_layer >= 0 and profile.name != "encoder" else None)
+                            if profile.embed_layer >= 0 and not profile.pools_in_model else None)
         self._layer_rows = np.zeros(embed_batch_tokens * self.dim, dtype=np.float32)
         self._layer_values = 0  # how many values the tap copied in the last decode
         self._centre: np.ndarray | None = None
@@ -138,7 +117,7 @@ class UnifiedModel(TextModel):
             self._pooled_by_llama = (llama_cpp.llama_pooling_type(self._embed_ctx)
                                      != llama_cpp.LLAMA_POOLING_TYPE_NONE)
             self._embed_batch = TokenBatch(embed_batch_tokens)
-            if profile.name != "encoder":
+            if profile.chats:
                 self._chat = ChatRunner(vocab=self._vocab, facts=facts, n_ctx=n_ctx,
                                         context_params=self._context_params,
                                         new_context=self._new_context)
@@ -213,13 +192,10 @@ class UnifiedModel(TextModel):
     def count_tokens(self, text: str) -> int:
         return len(tokenize(self._vocab, text, add_special=False, parse_special=False))
 
-    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        prefix = self.profile.document_prefix
+    def embed_batch(self, texts: Sequence[str], *, query: bool = False) -> np.ndarray:
+        prefix = (self.profile.query_prefix.format(instruction=self.profile.query_instruction)
+                  if query else self.profile.document_prefix)
         return self._embed([self._embed_input(text, prefix) for text in texts])
-
-    def embed_query(self, text: str) -> np.ndarray:
-        prefix = self.profile.query_prefix.format(instruction=self.profile.query_instruction)
-        return self._embed([self._embed_input(text, prefix)])[0]
 
     def embed_in_context(self, pieces: Sequence[str]) -> np.ndarray:
         if self._pooled_by_llama:  # llama.cpp pools whole sequences only
@@ -266,16 +242,14 @@ class UnifiedModel(TextModel):
                                f"(status {status}). Try a smaller embed batch size.")
         if self._pooled_by_llama:
             for sequence, (index, _) in enumerate(group):
-                pooled = llama_cpp.llama_get_embeddings_seq(self._embed_ctx, sequence)
-                vectors[index] = np.ctypeslib.as_array(pooled, shape=(self.dim,))
+                vectors[index] = sequence_embedding(self._embed_ctx, sequence, self.dim)
             return
         if self._layer_node is not None:
             if self._layer_values < total * self.dim:
                 raise RuntimeError("llama.cpp did not hand over the embedding layer's rows.")
             rows = rms_rows(self._layer_rows[: total * self.dim].reshape(total, self.dim))
         else:
-            rows = np.ctypeslib.as_array(llama_cpp.llama_get_embeddings(self._embed_ctx),
-                                         shape=(total, self.dim))
+            rows = output_embeddings(self._embed_ctx, total, self.dim)
         offset = 0
         for first_row, item in group:
             for row, (start, end) in enumerate(item.spans, first_row):
@@ -284,7 +258,7 @@ class UnifiedModel(TextModel):
 
     @contextmanager
     def preemptible(self, interrupt: PassInterrupt) -> Iterator[None]:
-        stop_passes_when(self._embed_ctx, interrupt.address)
+        stop_passes_when(self._embed_ctx, interrupt.cell)
         try:
             yield
         finally:
@@ -296,9 +270,9 @@ class UnifiedModel(TextModel):
             if self._layer_node is not None:
                 return tensor_name(tensor) == self._layer_node
             return self._stop_after_embd and tensor_name(tensor) == _EMBED_NODE
-        if self._layer_node is not None and _copy_tensor is not None:
+        if self._layer_node is not None and copy_tensor is not None:
             # The later layers are never computed.
-            self._layer_values = _copy_tensor(tensor, self._layer_rows)
+            self._layer_values = copy_tensor(tensor, self._layer_rows)
         return False  # the rows we pool are done: skip the vocabulary projection after them
 
     def _layer_tap_works(self) -> bool:
@@ -376,7 +350,7 @@ class UnifiedModel(TextModel):
         # Non-causal attention needs the whole batch in one micro-batch; pooling does too.
         params.n_ubatch = batch_tokens
         params.kv_unified = True  # sequences may differ in length; see bench/embed_throughput
-        if self.profile.name == "encoder":
+        if self.profile.pools_in_model:
             params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_UNSPECIFIED  # the model's own
         else:
             params.pooling_type = llama_cpp.LLAMA_POOLING_TYPE_NONE

@@ -1,13 +1,4 @@
-from core.answer.support import best_support, contradicts, evidence_spans, sentence_spans
-
-
-def test_a_line_break_inside_a_pdf_paragraph_does_not_end_a_sentence():
-    text = ("The Landlord must give the Tenant two months' notice in the form the law requires,\n"
-            "and may not end the tenancy early. Rent is 2.5 pounds!\n\nNew paragraph")
-    spans = [text[s:e] for s, e in sentence_spans(text)]
-    assert spans[0].endswith("may not end the tenancy early.")
-    assert spans[1] == "Rent is 2.5 pounds!"
-    assert spans[2] == "New paragraph"
+from core.answer.support import best_support, contradicts, evidence_spans
 
 
 def test_best_support_returns_the_whole_supporting_sentence():
@@ -58,20 +49,6 @@ def test_embedding_similarity_picks_between_spans_words_cannot_tell_apart():
     start, end, score = best_support(claim, text, 0, similarity=meaning)
     assert text[start:end] == "The deposit is kept for damage."
     assert score == best_support(claim, text, 0)[2]  # the threshold stays lexical
-
-
-def test_an_abbreviation_or_a_list_number_does_not_end_a_sentence():
-    text = ("Tax fell due to a higher U.S. federal R&D credit. Apple Inc. reported gains.\n"
-            "1. Revenue rose.\n(b) Costs fell. It was the U.S. The end.")
-    spans = [text[s:e] for s, e in sentence_spans(text)]
-    assert spans == [
-        "Tax fell due to a higher U.S. federal R&D credit.",
-        "Apple Inc. reported gains.",
-        "1. Revenue rose.",
-        "(b) Costs fell.",
-        "It was the U.S.",  # a capital letter after it: a new sentence
-        "The end.",
-    ]
 
 
 def test_answer_sentences_split_the_same_way():

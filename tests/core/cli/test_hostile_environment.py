@@ -138,7 +138,7 @@ def test_commands_started_together_on_a_new_home_never_trip_over_each_other(tmp_
             assert "Traceback" not in err, (argv, err)
             assert code == (2 if argv[0] == "forget" else 0), (argv, err)
         store = Store.open(paths_of(home).database)
-        assert store.state_counts()["embedded"] == 6
+        assert store.files.state_counts()["embedded"] == 6
         assert_consistent(store, MODEL_ID)
         store.close()
 
@@ -228,7 +228,7 @@ def test_a_full_disk_stops_indexing_with_the_reason_and_keeps_what_was_committed
     monkeypatch.setattr(store_module, "_connect", connect)
 
     store = Store.open(paths_of(home).database)
-    counts = store.state_counts()
+    counts = store.files.state_counts()
     assert counts["failed"] == 0  # a full disk is never a file's fault
     if phase == "extract":
         assert 0 < counts["extracted"] + counts["embedded"] < 80

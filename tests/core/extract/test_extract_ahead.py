@@ -10,6 +10,7 @@ import pytest
 
 from core.config import Settings
 from core.extract import ExtractionError
+from core.extract.errors import NothingToRead, OverSizeCap
 from core.extract.worker import IsolatedExtractor
 from core.index.indexer import Indexer
 from core.search.retrieval import search
@@ -73,6 +74,24 @@ def test_a_reader_lost_while_reading_ahead_costs_that_file_only(recording, files
     with pytest.raises(ExtractionError, match="crashed"):
         recording.extract(files[0])
     assert page_text(recording, files[1]) == "pears ripen in autumn"
+
+
+def test_a_reason_keeps_its_kind_across_the_process_line(recording, tmp_path) -> None:
+    # The indexer records "nothing to read" and "over the cap" as skipped, other reasons as
+    # failed, by the exception's type: the child's answer must arrive as the same type.
+    blank = tmp_path / "blank.md"
+    blank.write_text("  \n\n", encoding="utf-8")
+    big = tmp_path / "big.txt"
+    big.write_text("x" * 2048, encoding="utf-8")
+    binary = tmp_path / "binary.txt"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(NothingToRead, match="empty file"):
+        recording.extract(blank)
+    with pytest.raises(OverSizeCap, match="size cap"):
+        recording.extract(big, max_bytes=1024)
+    with pytest.raises(ExtractionError, match="not a text file") as failed:
+        recording.extract(binary)
+    assert type(failed.value) is ExtractionError
 
 
 def test_the_indexer_reads_each_next_file_ahead(tmp_path, files, recording) -> None:
@@ -142,7 +161,7 @@ def test_a_file_read_half_written_is_read_again_not_skipped(tmp_path) -> None:
         with Indexer(store, FakeModel(), Settings(), extractor) as indexer:
             indexer.add_folder(root)
             indexer.run()
-        record = store.file_at(str(root / "draft.txt"))
+        record = store.files.at(str(root / "draft.txt"))
         assert record is not None and record.state == "embedded", record
         assert search(store, "quinces", mode="lexical").hits
     finally:

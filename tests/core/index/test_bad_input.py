@@ -151,13 +151,13 @@ def test_second_pass_does_nothing_and_retry_tries_failures_again(tmp_path, store
     run_in_thread(indexer)
     report = indexer.scan()
     assert report.new_or_changed == 0 and report.skipped == 0 and report.deleted == 0
-    failed = store.state_counts()["failed"]
+    failed = store.files.state_counts()["failed"]
     assert failed == 3
-    assert store.retry_failed() == failed
+    assert store.files.retry_failed() == failed
     make_pdf(root / "corrupt.pdf", ["Repaired at last, about kites."])
     run_in_thread(indexer)
-    assert store.state_counts()["failed"] == 2
-    assert store.file_at(str(root / "corrupt.pdf")).state == "embedded"  # type: ignore[union-attr]
+    assert store.files.state_counts()["failed"] == 2
+    assert store.files.at(str(root / "corrupt.pdf")).state == "embedded"  # type: ignore[union-attr]
 
 
 def test_a_pipe_that_reached_the_queue_is_skipped_not_waited_on(tmp_path, store, extractor):
@@ -166,12 +166,13 @@ def test_a_pipe_that_reached_the_queue_is_skipped_not_waited_on(tmp_path, store,
     os.mkfifo(root / "pipe.txt")
     indexer = Indexer(store, FakeModel(), Settings(), extractor)
     folder_id = indexer.add_folder(root)
-    store.add_pending(folder_id, [(str(root / "pipe.txt"), 10, 0.0)])  # as if it had been a file
+    # as if it had been a file
+    store.files.add_pending(folder_id, [(str(root / "pipe.txt"), 10, 0.0)])
     thread = threading.Thread(target=indexer.extract_pending, daemon=True)
     thread.start()
     thread.join(30)
     assert not thread.is_alive(), "opening the pipe blocked"
-    record = store.file_at(str(root / "pipe.txt"))
+    record = store.files.at(str(root / "pipe.txt"))
     assert record is not None and (record.state, record.error) == ("skipped", NOT_REGULAR)
 
 
@@ -192,9 +193,9 @@ def test_unreadable_file_is_recorded_as_failed(tmp_path, store, extractor, monke
     indexer = Indexer(store, FakeModel(), Settings(), extractor)
     indexer.add_folder(root)
     indexer.run()
-    secret = store.file_at(str(root / "secret.txt"))
+    secret = store.files.at(str(root / "secret.txt"))
     assert secret is not None and secret.state == "failed" and "permission" in (secret.error or "")
-    assert store.file_at(str(root / "open.txt")).state == "embedded"  # type: ignore[union-attr]
+    assert store.files.at(str(root / "open.txt")).state == "embedded"  # type: ignore[union-attr]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root can read files without read permission")
@@ -207,7 +208,7 @@ def test_file_without_read_permission_is_recorded_as_failed(tmp_path, store, ext
     indexer = Indexer(store, FakeModel(), Settings(), extractor)
     indexer.add_folder(root)
     indexer.run()
-    record = store.file_at(str(secret))
+    record = store.files.at(str(secret))
     assert record is not None and record.state == "failed"
 
 
@@ -257,7 +258,7 @@ def test_file_rewritten_while_being_read_is_indexed_as_it_ends_up(tmp_path, stor
     )
     indexer.add_folder(root)
     indexer.run()
-    record = store.file_at(str(target))
+    record = store.files.at(str(target))
     assert record is not None and record.state == "embedded"
     assert record.content_hash == hashlib.blake2b(final, digest_size=20).hexdigest()
     assert search(store, "pears", FakeModel()).hits
@@ -273,7 +274,7 @@ def test_file_that_never_stops_changing_is_failed_with_the_reason(tmp_path, stor
     indexer = Indexer(store, FakeModel(), Settings(), grow)  # type: ignore[arg-type]
     indexer.add_folder(root)
     indexer.run()
-    record = store.file_at(str(target))
+    record = store.files.at(str(target))
     assert record is not None and (record.state, record.error) == ("failed", KEPT_CHANGING)
 
 
@@ -296,10 +297,10 @@ def test_empty_file_that_gains_content_is_indexed_then(tmp_path, store, extracto
     indexer = Indexer(store, FakeModel(), Settings(), extractor)
     indexer.add_folder(root)
     indexer.run()
-    assert store.file_at(str(root / "later.txt")).state == "skipped"  # type: ignore[union-attr]
+    assert store.files.at(str(root / "later.txt")).state == "skipped"  # type: ignore[union-attr]
     (root / "later.txt").write_text("now with words about kites")
     indexer.run()
-    assert store.file_at(str(root / "later.txt")).state == "embedded"  # type: ignore[union-attr]
+    assert store.files.at(str(root / "later.txt")).state == "embedded"  # type: ignore[union-attr]
 
 
 def test_folder_with_an_undecodable_name_is_refused_kindly(tmp_path, store, extractor):
@@ -308,7 +309,7 @@ def test_folder_with_an_undecodable_name_is_refused_kindly(tmp_path, store, extr
     indexer = Indexer(store, FakeModel(), Settings(), extractor)
     with pytest.raises(NotADirectoryError, match="not valid text"):
         indexer.add_folder(Path(os.fsdecode(odd)))
-    assert store.folders() == []
+    assert store.folders.all() == []
 
 
 def test_changes_inside_a_folder_with_an_undecodable_name_are_recorded(tmp_path, store):
@@ -322,7 +323,7 @@ def test_changes_inside_a_folder_with_an_undecodable_name_are_recorded(tmp_path,
     for name in (b"/one.txt", b"/two.txt"):
         with open(odd + name, "w") as f:
             f.write("words")
-    store.add_folder(root)
+    store.folders.add(root)
     reconciler = Reconciler(store, ExcludeRules())
     reconciler.apply(ChangeSet(paths={os.fsdecode(odd), os.fsdecode(odd + b"/one.txt")}))
     rows = sorted((str(p), str(s)) for p, s in store.rows("SELECT path, state FROM files"))

@@ -33,13 +33,13 @@ def deep_folder(root: Path) -> Path:
 def record_vector_order(store: Store) -> list[int]:
     """Chunk ids in the order the indexer stores their vectors (vec0 keeps no insert order)."""
     stored: list[int] = []
-    add_vectors = store.add_vectors
+    add_vectors = store.chunks.add_vectors
 
     def recording(model_id, ids, vectors):
         stored.extend(ids)
         add_vectors(model_id, ids, vectors)
 
-    store.add_vectors = recording  # type: ignore[method-assign]
+    store.chunks.add_vectors = recording  # type: ignore[method-assign]
     return stored
 
 
@@ -78,7 +78,7 @@ def test_first_chunks_of_all_files_are_embedded_before_any_second_chunk(tmp_path
 
         stored = record_vector_order(store)
         indexer.embed_pending(stop_after_one_chunk_per_file, cancel, batch_chunks=4)
-        table = store.vec_table(model.model_id)
+        table = store.chunks.vec_table(model.model_id)
         assert table is not None
         order = ordinals_of(store, stored)
         assert len(order) == FILES
@@ -111,7 +111,7 @@ def test_restart_after_a_stop_resumes_breadth_first_without_redoing_work(tmp_pat
 
         stored = record_vector_order(store)
         indexer.run(stop_midway, cancel)
-        table = store.vec_table(model.model_id)
+        table = store.chunks.vec_table(model.model_id)
         assert table is not None
         before = ordinals_of(store, stored)
         assert FILES <= len(before) < store.count("SELECT count(*) FROM chunks")
@@ -132,7 +132,7 @@ def test_restart_after_a_stop_resumes_breadth_first_without_redoing_work(tmp_pat
         counting.embed_documents = counted  # type: ignore[method-assign]
         resumed_ids = record_vector_order(store)
         Indexer(store, counting, SETTINGS, extractor).run()
-        table = store.vec_table(model.model_id)
+        table = store.chunks.vec_table(model.model_id)
         assert table is not None
         chunk_count = store.count("SELECT count(*) FROM chunks")
         assert not set(resumed_ids) & set(stored), "vectors from the first run were redone"

@@ -92,7 +92,7 @@ def test_every_format_is_found_by_its_word_and_cited_where_it_is(store, folder, 
     indexer = Indexer(store, FakeModel(), Settings(), extractor)
     indexer.add_folder(folder)
     indexer.run()
-    assert store.failures() == []
+    assert store.files.failures() == []
     for word, name, page, location in CASES:
         hits = search(store, word, FakeModel(), mode="lexical").hits
         assert hits, word

@@ -50,7 +50,7 @@ def index(store: Store, folder: Path, extractor, model: FakeModel | None = None)
 
 
 def counts(store: Store) -> tuple[int, int, int]:
-    table = store.vec_table(FakeModel().model_id)
+    table = store.chunks.vec_table(FakeModel().model_id)
     return (
         store.count("SELECT count(*) FROM chunks"),
         store.count("SELECT count(*) FROM chunks_fts"),
@@ -60,7 +60,7 @@ def counts(store: Store) -> tuple[int, int, int]:
 
 def test_index_then_search_finds_the_right_file_and_marks_words(store, folder, extractor):
     index(store, folder, extractor)
-    assert store.state_counts()["embedded"] == 3  # node_modules and hidden are excluded
+    assert store.files.state_counts()["embedded"] == 3  # node_modules and hidden are excluded
     result = search(store, "notice before leaving", FakeModel())
     top = result.hits[0]
     assert top.path == str(folder / "lease.md")
@@ -171,7 +171,7 @@ def test_touch_without_change_keeps_vectors(store, folder, extractor):
     os.utime(folder / "garden.txt", None)
     Indexer(store, model, Settings(), extractor).run()
     assert model.embedded_texts == before
-    assert store.state_counts()["embedded"] == 3
+    assert store.files.state_counts()["embedded"] == 3
 
 
 def test_rename_reembeds_nothing_and_delete_removes_everything(store, folder, extractor):
@@ -199,7 +199,7 @@ def test_keyword_search_works_before_embedding(store, folder, extractor):
     indexer.add_folder(folder)
     indexer.scan()
     indexer.extract_pending()
-    assert store.state_counts()["extracted"] == 3
+    assert store.files.state_counts()["extracted"] == 3
     hits = search(store, "tomatoes", FakeModel()).hits
     assert [h.path for h in hits] == [str(folder / "garden.txt")]
 
@@ -220,19 +220,19 @@ def test_cancel_keeps_work_and_resume_finishes(store, folder, extractor):
             token.cancel()
 
     indexer.extract_pending(progress, token)
-    assert store.state_counts()["pending"] == 2
+    assert store.files.state_counts()["pending"] == 2
     Indexer(store, model, Settings(), extractor).run()
-    assert store.state_counts()["embedded"] == 3
+    assert store.files.state_counts()["embedded"] == 3
 
 
 def test_bad_file_is_recorded_not_fatal(store, folder, extractor):
     (folder / "broken.pdf").write_bytes(b"%PDF-1.4 this is not really a pdf")
     (folder / "binary.txt").write_bytes(bytes(range(256)) * 10)
     index(store, folder, extractor)
-    failures = {p: e for p, _, e in store.failures()}
+    failures = {p: e for p, _, e in store.files.failures()}
     assert str(folder / "broken.pdf") in failures and failures[str(folder / "broken.pdf")]
     assert str(folder / "binary.txt") in failures
-    assert store.state_counts()["embedded"] == 3
+    assert store.files.state_counts()["embedded"] == 3
 
 
 def test_gitignore_inside_tree_is_honoured(store, folder, extractor):

@@ -47,7 +47,7 @@ def indexed(tmp_path: Path, extractor, settings: Settings, model: FakeModel) -> 
 
 
 def stored_vectors(store: Store, model_id: str) -> dict[int, np.ndarray]:
-    table = store.vec_table(model_id)
+    table = store.chunks.vec_table(model_id)
     return {int(chunk_id): np.frombuffer(blob, dtype=np.float32)
             for chunk_id, blob in store.conn.execute(f"SELECT chunk_id, embedding FROM {table}")}
 

@@ -36,27 +36,27 @@ def test_scan_counts_what_it_leaves_out_and_skips_the_too_large(tmp_path: Path, 
         indexer = Indexer(store, FakeModel(), Settings(), extractor)
         indexer.add_folder(root)
         indexer.run()
-        folder_id = store.folders()[0][0]
-        assert store.skipped_kinds(folder_id) == {
+        folder_id = store.folders.all()[0][0]
+        assert store.folders.skipped_kinds(folder_id) == {
             ("unsupported", ".pages"): 3,
             ("unsupported", ".jpg"): 1,
             ("unsupported", ""): 1,
             ("excluded", "file"): 1,
             ("excluded", "folder"): 1,
         }
-        problems = {Path(p).name: (state, reason) for p, state, reason in store.failures()}
+        problems = {Path(p).name: (state, reason) for p, state, reason in store.files.failures()}
         assert problems["huge.txt"] == (
             "skipped", "too large (21 MB; Kenning reads files of this type up to 20 MB)"
         )  # fmt: skip
         assert problems["broken.pdf"][0] == "failed"
-        assert store.state_counts()["embedded"] == 1
+        assert store.files.state_counts()["embedded"] == 1
 
         # The next full scan replaces the counts (a file removed is no longer counted).
         (root / "design0.pages").unlink()
         (root / "huge.txt").write_text("Now small.\n")
         indexer.scan()
-        assert store.skipped_kinds(folder_id)[("unsupported", ".pages")] == 2
-        assert store.file_at(str(root / "huge.txt")).state == "pending"
+        assert store.folders.skipped_kinds(folder_id)[("unsupported", ".pages")] == 2
+        assert store.files.at(str(root / "huge.txt")).state == "pending"
         indexer.close()
     finally:
         store.close()

@@ -262,19 +262,19 @@ def test_asked_about_folder_jumps_the_queue(tmp_path, extractor):
     indexer.add_folder(first)
     indexer.add_folder(second)
     indexer.scan()
-    assert str(first) in store.pending_files(limit=1)[0].path
+    assert str(first) in store.files.pending_files(limit=1)[0].path
     focus = [str(second / "projects")]
-    assert str(second / "projects") in store.pending_files(limit=1, focus=focus)[0].path
-    assert store.raise_priority(second)
-    assert str(second) in store.pending_files(limit=1)[0].path
+    assert str(second / "projects") in store.files.pending_files(limit=1, focus=focus)[0].path
+    assert store.folders.raise_priority(second)
+    assert str(second) in store.files.pending_files(limit=1)[0].path
 
     indexer.extract_pending()
     indexer.focus = [str(first / "projects")]
-    batch = store.chunks_needing_vectors(MODEL_ID, 20, indexer.focus)
-    owners = {store.file(c.file_id).path for c in batch}  # type: ignore[union-attr]
+    batch = store.chunks.needing_vectors(MODEL_ID, 20, indexer.focus)
+    owners = {store.files.get(c.file_id).path for c in batch}  # type: ignore[union-attr]
     assert all(p.startswith(str(first / "projects")) for p in owners) and len(owners) == 20
-    batch = store.chunks_needing_vectors(MODEL_ID, 100)
-    assert all(str(second) in store.file(c.file_id).path for c in batch[:26])  # type: ignore[union-attr]
+    batch = store.chunks.needing_vectors(MODEL_ID, 100)
+    assert all(str(second) in store.files.get(c.file_id).path for c in batch[:26])  # type: ignore[union-attr]
 
 
 def test_first_chunks_of_every_file_are_embedded_before_deeper_ones(tmp_path, extractor):
@@ -288,7 +288,7 @@ def test_first_chunks_of_every_file_are_embedded_before_deeper_ones(tmp_path, ex
     indexer.extract_pending()
     ordinals = [
         store.count("SELECT ordinal FROM chunks WHERE id = ?", (c.id,))
-        for c in store.chunks_needing_vectors(MODEL_ID, 100)
+        for c in store.chunks.needing_vectors(MODEL_ID, 100)
     ]
     assert ordinals == sorted(ordinals) and ordinals[:3] == [0, 0, 0]
 

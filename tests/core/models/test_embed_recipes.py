@@ -49,7 +49,7 @@ def test_embed_depth_resolves_to_a_block_of_any_model():
     assert resolve_layer(GENERIC, 32).embed_layer == 27
     assert resolve_layer(FINAL, 18).embed_layer == -1
     assert resolve_layer(replace(FINAL, embed_layer=40), 18).embed_layer == -1  # no such block
-    assert resolve_layer(replace(GENERIC, name="encoder"), 12).embed_layer == -1
+    assert resolve_layer(replace(GENERIC, pooling="model"), 12).embed_layer == -1
 
 
 @model_test

@@ -46,16 +46,15 @@ class GatedModel(FakeModel):
         self.first_pass_started = threading.Event()
         self.release = threading.Event()
 
-    def embed_documents(self, texts):
+    def embed_batch(self, texts, *, query=False):
+        if query:
+            self.calls.append("query")
+            return super().embed_batch(texts, query=True)
         if not self.calls:
             self.first_pass_started.set()
             self.release.wait(5)
         self.calls.append(f"documents x{len(texts)}")
-        return super().embed_documents(texts)
-
-    def embed_query(self, text):
-        self.calls.append("query")
-        return super().embed_query(text)
+        return super().embed_batch(texts)
 
 
 def test_a_long_background_batch_lets_a_query_in_after_one_model_pass():
@@ -113,7 +112,10 @@ class StoppableModel(GatedModel):
         finally:
             self.interrupt = None
 
-    def embed_documents(self, texts):
+    def embed_batch(self, texts, *, query=False):
+        if query:
+            self.calls.append("query" + (" (stoppable)" if self.interrupt else ""))
+            return FakeModel.embed_batch(self, texts, query=True)
         if not self.calls:
             self.first_pass_started.set()
             deadline = time.monotonic() + 5  # a worker that never interrupts fails, not hangs
@@ -123,11 +125,7 @@ class StoppableModel(GatedModel):
             self.calls.append("stopped")
             raise Preempted()
         self.calls.append(f"documents x{len(texts)}" + ("" if self.interrupt else " (plain)"))
-        return FakeModel.embed_documents(self, texts)
-
-    def embed_query(self, text):
-        self.calls.append("query" + (" (stoppable)" if self.interrupt else ""))
-        return FakeModel.embed_query(self, text)
+        return FakeModel.embed_batch(self, texts)
 
 
 def test_a_query_stops_the_background_pass_in_flight_which_then_runs_again():

@@ -77,13 +77,13 @@ def test_a_search_by_meaning_finds_the_right_file_first(indexed, paired, query,
 
 def test_vectors_went_into_the_embedders_table_only(indexed, paired) -> None:
     store, _ = indexed
-    table = store.vec_table(paired.model_id)
+    table = store.chunks.vec_table(paired.model_id)
     assert table is not None
     chunks = store.count("SELECT count(*) FROM chunks")
     assert chunks >= len(FILES)
     assert store.count(f"SELECT count(*) FROM {table}") == chunks
-    assert store.vec_table(paired.chat.model_id) is None
-    assert store.state_counts()["embedded"] == len(FILES)
+    assert store.chunks.vec_table(paired.chat.model_id) is None
+    assert store.files.state_counts()["embedded"] == len(FILES)
 
 
 def test_answers_come_from_the_chat_model(paired) -> None:

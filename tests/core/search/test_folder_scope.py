@@ -11,8 +11,9 @@ import pytest
 from core.answer.answerer import Answerer
 from core.config import Settings
 from core.index.indexer import Indexer
-from core.search.retrieval import folder_scope_sql, search
+from core.search.retrieval import search
 from core.store.database import Store
+from core.store.search import folder_scope_sql
 from tests.fakes import FakeModel
 
 SECRET = "The bank PIN for the savings account is written here."

@@ -9,7 +9,7 @@ import pytest
 
 from core.search import retrieval as search_module
 from core.search.query import parse_query
-from core.search.retrieval import filter_sql, informative_words, lexical_ids
+from core.search.retrieval import file_filter, informative_words, lexical_ids
 from core.store.database import Store
 from core.types import Chunk
 
@@ -18,10 +18,10 @@ from core.types import Chunk
 def store(tmp_path: Path) -> Store:
     """200 chunks that all say "report"; "running" in 20 of them, "zeppelin" in 2."""
     s = Store.open(tmp_path / "index.db")
-    folder = s.add_folder(Path("/data"))
-    s.add_pending(folder, [(f"/data/f{i}.txt", 1, 1.0) for i in range(200)])
+    folder = s.folders.add(Path("/data"))
+    s.files.add_pending(folder, [(f"/data/f{i}.txt", 1, 1.0) for i in range(200)])
     for i in range(200):
-        record = s.file_at(f"/data/f{i}.txt")
+        record = s.files.at(f"/data/f{i}.txt")
         assert record is not None
         words = ["yearly report"]
         if i % 10 == 0:
@@ -29,7 +29,7 @@ def store(tmp_path: Path) -> Store:
         if i in (7, 8):
             words.append("zeppelin hangar")
         text = " ".join(words)
-        s.replace_chunks(record.id, [Chunk(0, None, 0, len(text), text)], content_hash=str(i),
+        s.chunks.replace(record.id, [Chunk(0, None, 0, len(text), text)], content_hash=str(i),
                          size=1, mtime=1.0, kind="text", title=None, page_count=1,
                          model_id=None)
     yield s
@@ -51,16 +51,15 @@ def test_past_the_budget_words_in_most_chunks_are_left_out(store, monkeypatch):
 
 def test_left_out_words_do_not_change_the_best_keyword_hits(store, monkeypatch):
     parsed = parse_query("zeppelin report running")
-    where, args = filter_sql(parsed)
-    every_word = lexical_ids(store, parsed, where, args, 10)
+    files = file_filter(parsed)
+    every_word = lexical_ids(store, parsed, files, 10)
     monkeypatch.setattr(search_module, "POSTINGS_BUDGET", 100)
-    pruned = lexical_ids(store, parsed, where, args, 10)
+    pruned = lexical_ids(store, parsed, files, 10)
     assert pruned[:2] == every_word[:2]  # the two zeppelin chunks lead either way
     assert len(pruned) == 10  # the "running" chunks still fill the list
     # With a filter the query joins files; the pruned words are the same.
     filtered = parse_query("zeppelin report running ext:txt")
-    where, args = filter_sql(filtered)
-    assert lexical_ids(store, filtered, where, args, 10)[:2] == pruned[:2]
+    assert lexical_ids(store, filtered, file_filter(filtered), 10)[:2] == pruned[:2]
 
 
 def test_a_long_query_of_middling_words_scores_its_rarest_words(store, monkeypatch):

@@ -77,7 +77,7 @@ def test_search_reads_the_previous_vectors_until_the_new_set_catches_up(switched
 
     # One passage of the new set is not enough to switch.
     first = store.count("SELECT min(id) FROM chunks")
-    store.add_vectors(new.model_id, [first], new.embed_documents(["garden"]))
+    store.chunks.add_vectors(new.model_id, [first], new.embed_documents(["garden"]))
     assert not handover_complete(store, new.model_id)
 
     indexer.embed_pending()

@@ -14,14 +14,14 @@ from core.store.database import Store
 def test_after_a_clean_close_the_next_open_skips_the_check(tmp_path, checks) -> None:
     database = tmp_path / "k.db"
     store = Store.open(database)
-    store.add_folder(tmp_path)
+    store.folders.add(tmp_path)
     store.close()
     assert len(checks) == 1  # a new file is checked too (it costs nothing)
     assert not Path(f"{database}-wal").exists()
 
     store = Store.open(database)
     assert len(checks) == 1
-    assert store.folders() == [(1, str(tmp_path))]
+    assert store.folders.all() == [(1, str(tmp_path))]
     store.close()
 
 
@@ -49,14 +49,14 @@ def test_after_a_crash_the_next_open_checks(tmp_path, checks) -> None:
     Store.open(database).close()
     crash = (
         "import os, sys; from pathlib import Path; from core.store.database import Store; "
-        "s = Store.open(Path(sys.argv[1])); s.add_folder(Path(sys.argv[2])); os._exit(3)"
+        "s = Store.open(Path(sys.argv[1])); s.folders.add(Path(sys.argv[2])); os._exit(3)"
     )
     done = subprocess.run([sys.executable, "-c", crash, str(database), str(tmp_path)],
                           cwd=Path(__file__).resolve().parents[3], timeout=60)
     assert done.returncode == 3
     store = Store.open(database)
     assert len(checks) == 2
-    assert store.folders() == [(1, str(tmp_path))]  # the log's committed work recovered
+    assert store.folders.all() == [(1, str(tmp_path))]  # the log's committed work recovered
     store.close()
 
 
@@ -65,7 +65,7 @@ def test_a_connection_closing_never_makes_a_writer_mid_transaction_busy(tmp_path
 
     database = tmp_path / "k.db"
     writer = Store.open(database)
-    writer.add_folder(tmp_path / "a")  # frames in the log for a closing checkpoint to move
+    writer.folders.add(tmp_path / "a")  # frames in the log for a closing checkpoint to move
     other = Store.open(database)
     writer.conn.execute("BEGIN")
     writer.conn.execute("SELECT count(*) FROM folders").fetchall()  # a transaction that has read

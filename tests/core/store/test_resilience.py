@@ -80,7 +80,7 @@ def test_killed_twenty_times_then_finishes_with_nothing_lost_duplicated_or_redon
     assert worker.wait(timeout=60) == 0, worker.stderr.read() if worker.stderr else ""
 
     store = Store.open(database)
-    counts = store.state_counts()
+    counts = store.files.state_counts()
     files = sum(1 for p in folder.rglob("*") if p.is_file())
     assert counts["embedded"] == files, counts
     assert_consistent(store, MODEL_ID)
@@ -176,7 +176,7 @@ def test_searches_never_fail_while_indexing_writes(tmp_path, extractor):
             thread.join(timeout=30)
     assert errors == []
     assert searches > 20
-    assert writer.state_counts()["embedded"] == writer.count("SELECT count(*) FROM files")
+    assert writer.files.state_counts()["embedded"] == writer.count("SELECT count(*) FROM files")
 
 
 def _corrupt_with_garbage(path: Path) -> None:
@@ -215,7 +215,7 @@ def test_damaged_database_is_moved_aside_and_rebuilt_from_the_folders(tmp_path, 
     aside = [p for p in paths.data_dir.iterdir() if p.name.startswith("kenning-damaged-")]
     assert len(aside) == 2  # the file and its folder list
     assert next(str(p) for p in aside if p.suffix == ".db") in notice
-    assert store.folders() == [(1, str(folder))]
+    assert store.folders.all() == [(1, str(folder))]
     assert store.count("SELECT priority FROM folders") == 2
 
     with Indexer(store, FakeModel(), services.settings, extractor) as indexer:
@@ -235,12 +235,12 @@ def test_database_with_nothing_wrong_is_left_alone(tmp_path):
 
 
 def test_folder_list_beside_the_database_follows_adds_and_removes(tmp_path):
-    from core.store.database import remembered_folders
+    from core.store.folders import remembered_folders
 
     database = tmp_path / "index.db"
     store = Store.open(database)
-    store.add_folder(tmp_path / "a")
-    store.add_folder(tmp_path / "b", priority=1)
+    store.folders.add(tmp_path / "a")
+    store.folders.add(tmp_path / "b", priority=1)
     assert remembered_folders(database) == [(str(tmp_path / "a"), 0), (str(tmp_path / "b"), 1)]
-    store.remove_folder(tmp_path / "a")
+    store.folders.remove(tmp_path / "a")
     assert remembered_folders(database) == [(str(tmp_path / "b"), 1)]

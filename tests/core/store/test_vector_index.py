@@ -35,22 +35,22 @@ def structured_vectors(count: int, seed: int = 0) -> np.ndarray:
 
 def fill(store: Store, files: int, chunks_per_file: int, seed: int = 0) -> dict[int, list[int]]:
     """``files`` files of ``chunks_per_file`` chunks each, all embedded; chunk ids by file id."""
-    store.ensure_model(MODEL_ID, DIM)
-    folder = store.add_folder(Path("/data"))
-    store.add_pending(folder, [(f"/data/f{i}.txt", 1, 1.0) for i in range(files)])
+    store.chunks.ensure_model(MODEL_ID, DIM)
+    folder = store.folders.add(Path("/data"))
+    store.files.add_pending(folder, [(f"/data/f{i}.txt", 1, 1.0) for i in range(files)])
     by_file: dict[int, list[int]] = {}
     for i in range(files):
-        record = store.file_at(f"/data/f{i}.txt")
+        record = store.files.at(f"/data/f{i}.txt")
         assert record is not None
         chunks = [Chunk(n, None, 0, 1, f"file {i} chunk {n}") for n in range(chunks_per_file)]
-        store.replace_chunks(record.id, chunks, content_hash=str(i), size=1, mtime=1.0,
+        store.chunks.replace(record.id, chunks, content_hash=str(i), size=1, mtime=1.0,
                              kind="text", title=None, page_count=1, model_id=MODEL_ID)
         by_file[record.id] = [
             int(r[0]) for r in store.rows(
                 "SELECT id FROM chunks WHERE file_id = ? ORDER BY ordinal", (record.id,))
         ]
     ids = [c for chunk_ids in by_file.values() for c in chunk_ids]
-    store.add_vectors(MODEL_ID, ids, structured_vectors(len(ids), seed))
+    store.chunks.add_vectors(MODEL_ID, ids, structured_vectors(len(ids), seed))
     return by_file
 
 
@@ -62,7 +62,7 @@ def store(tmp_path: Path) -> Store:
 
 
 def tables(store: Store) -> tuple[str, str]:
-    table = store.vec_table(MODEL_ID)
+    table = store.chunks.vec_table(MODEL_ID)
     assert table is not None
     return table, bits_table_for(table)
 
@@ -125,15 +125,15 @@ def test_deleting_a_file_deletes_its_bit_vectors_and_a_move_keeps_them(store):
             f"SELECT count(*) FROM {bits}")
 
     assert counts() == (12, 12)
-    store.delete_files([first])
+    store.files.delete([first])
     assert counts() == (9, 9)
     left = {int(r[0]) for r in store.rows(f"SELECT chunk_id FROM {bits}")}
     assert left.isdisjoint(by_file[first])
-    store.mark_unreadable(second, "failed", "broken")
+    store.files.mark_unreadable(second, "failed", "broken")
     assert counts() == (6, 6)
-    record = store.file_at("/data/f2.txt")
+    record = store.files.at("/data/f2.txt")
     assert record is not None
-    store.move_file(record.id, "/data/moved.txt", record.folder_id, 2.0)
+    store.files.move(record.id, "/data/moved.txt", record.folder_id, 2.0)
     assert counts() == (6, 6)
 
 
@@ -142,7 +142,7 @@ def test_reembedding_a_chunk_replaces_its_bit_vector(store):
     _, bits = tables(store)
     chunk_id = next(iter(by_file.values()))[0]
     flipped = -structured_vectors(2)[:1]
-    store.add_vectors(MODEL_ID, [chunk_id], flipped)
+    store.chunks.add_vectors(MODEL_ID, [chunk_id], flipped)
     stored = store.conn.execute(
         f"SELECT vec_to_json(embedding) FROM {bits} WHERE chunk_id = ?", (chunk_id,)
     ).fetchall()
@@ -267,7 +267,7 @@ def test_shortlist_skips_deleted_slots_and_reuses_them(store):
     by_file = fill(store, files=150, chunks_per_file=10)  # two vec0 chunks of 1,024 slots
     table, bits = tables(store)
     removed = list(by_file)[::3]
-    store.delete_files(removed)
+    store.files.delete(removed)
     gone = {c for f in removed for c in by_file[f]}
     query = structured_vectors(1, seed=11)[0]
     found = nearest(store.conn, table, bits, query, 10, exact_scan_limit=0)

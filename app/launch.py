@@ -17,8 +17,11 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.cli import exit_codes
-from core.cli.main import main as run_command
+try:
+    from core.cli import exit_codes
+    from core.cli.main import main as run_command
+except KeyboardInterrupt:  # Ctrl+C while the engine loads (a second or so): nothing to keep
+    sys.exit(130)
 
 if TYPE_CHECKING:
     from app.main import ServiceWindow

@@ -68,7 +68,7 @@ class FileByFileChunks(Chunks):
 
 def file_by_file(store: Store) -> Store:
     """``store`` with its chunks part handing out chunks in the baseline order."""
-    store.chunks = FileByFileChunks(store.conn)
+    store.chunks = FileByFileChunks(store.conn, store.path)
     store.files = Files(store.conn, store.chunks)
     return store
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 import time
 from collections.abc import Callable
@@ -16,8 +17,9 @@ from pathlib import Path
 
 from core.config import AppPaths, Settings
 from core.models.interface import TextModel
-from core.store.database import DatabaseDamaged, Store
-from core.store.folders import remembered_folders
+from core.store.clean_close import forget_clean_close
+from core.store.database import DatabaseDamaged, ReadOnlyIndex, Store
+from core.store.folders import folder_list_path, remembered_folders
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +35,68 @@ def display_available() -> bool:
     return True  # Windows and macOS always have a desktop for a GUI process
 
 
+def unreachable_display() -> str | None:
+    """The display the environment names when nothing answers there (``DISPLAY=:99`` with no
+    X server, a Wayland socket that is gone), as ``NAME=value``; None when one answers, or
+    when it cannot be told. Qt itself would abort the process on such a display."""
+    if os.environ.get("QT_QPA_PLATFORM", "").startswith(("offscreen", "minimal", "vnc")):
+        return None
+    if not sys.platform.startswith(("linux", "freebsd", "openbsd")):
+        return None
+    wayland = os.environ.get("WAYLAND_DISPLAY", "")
+    if wayland:
+        runtime = os.environ.get("XDG_RUNTIME_DIR", "")
+        if Path(runtime, wayland).exists():  # an absolute WAYLAND_DISPLAY stands alone
+            return None
+    x11 = os.environ.get("DISPLAY", "")
+    if x11 and _x_server_answers(x11):
+        return None
+    return f"DISPLAY={x11}" if x11 else (f"WAYLAND_DISPLAY={wayland}" if wayland else None)
+
+
+def _x_server_answers(display: str, timeout: float = 2.0) -> bool:
+    """Whether an X server accepts connections at ``display`` (``[host]:number[.screen]``):
+    its local socket, or TCP port 6000 + number on a host (an SSH-forwarded display)."""
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    if not number.isdigit() or host.startswith("/"):
+        return True  # a form this check does not know (macOS's launchd path): let Qt try
+    if host in ("", "unix"):
+        path = f"/tmp/.X11-unix/X{number}"
+        # The file, or Linux's abstract socket of the same name (a server in another mount
+        # namespace, such as a sandbox, leaves no file).
+        addresses = [path, "\0" + path] if sys.platform.startswith("linux") else [path]
+        for address in addresses:
+            with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+                sock.settimeout(timeout)
+                try:
+                    sock.connect(address)
+                    return True
+                except OSError:
+                    continue
+        return False
+    try:
+        socket.create_connection((host, 6000 + int(number)), timeout=timeout).close()
+        return True
+    except OSError:
+        return False
+
+
 class ModelUnavailable(Exception):
     """The model could not be loaded; the message says why and what to do."""
+
+
+class DataFolderReadOnly(Exception):
+    """Kenning may not write where its index is; the message says what still works."""
+
+
+def _writable(folder: Path, database: Path) -> bool:
+    """Whether Kenning may write its index: the data folder (or, before it exists, the
+    nearest folder above it) and the database file, if there is one."""
+    existing = next((c for c in (folder, *folder.parents) if c.exists()), folder)
+    if not os.access(existing, os.W_OK):
+        return False
+    return not database.exists() or os.access(database, os.W_OK)
 
 
 # Room in one embedding pass beyond a chunk: its title and heading path, and the specials.
@@ -137,34 +199,64 @@ class Services:
     _search_model: TextModel | None = field(default=None, init=False)
     notices: list[str] = field(default_factory=list, init=False)
 
-    def open_store(self) -> Store:
+    def open_store(self, read_only_ok: bool = False) -> Store:
         """The writer store. A damaged database is moved aside and a fresh one started with
-        the same folders (kept beside it for this), so the next indexing pass rebuilds it."""
-        self.paths.ensure()
+        the same folders (kept beside it for this), so the next indexing pass rebuilds it.
+        With ``read_only_ok`` (commands that only read), a data folder Kenning may not write
+        is read as it is; otherwise it raises DataFolderReadOnly."""
         database = self.paths.database
+        if not _writable(self.paths.data_dir, database):
+            if not read_only_ok:
+                raise DataFolderReadOnly(
+                    f"Kenning cannot write to its data folder {self.paths.data_dir} (it is "
+                    "read-only), so it cannot change the index; searching and `kenning "
+                    "status` still work. Make the folder writable, or choose another with "
+                    "--home (or KENNING_HOME).")
+            try:
+                return Store.open_read_only(database)
+            except ReadOnlyIndex as exc:
+                raise DataFolderReadOnly(
+                    f"Kenning cannot write to its data folder {self.paths.data_dir} (it is "
+                    f"read-only) and cannot read the index there: {exc}. Make the folder "
+                    "writable, or choose another with --home (or KENNING_HOME).") from exc
+        self.paths.ensure()
         try:
             return Store.open(database)
         except DatabaseDamaged as exc:
-            aside = database.with_name(f"kenning-damaged-{time.strftime('%Y%m%d-%H%M%S')}.db")
-            for suffix in ("", "-wal", "-shm"):
-                source = Path(str(database) + suffix)
-                if source.exists():
-                    os.replace(source, Path(str(aside) + suffix))
-            store = Store.open(database)
-            folders = remembered_folders(database)
-            for folder, priority in folders:
-                store.folders.add(Path(folder), priority)
-            again = (
-                f"Your {len(folders)} folder(s) will be indexed again."
-                if folders
-                else "Add your folders again to index them."
-            )
-            self.notices.append(
-                f"The index database was damaged ({exc}), so it was moved to {aside} and a "
-                f"new one was started. {again} Your files themselves are untouched."
-            )
-            log.warning(self.notices[-1])
-            return store
+            return self.start_again(str(exc))
+
+    def start_again(self, reason: str, damaged: Store | None = None) -> Store:
+        """The database is damaged (``reason``): move it aside (closing ``damaged``, the store
+        that found out, first) and start a new one with the same folders, with a notice."""
+        database = self.paths.database
+        if damaged is not None:
+            damaged.conn.close()  # not ``close()``: a damaged file is never noted clean
+        forget_clean_close(database)
+        folders = remembered_folders(database)
+        aside = database.with_name(f"kenning-damaged-{time.strftime('%Y%m%d-%H%M%S')}.db")
+        for suffix in ("", "-wal", "-shm"):
+            source = Path(str(database) + suffix)
+            if source.exists():
+                os.replace(source, Path(str(aside) + suffix))
+        # The folder list goes with it: it belongs to the damaged file, and a new file beside
+        # a list of folders would look like one that lost its contents.
+        listed = folder_list_path(database)
+        if listed.exists():
+            os.replace(listed, folder_list_path(aside))
+        store = Store.open(database)
+        for folder, priority in folders:
+            store.folders.add(Path(folder), priority)
+        again = (
+            f"Your {len(folders)} folder(s) will be indexed again."
+            if folders
+            else "Add your folders again to index them."
+        )
+        self.notices.append(
+            f"The index database was damaged ({reason}), so it was moved to {aside} and a "
+            f"new one was started. {again} Your files themselves are untouched."
+        )
+        log.warning(self.notices[-1])
+        return store
 
     @property
     def model(self) -> TextModel:

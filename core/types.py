@@ -7,6 +7,7 @@ user sees them: the first page is 1; files without pages use ``None``.
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -48,8 +49,12 @@ class Page:
         if not self.rows:
             return self.label
         header = self.rows[0][1]
-        before = [row for offset, row in self.rows if offset <= start][-1:]
-        found = before + [row for offset, row in self.rows if start < offset < end]
+        # Rows are in text order: found by bisection, so a sheet of many rows costs each of
+        # its chunks a few steps, not a pass over every row.
+        first_after = bisect.bisect_right(self.rows, start, key=_offset)
+        inside = self.rows[first_after: bisect.bisect_left(self.rows, end, key=_offset)]
+        before = [row for _, row in self.rows[max(0, first_after - 1): first_after]]
+        found = before + [row for _, row in inside]
         if not found:
             return self.label
         if any(row != header for row in found):
@@ -57,6 +62,10 @@ class Page:
         first, last = min(found), max(found)
         rows = f"row {first}" if first == last else f"rows {first}–{last}"
         return f"{self.label}, {rows}" if self.label else rows
+
+
+def _offset(row: tuple[int, int]) -> int:
+    return row[0]
 
 
 @dataclass
@@ -67,6 +76,9 @@ class Document:
     kind: str  # "pdf", "text", "markdown", "html", "docx", "epub", "code", ...
     pages: list[Page]
     title: str | None = None
+    #: What was not read, when only part of the file could be ("read 1,355 of 2,000 pages;
+    #: the rest could not be read: the file looks truncated"); None when all of it was.
+    note: str | None = None
 
     @property
     def char_count(self) -> int:

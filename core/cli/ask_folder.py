@@ -33,12 +33,28 @@ def add_ask_folder_parser(sub: Any) -> None:
     p.add_argument("folder", help="the folder to ask about")
 
 
+class UnusablePath(Exception):
+    """A path given on the command line cannot be followed; the message says why."""
+
+
+def resolved(path: Path) -> Path:
+    """``path`` made absolute with its links followed. Raises UnusablePath when they loop."""
+    try:
+        return path.expanduser().resolve()
+    except (RuntimeError, OSError) as exc:  # RuntimeError: Python 3.11's word for a loop
+        raise UnusablePath(
+            f"{path} cannot be opened: following its links leads in a circle (a link that "
+            "points, directly or through others, back at itself). Fix or remove the link, or "
+            "give the folder's real path."
+        ) from exc
+
+
 def folder_argument(raw: str, platform: str = sys.platform) -> Path:
     """The folder a file manager passed. Explorer quotes a drive root as ``"C:\\"``, which
     Windows' argument rules turn into ``C:"``: that quote was the backslash."""
     if platform == "win32" and raw.endswith('"'):
         raw = raw[:-1] + "\\"
-    return Path(raw).expanduser().resolve()
+    return resolved(Path(raw))
 
 
 def run_window_command(
@@ -56,10 +72,14 @@ def run_window_command(
                 file=sys.stderr,
             )
             return exit_codes.USAGE
-    from core.services import display_available
+    from core.services import display_available, unreachable_display
 
     if not display_available():
         print(no_display_message(folder), file=sys.stderr)
+        return exit_codes.USAGE
+    unreachable = unreachable_display()
+    if unreachable is not None:
+        print(no_display_message(folder, unreachable), file=sys.stderr)
         return exit_codes.USAGE
     if open_window is None:
         print(
@@ -71,7 +91,7 @@ def run_window_command(
     return open_window(services, folder)
 
 
-def no_display_message(ask_folder: Path | None) -> str:
+def no_display_message(ask_folder: Path | None, unreachable: str | None = None) -> str:
     if ask_folder is not None:
         hint = (
             f'  kenning index "{ask_folder}"\n'
@@ -79,8 +99,10 @@ def no_display_message(ask_folder: Path | None) -> str:
         )
     else:
         hint = '  kenning index ~/Documents\n  kenning search "your words"\n'
+    problem = ("no display is available" if unreachable is None else
+               f"cannot reach the display ({unreachable}: nothing answers there)")
     return (
-        "kenning: no display is available, so the window cannot open. "
+        f"kenning: {problem}, so the window cannot open. "
         "Use the command line instead, for example:\n" + hint + "(kenning --help lists "
         "every command.)"
     )

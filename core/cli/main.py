@@ -10,6 +10,7 @@ The ``--json`` outputs are a public interface, documented in docs/cli.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import logging
@@ -23,7 +24,13 @@ from typing import TYPE_CHECKING
 
 from core.cancel import CancelToken
 from core.cli import exit_codes
-from core.cli.ask_folder import WindowOpener, add_ask_folder_parser, run_window_command
+from core.cli.ask_folder import (
+    UnusablePath,
+    WindowOpener,
+    add_ask_folder_parser,
+    resolved,
+    run_window_command,
+)
 from core.cli.integrate import add_integrate_parser, run_integrate_command
 from core.cli.model import add_model_parser, run_model_command
 from core.cli.output import (
@@ -52,7 +59,6 @@ if TYPE_CHECKING:
     from core.service.server import WindowPort
     from core.services import ModelLoader, Services
     from core.store.database import Store
-
 
 
 def _version() -> str:
@@ -142,6 +148,12 @@ def main(
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return exit_codes.OK
+    except Exception as exc:
+        known = _explained_cause(exc)
+        if known is None:
+            raise
+        print(f"kenning: {_explain(known)}", file=sys.stderr)
+        return exit_codes.USAGE if isinstance(known, UnusablePath) else exit_codes.ERROR
 
 
 def _run(
@@ -189,12 +201,13 @@ def _run(
         return run_integrate_command(args)
     if args.command == "service":
         return run_service_command(args, services, window, program)
+    store: Store | None = None
     try:
         if args.command == "status" and connect(paths) is not None:
             # The service owns the writer; a status is a reader's business.
             store = Store.open_reader(paths.database)
         else:
-            store = services.open_store()
+            store = services.open_store(read_only_ok=args.command in _READ_ONLY_COMMANDS)
         for notice in services.notices:
             print(notice, file=sys.stderr)
         handler = {
@@ -205,7 +218,19 @@ def _run(
             "forget": cmd_forget,
             "retry": cmd_retry,
         }[args.command]
-        return handler(args, services, store)
+        try:
+            return handler(args, services, store)
+        except Exception as exc:
+            from core.store.database import DAMAGE_ERRORS, cause_among
+
+            damage = cause_among(exc, DAMAGE_ERRORS)
+            if damage is None:
+                raise
+            # Damage the check at open did not look for (it is skipped after a clean close):
+            # recovered as at open, and the command runs once more on the new index.
+            store = services.start_again(str(damage), damaged=store)
+            print(services.notices[-1], file=sys.stderr)
+            return handler(args, services, store)
     except ModelUnavailable as exc:
         print(f"kenning: {exc}", file=sys.stderr)
         return exit_codes.ERROR
@@ -216,20 +241,70 @@ def _run(
         )
         return exit_codes.INTERRUPTED
     finally:
+        if store is not None:
+            store.close()  # after a normal end, notes the file clean: the next open skips its check
         services.close()
+
+
+# Commands that only read the index: they work from a read-only data folder too.
+_READ_ONLY_COMMANDS = ("search", "ask", "status")
+
+
+def _explained_cause(exc: BaseException) -> BaseException | None:
+    """The failure the environment caused behind ``exc`` (said plainly, no traceback), or
+    None for a defect."""
+    # Imported here: the engine's modules load only for commands that need them.
+    from core.services import DataFolderReadOnly
+    from core.store.database import BUSY_ERRORS, DISK_FULL_ERRORS, NewerSchema, cause_among
+
+    return cause_among(exc, (UnusablePath, DataFolderReadOnly, NewerSchema, *DISK_FULL_ERRORS,
+                             *BUSY_ERRORS))
+
+
+def _explain(exc: BaseException) -> str:
+    """What went wrong, for failures the environment causes (no traceback for these)."""
+    from core.store.database import BUSY_ERRORS, DISK_FULL_ERRORS
+
+    if isinstance(exc, DISK_FULL_ERRORS):
+        return ("the disk is full, so Kenning stopped. Everything indexed so far is kept; free "
+                "some space, then run the same command again to continue.")
+    if isinstance(exc, BUSY_ERRORS):
+        return ("another Kenning kept the index busy for too long, so this command stopped "
+                "(nothing was lost). Run it again when the other one is done.")
+    return str(exc)
+
+
+def _writer(args: argparse.Namespace,
+            services: Services) -> contextlib.AbstractContextManager[None]:
+    """The index's writer lock, waited for with a note when another command holds it."""
+    from core.index.writer_lock import one_writer
+
+    def waiting() -> None:
+        service = connect(services.paths)
+        if service is not None:  # it holds the lock for as long as it runs
+            service.close()
+            print("The background service is looking after this library; waiting for it to "
+                  "stop (`kenning service stop`; Ctrl+C to stop waiting)...", file=sys.stderr)
+            return
+        print(f"Another Kenning is {'indexing' if args.command != 'forget' else 'changing'} "
+              "this library; waiting for it to finish (Ctrl+C to stop)...", file=sys.stderr)
+
+    return one_writer(services.paths.database, waiting)
 
 
 def cmd_index(args: argparse.Namespace, services: Services, store: Store) -> int:
     from core.index.indexer import Indexer  # PyMuPDF and the extraction child: only to index
 
-    with Indexer(store, None if args.no_embed else services.model, services.settings) as indexer:
+    with _writer(args, services), Indexer(
+        store, None if args.no_embed else services.model, services.settings
+    ) as indexer:
         return _index(args, store, indexer)
 
 
 def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:
     for path in args.paths:
         try:
-            indexer.add_folder(path)
+            indexer.add_folder(resolved(path))
         except NotADirectoryError as exc:
             print(f"kenning: {exc}", file=sys.stderr)
             return exit_codes.USAGE
@@ -294,7 +369,7 @@ def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> in
 
     query = args.query
     if args.scope is not None:
-        query += f' dir:"{args.scope.expanduser().resolve()}"'
+        query += f' dir:"{resolved(args.scope)}"'
     model = None
     warnings: list[str] = []
     if args.mode != "lexical":
@@ -320,7 +395,7 @@ def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> in
 def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
     from core.answer.answerer import WORDING_SET_ASIDE, Answerer
 
-    scope = str(args.scope.expanduser().resolve()) if args.scope is not None else None
+    scope = str(resolved(args.scope)) if args.scope is not None else None
     answerer = Answerer(store, services.search_model(store),
                         mode=services.settings.answer_mode)
     streamed: list[str] = []
@@ -377,11 +452,14 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
         counts = ", ".join(f"{n} {s}" for s, n in folder["files"].items() if n)
         print(terminal_safe(f"  {folder['path']}: {counts}"))
     left_out = data["left_out"]
-    assert isinstance(left_out, list)
-    if left_out:
-        print("Not read:")
-        for line in left_out:
-            print(terminal_safe(f"  {line}"))
+    notes = data["notes"]
+    assert isinstance(left_out, list) and isinstance(notes, list)
+    for title, lines in (("Not read:", left_out),
+                         ("Read in part:", [f"{n['path']}: {n['note']}" for n in notes])):
+        if lines:
+            print(title)
+            for line in lines:
+                print(terminal_safe(f"  {line}"))
     failures = data["failures"]
     assert isinstance(failures, list)
     if failures:
@@ -398,7 +476,8 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
 
 def cmd_retry(args: argparse.Namespace, services: Services, store: Store) -> int:
     """Read the files that failed again (after fixing them, or after an update)."""
-    count = store.files.retry_failed()
+    with _writer(args, services):
+        count = store.files.retry_failed()
     if not count:
         print("Nothing to retry: no file failed.")
         return exit_codes.OK
@@ -409,8 +488,11 @@ def cmd_retry(args: argparse.Namespace, services: Services, store: Store) -> int
 
 def cmd_forget(args: argparse.Namespace, services: Services, store: Store) -> int:
     code = exit_codes.OK
-    for path in args.paths:
-        if store.folders.remove(path.expanduser().resolve()):
+    folders = [resolved(path) for path in args.paths]
+    with _writer(args, services):
+        removed = [store.folders.remove(folder) for folder in folders]
+    for path, was_removed in zip(args.paths, removed, strict=True):
+        if was_removed:
             print(f"Removed {terminal_safe(str(path))} from the index (your files are untouched).")
         else:
             print(f"kenning: {terminal_safe(str(path))} is not an indexed folder.", file=sys.stderr)

@@ -175,6 +175,7 @@ def status_json(store: Store, services: Services) -> dict[str, object]:
         "chunks": store.chunks.count(),
         "failures": [{"path": p, "state": s, "error": e} for p, s, e in store.files.failures()],
         "failures_total": counts.get("failed", 0) + counts.get("skipped", 0),
+        "notes": [{"path": p, "note": n} for p, n in store.files.notes()],
     }
 
 

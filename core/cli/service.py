@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.cancel import Progress
 from core.cli import exit_codes
+from core.cli.ask_folder import resolved
 from core.cli.output import (
     ProgressPrinter,
     answer_json,
@@ -120,7 +121,7 @@ def run_remote(args: argparse.Namespace, client: ServiceClient) -> int:
 def remote_search(args: argparse.Namespace, client: ServiceClient) -> int:
     query = args.query
     if args.scope is not None:
-        query += f' dir:"{args.scope.expanduser().resolve()}"'
+        query += f' dir:"{resolved(args.scope)}"'
     found = client.request({"action": "search", "query": query, "limit": args.limit,
                             "mode": args.mode})
     result = found["json"]
@@ -137,7 +138,7 @@ def remote_search(args: argparse.Namespace, client: ServiceClient) -> int:
 def remote_ask(args: argparse.Namespace, client: ServiceClient) -> int:
     from core.answer.answerer import WORDING_SET_ASIDE
 
-    scope = str(args.scope.expanduser().resolve()) if args.scope is not None else None
+    scope = str(resolved(args.scope)) if args.scope is not None else None
     streamed: list[str] = []
 
     def on_event(event: dict[str, Any]) -> None:
@@ -179,7 +180,7 @@ def remote_index(args: argparse.Namespace, client: ServiceClient) -> int:
     if args.command == "retry":
         request: dict[str, Any] = {"action": "retry", "wait_embedded": wait_embedded}
     else:
-        paths = [str(p.expanduser().resolve()) for p in args.paths]
+        paths = [str(resolved(p)) for p in args.paths]
         request = {"action": "index", "paths": paths, "wait_embedded": wait_embedded}
     printer = ProgressPrinter(sys.stderr)
 

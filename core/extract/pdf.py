@@ -77,6 +77,9 @@ def _open(path: Path) -> pymupdf.Document:
     except pymupdf.FileNotFoundError as error:  # PyMuPDF's own, not an OSError
         raise ExtractionError("file not found") from error
     except Exception as error:  # MuPDF raises a zoo of types; all mean "cannot open"
+        why = _why_unread(path, repaired=True)
+        if "truncated" in why:
+            raise ExtractionError(f"damaged {_format_name(path)}: {why}") from error
         raise ExtractionError(f"damaged or unsupported {_format_name(path)}") from error
 
 
@@ -108,9 +111,17 @@ def extract_paged(
             _read_page(document, i, layout_text) for i in range(page_count)
         ]
         metadata_title = _metadata_title(document)
-    if all(layout is None for layout in layouts):
-        raise ExtractionError(f"damaged {_format_name(path)}: no page could be read")
+        repaired = bool(document.is_repaired)
+        unread = [i for i, layout in enumerate(layouts) if layout is None or (
+            repaired and not layout.text.strip() and _content_lost(document, i))]
     texts = [layout.text if layout else "" for layout in layouts]
+    why = _why_unread(path, repaired=bool(unread) and repaired)
+    if len(unread) == page_count or (unread and not any(text.strip() for text in texts)):
+        raise ExtractionError(f"damaged {_format_name(path)}: {why}; no page could be read")
+    note = None
+    if unread:
+        note = (f"read {page_count - len(unread):,} of {page_count:,} pages; the rest could "
+                f"not be read: {why}")
     if not any(text.strip() for text in texts):
         reason = "no text found"
         if kind == "pdf":
@@ -122,7 +133,33 @@ def extract_paged(
         Page(number, text, page_headings)
         for number, (text, page_headings) in enumerate(zip(texts, headings, strict=True), 1)
     ]
-    return Document(path=path, kind=kind, pages=pages, title=_title(metadata_title, pages))
+    return Document(path=path, kind=kind, pages=pages, title=_title(metadata_title, pages),
+                    note=note)
+
+
+def _content_lost(document: pymupdf.Document, index: int) -> bool:
+    """In a file MuPDF had to repair: the page's content is gone (no content stream left, or
+    one that is cut short), so its emptiness is damage, not a blank or scanned page."""
+    try:
+        page = document.load_page(index)
+        streams = page.get_contents()
+        return not streams or any(not document.xref_stream(xref) for xref in streams)
+    except Exception:  # whatever MuPDF cannot answer here, it could not read either
+        return True
+
+
+def _why_unread(path: Path, repaired: bool) -> str:
+    """Why pages could not be read: a PDF cut short (its end marker is missing; a file MuPDF
+    had to repair, or could not open) or damage."""
+    if repaired and path.suffix.lower() == ".pdf":
+        try:
+            with path.open("rb") as f:
+                f.seek(max(0, path.stat().st_size - 1024))
+                if b"%%EOF" not in f.read():
+                    return "the file looks truncated (cut short, as by an interrupted download)"
+        except OSError:
+            pass
+    return "the pages are damaged"
 
 
 def span_quads(path: Path, page_number: int, start: int, end: int) -> list[Rect]:

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import multiprocessing.connection
+import os
+import signal
+import threading
 from collections import deque
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -34,6 +39,14 @@ _CRASHED = "the file reader crashed on this file; it may be damaged"
 _KINDS: dict[str, type[ExtractionError]] = {
     kind.__name__: kind for kind in (NothingToRead, OverSizeCap, ExtractionError)
 }
+# How a child ends when an interrupt (Ctrl+C in a terminal reaches the whole process group)
+# stops it: by SIGINT, or on Windows with STATUS_CONTROL_C_EXIT.
+_INTERRUPT_EXITS = (-int(signal.SIGINT), 0xC000013A)
+
+
+class ExtractionInterrupted(Exception):
+    """The reader was stopped by an interrupt while reading a file: not the file's fault, so
+    the file stays to be read again."""
 
 
 @dataclass
@@ -58,7 +71,7 @@ class IsolatedExtractor:
         self._context = multiprocessing.get_context("spawn")
         self._live: list[_Reader] = []
         #: Answers taken on the way to a later file's, kept for their own ``extract`` call.
-        self._kept: dict[str, Document | ExtractionError] = {}
+        self._kept: dict[str, Document | ExtractionError | ExtractionInterrupted] = {}
 
     @property
     def ahead(self) -> int:
@@ -84,7 +97,8 @@ class IsolatedExtractor:
             del self._kept[next(iter(self._kept))]
 
     def extract(self, path: Path, max_bytes: int | None = None) -> Document:
-        """Like ``core.extract.extract``; raises ExtractionError for a crash or a hang too."""
+        """Like ``core.extract.extract``; raises ExtractionError for a crash or a hang too, and
+        ExtractionInterrupted when an interrupt stopped the reader."""
         key = str(path)
         holder = self._holding(key)
         if holder is not None:
@@ -102,7 +116,7 @@ class IsolatedExtractor:
             reader.queued.append(key)
             self._take_through(reader, key)
             answer = self._kept.pop(key)
-        if isinstance(answer, ExtractionError):
+        if isinstance(answer, (ExtractionError, ExtractionInterrupted)):
             raise answer
         return answer
 
@@ -132,7 +146,7 @@ class IsolatedExtractor:
             head = reader.queued.popleft()
             self._kept[head] = self._answer(reader)
 
-    def _answer(self, reader: _Reader) -> Document | ExtractionError:
+    def _answer(self, reader: _Reader) -> Document | ExtractionError | ExtractionInterrupted:
         """The answer for the file at the head of ``reader``'s queue (already popped). A
         child lost here was reading that file; the files queued behind it are dropped, to be
         read again when asked for."""
@@ -144,8 +158,10 @@ class IsolatedExtractor:
                 )
             status, payload = reader.conn.recv()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
+            reader.process.join(timeout=1)
+            interrupted = reader.process.exitcode in _INTERRUPT_EXITS
             self._lost(reader)
-            return ExtractionError(_CRASHED)
+            return ExtractionInterrupted() if interrupted else ExtractionError(_CRASHED)
         if status == "ok":
             assert isinstance(payload, Document)
             return payload
@@ -194,7 +210,8 @@ class IsolatedExtractor:
         process = self._context.Process(
             target=_serve, args=(child,), name="kenning-extract", daemon=True
         )
-        process.start()
+        with _interrupts_ignored():
+            process.start()
         child.close()
         reader = _Reader(process, parent)
         self._live.append(reader)
@@ -210,8 +227,42 @@ class IsolatedExtractor:
         reader.conn.close()
 
 
+@contextlib.contextmanager
+def _interrupts_ignored() -> Iterator[None]:
+    """SIGINT ignored while a child starts: it keeps that from its first instruction (Python
+    then never turns SIGINT into KeyboardInterrupt there), so a Ctrl+C that reaches the whole
+    process group is left to this process, which decides what it stops. Only the main thread
+    may change signal handling; a child started elsewhere ignores SIGINT from ``_serve`` on."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _exit_with_parent() -> None:
+    """End this child as soon as its parent is gone, whatever the parent died of (kill -9
+    included), even in the middle of a file: a thread waits on the sentinel multiprocessing
+    keeps for the parent (a pipe the parent holds open on POSIX, its process handle on
+    Windows). A reader deep in one call of a C library is stopped when that call returns."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="kenning-parent-watch", daemon=True).start()
+
+
 def _serve(conn: Connection) -> None:
     """The child's loop: one path in, one Document (or reason) out."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what an interrupt stops
+    _exit_with_parent()
     while True:
         try:
             request = conn.recv()
@@ -220,10 +271,15 @@ def _serve(conn: Connection) -> None:
         if request is None:
             return
         path, max_bytes = request
+        answer: tuple[str, object]
         try:
-            conn.send(("ok", extract(Path(path), max_bytes=max_bytes)))
+            answer = ("ok", extract(Path(path), max_bytes=max_bytes))
         except ExtractionError as exc:
             kind = next(name for name, cls in _KINDS.items() if isinstance(exc, cls))
-            conn.send(("error", (kind, str(exc))))
+            answer = ("error", (kind, str(exc)))
         except Exception as exc:  # a library bug on odd input: report it, keep serving
-            conn.send(("unexpected", repr(exc)))
+            answer = ("unexpected", repr(exc))
+        try:
+            conn.send(answer)
+        except OSError:  # the parent is gone (killed): no one to answer, nothing to say
+            return

@@ -25,7 +25,7 @@ from core.cancel import CancelToken, Progress, ProgressCallback, no_progress
 from core.config import Settings
 from core.extract import EXTRACTOR_VERSION, ExtractionError
 from core.extract.errors import NothingToRead, OverSizeCap
-from core.extract.worker import IsolatedExtractor
+from core.extract.worker import ExtractionInterrupted, IsolatedExtractor
 from core.index.chunking import chunk_document
 from core.index.reconcile import (
     HASH_BLOCK,
@@ -38,7 +38,7 @@ from core.index.reconcile import (
 from core.index.walk import NOT_REGULAR, ExcludeRules
 from core.models.interface import Embedder, runs_within
 from core.store.chunks import PendingChunk
-from core.store.database import Store
+from core.store.database import ENVIRONMENT_ERRORS, Store, cause_among
 from core.store.files import FileRecord
 
 __all__ = ["ChangeSet", "Indexer", "ScanReport", "content_hash", "embedding_input"]
@@ -159,9 +159,10 @@ class Indexer:
         """Extract and chunk every pending file; keyword search sees each as it lands."""
         total = self.store.files.pending_count()
         done = 0
+        interrupted: set[int] = set()  # left pending by an interrupt: next pass, not again now
         while True:
             batch = self.store.files.pending_files(limit=200, focus=self.focus)
-            if not batch:
+            if not batch or all(record.id in interrupted for record in batch):
                 break
             index = 0
             while index < len(batch):
@@ -176,7 +177,8 @@ class Indexer:
                         if cancel is not None and cancel.cancelled:
                             return done
                         ahead = batch[index + 1: index + 1 + self.extractor.ahead]
-                        self.extract_one(record, ahead)
+                        if self.extract_one(record, ahead) == "pending":
+                            interrupted.add(record.id)
                         index += 1
                         done += 1
                         if index == len(batch) or time.monotonic() >= deadline:
@@ -200,6 +202,8 @@ class Indexer:
             self.store.files.mark_unreadable(record.id, "skipped", skip.reason, skip.size,
                                              skip.mtime)
             return "skipped"
+        except ExtractionInterrupted:
+            return "pending"  # an interrupt is never the file's fault: it is read next time
         except ExtractionError as exc:
             if not os.path.lexists(record.path):
                 return self._vanished(record)
@@ -214,6 +218,8 @@ class Indexer:
             reason = f"could not read the file: {exc.strerror or exc}"
             self.store.files.mark_unreadable(record.id, "failed", reason)
         except Exception as exc:  # a bug or a library crash on odd input must not stop indexing
+            if cause_among(exc, ENVIRONMENT_ERRORS) is not None:
+                raise  # a full disk or a damaged index is not this file's fault: stop
             log.exception("unexpected error extracting %s", record.path)
             self.store.files.mark_unreadable(record.id, "failed", f"unexpected error: {exc!r}")
         return "failed"
@@ -248,6 +254,7 @@ class Indexer:
             kind=doc.kind,
             title=doc.title,
             page_count=len(doc.pages),
+            note=doc.note,
             model_id=self.model.model_id if self.model else None,
         )
 
@@ -318,6 +325,7 @@ class Indexer:
             return 0
         model_id = self.model.model_id
         self.store.chunks.ensure_model(model_id, self.model.dim)
+        self.store.chunks.promote_embedded(model_id)
         total = self.store.chunks.missing_vectors(model_id)
         done = tokens = 0
         while not (cancel is not None and cancel.cancelled):

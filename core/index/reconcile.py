@@ -34,6 +34,8 @@ from core.extract.errors import describe_size
 from core.index.walk import (
     BROKEN_LINK,
     NOT_REGULAR,
+    TOO_DEEP,
+    TOO_DEEP_FOLDER,
     ExcludeRules,
     FoundFile,
     deepest_folder,
@@ -54,7 +56,7 @@ BAD_NAME = (
     "its name is not valid text (UTF-8), so it cannot be kept in the index; "
     "renaming the file fixes this"
 )
-_PROBLEMS = (NOT_REGULAR, BROKEN_LINK, BAD_NAME)
+_PROBLEMS = (NOT_REGULAR, BROKEN_LINK, BAD_NAME, TOO_DEEP, TOO_DEEP_FOLDER)
 
 
 @dataclass

@@ -7,8 +7,9 @@ own folder and below) unless turned off. The watcher asks the same rules about s
 (``ExcludeRules.excluded``), so a file is in or out the same way however it was found.
 
 Directory symlinks are not followed, so a symlink loop cannot trap the walk. Files that
-cannot be read as files (pipes, sockets, devices, broken or circular links) are reported with
-a ``problem`` rather than opened: opening a pipe would block the indexer forever.
+cannot be read as files (pipes, sockets, devices, broken or circular links, and files or
+folders deeper than the system's path limit) are reported with a ``problem`` rather than
+opened: opening a pipe would block the indexer forever.
 
 >>> rules = ExcludeRules(["*.log"])
 >>> files = [f.path for f in rules.walk(Path("~/Documents").expanduser())]
@@ -16,6 +17,7 @@ a ``problem`` rather than opened: opening a pipe would block the indexer forever
 
 from __future__ import annotations
 
+import errno
 import os
 import re
 import stat
@@ -60,6 +62,11 @@ VENV_MARKER = "pyvenv.cfg"  # every virtual environment has one, whatever its fo
 
 NOT_REGULAR = "not a regular file (a pipe, socket or device), so it is not read"
 BROKEN_LINK = "a link that leads nowhere (its target is missing, or it points to itself)"
+TOO_DEEP = ("its full path is longer than the system allows, so it cannot be opened; a shorter "
+            "path (fewer or shorter folder names) makes it readable")
+TOO_DEEP_FOLDER = ("a folder whose full path is longer than the system allows, so nothing in it "
+                   "can be opened; a shorter path (fewer or shorter folder names) makes it "
+                   "readable")
 
 
 class _Spec:
@@ -148,7 +155,9 @@ class ExcludeRules:
             try:
                 with os.scandir(directory) as listing:
                     entries = sorted(listing, key=lambda e: e.name)
-            except OSError:
+            except OSError as exc:
+                if exc.errno == errno.ENAMETOOLONG:  # recorded, so status can say why
+                    yield FoundFile(directory, 0, 0.0, TOO_DEEP_FOLDER)
                 continue  # unreadable or vanished folder: nothing in it can be indexed
             names = {e.name for e in entries}
             if directory != root and VENV_MARKER in names:
@@ -248,7 +257,9 @@ def examine(path: str) -> FoundFile | None:
     """What the walk would report for one path (None for a folder or a vanished entry)."""
     try:
         st = os.stat(path)
-    except OSError:
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:
+            return FoundFile(path, 0, 0.0, TOO_DEEP)
         return _broken_link(path, lambda: os.lstat(path).st_mtime)
     return _classify(path, st)
 
@@ -256,7 +267,9 @@ def examine(path: str) -> FoundFile | None:
 def _found(entry: os.DirEntry[str]) -> FoundFile | None:
     try:
         st = entry.stat(follow_symlinks=True)
-    except OSError:
+    except OSError as exc:
+        if exc.errno == errno.ENAMETOOLONG:  # listed by its folder, but not to be opened
+            return FoundFile(entry.path, 0, 0.0, TOO_DEEP)
         return _broken_link(entry.path, lambda: entry.stat(follow_symlinks=False).st_mtime)
     return _classify(entry.path, st)
 

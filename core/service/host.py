@@ -86,6 +86,8 @@ class EngineHost:
         self.model_error: str | None = None
         self.model_loading = False
         self.database_ready = False
+        #: Why the database could not be opened, when it could not.
+        self.database_error: str | None = None
         self._worker: ModelWorker | None = None
         self._background_model: TextModel | None = None
         #: While set, search reads the previous model's vectors through this model.
@@ -140,20 +142,34 @@ class EngineHost:
             self.services.open_store().close()
         except Exception as exc:
             log.error("cannot open the database", exc_info=exc)
-            self.events.on_database_failed(
+            problem = (
                 f"Kenning cannot open its index at {self.services.paths.database}: {exc}. "
                 "Check that the folder exists and is writable, or move it aside and start again."
             )
+            with self._lock:
+                self.database_error = problem
+                self._changed.notify_all()
+            self.events.on_database_failed(problem)
             return
         with self._lock:
             if self._closing:
                 return
             self.database_ready = True
+            self._changed.notify_all()
             self._index.start()
             self._started = True
         if load_model_now:
             self.load_model()
         self.events.on_ready()
+
+    def wait_for_database(self, timeout: float) -> bool:
+        """Wait until the database can be read (the schema exists): True when it can, False
+        when it failed to open (``database_error`` says why) or ``timeout`` ran out."""
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self.database_ready or self.database_error is not None or self._closing,
+                timeout)
+            return self.database_ready
 
     def load_model(self) -> None:
         with self._lock:

@@ -21,7 +21,7 @@ import queue
 import sys
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, Listener
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,8 +30,8 @@ from filelock import FileLock, Timeout
 
 from core.answer.answerer import Answerer
 from core.cancel import CancelToken
-from core.config import AppPaths
 from core.index.indexer import indexable_folder
+from core.index.writer_lock import lock_path as writer_lock_path
 from core.search.handover import HANDOVER_NOTE
 from core.search.retrieval import search
 from core.service.host import EngineHost, HostEvents
@@ -52,8 +52,14 @@ log = logging.getLogger(__name__)
 #: A search waits this long for the model that is still loading, rather than answering from
 #: keywords alone (the first search after the service starts).
 MODEL_WAIT_S = 60.0
+#: A request waits this long for the engine to create or check the database (seconds for a
+#: big index that was not closed cleanly).
+DATABASE_WAIT_S = 120.0
 #: Indexing news to a waiting client at most this often.
 PROGRESS_EVERY_S = 1.0
+#: How often a service waiting for another command's writer lock looks again (and whether
+#: it is being stopped meanwhile).
+WRITER_POLL_S = 0.5
 
 
 class AlreadyRunning(Exception):
@@ -86,6 +92,12 @@ class BackgroundService:
         self.window = window
         self.host = host or EngineHost(services, HostEvents(on_error=self._log_error))
         self._lock = FileLock(str(lock_path(self.paths)))
+        # The index's writer lock (``core/index/writer_lock.py``), held while the service
+        # runs: a ``--no-service`` indexing command waits for the service, and the service
+        # for one already running.
+        self._writer_lock = FileLock(str(writer_lock_path(self.paths.database)),
+                                     thread_local=False)  # taken and let go on two threads
+        self._writer_guard = threading.Lock()
         self._listener: Listener | None = None
         self._stopping = threading.Event()
         self._main_jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
@@ -125,7 +137,13 @@ class BackgroundService:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(where.address)
         self._listener = Listener(where.address, family=where.family)
-        self.host.start()
+        if self._take_writer_lock(timeout=0):
+            self.host.start()
+        else:
+            log.info("another Kenning command is indexing this library; the service starts "
+                     "its engine when that command is done")
+            threading.Thread(target=self._start_engine_when_free, name="kenning-writer-wait",
+                             daemon=True).start()
         threading.Thread(target=self._accept, name="kenning-service", daemon=True).start()
         log.info("the service listens on %s (pid %d)", where.address, os.getpid())
 
@@ -144,7 +162,27 @@ class BackgroundService:
             with contextlib.suppress(OSError):
                 self._listener.close()
         self.host.shutdown()
+        with self._writer_guard:
+            if self._writer_lock.is_locked:
+                self._writer_lock.release()
         self._lock.release()
+
+    def _take_writer_lock(self, timeout: float) -> bool:
+        with self._writer_guard:
+            if self._stopping.is_set():
+                return False
+            try:
+                self._writer_lock.acquire(timeout=timeout)
+            except Timeout:
+                return False
+            return True
+
+    def _start_engine_when_free(self) -> None:
+        """Requests meanwhile wait in the engine's queue; they run once the lock is ours."""
+        while not self._stopping.is_set():
+            if self._take_writer_lock(timeout=WRITER_POLL_S):
+                self.host.start()
+                return
 
     def _run_first_window(self, ask_folder: Path | None) -> None:
         """The window this process was started for: when it cannot be shown, say why and
@@ -253,13 +291,27 @@ class BackgroundService:
             "window": self._window_running,
         }
 
+    @contextlib.contextmanager
+    def _reader(self) -> Iterator[Store]:
+        """A read connection, once the engine has created or migrated the schema (a request
+        may arrive in the moment between listening and that). An engine waiting for another
+        command's writer lock leaves the schema to that command."""
+        if self._writer_lock.is_locked and not self.host.wait_for_database(DATABASE_WAIT_S):
+            raise ServiceError(self.host.database_error or
+                               "The index is still being prepared; try again in a moment.")
+        store = Store.open_reader(self.paths.database)
+        try:
+            yield store
+        finally:
+            store.close()
+
     def _search(self, request: dict[str, Any], _: _Replies) -> dict[str, Any]:
         mode = str(request.get("mode", "hybrid"))
         model = None
         warnings: list[str] = []
         if mode != "lexical":
             model = self._model_for_queries(warnings)
-        with _reader(self.paths) as store:
+        with self._reader() as store:
             result = search(store, str(request["query"]), model,
                             limit=int(request.get("limit", 10)), mode=mode)
         result.warnings[:0] = warnings
@@ -285,7 +337,7 @@ class BackgroundService:
             raise ServiceError(f"Answers need the model: {warnings[0].split(': ', 1)[-1]}.")
         cancel = replies.cancel_on_request()
         stream = bool(request.get("stream", True))
-        with _reader(self.paths) as store:
+        with self._reader() as store:
             answerer = Answerer(store, model, mode=self.services.settings.answer_mode)
             answer = answerer.ask(
                 str(request["question"]),
@@ -300,7 +352,7 @@ class BackgroundService:
         folders = [_folder(raw) for raw in request.get("paths", [])]
         made = [self.host.add_folder(folder) for folder in folders]
         if not made:
-            with _reader(self.paths) as store:
+            with self._reader() as store:
                 if not store.folders.all():
                     raise ServiceError("No folders yet. Add one: kenning index ~/Documents",
                                        usage=True)
@@ -308,7 +360,7 @@ class BackgroundService:
         return self._wait(max(made), bool(request.get("wait_embedded")), replies)
 
     def _retry(self, request: dict[str, Any], replies: _Replies) -> dict[str, Any]:
-        with _reader(self.paths) as store:
+        with self._reader() as store:
             failed = store.files.state_counts().get("failed", 0)
         if not failed:
             return {"retried": 0}
@@ -337,14 +389,14 @@ class BackgroundService:
         return {"complete": True, **self._counts()}
 
     def _counts(self) -> dict[str, Any]:
-        with _reader(self.paths) as store:
+        with self._reader() as store:
             counts = store.files.state_counts()
             chunks_left = store.chunks.passages_to_embed(self.host.embedding_model_id)
         return {"files": counts, "chunks_to_embed": chunks_left,
                 "model": self.host.model_state, "embed_rate": self.host.embed_rate}
 
     def _forget(self, request: dict[str, Any], _: _Replies) -> dict[str, Any]:
-        with _reader(self.paths) as store:
+        with self._reader() as store:
             known = {path for _, path in store.folders.all()}
         removed, unknown = [], []
         for raw in request.get("paths", []):
@@ -418,15 +470,6 @@ class _ClientCancel(CancelToken):
             if waiting:
                 self._event.set()
         return self._event.is_set()
-
-
-@contextlib.contextmanager
-def _reader(paths: AppPaths) -> Any:
-    store = Store.open_reader(paths.database)
-    try:
-        yield store
-    finally:
-        store.close()
 
 
 def _folder(raw: object) -> Path:

@@ -8,15 +8,23 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import apsw
 import numpy as np
 
 from core.store.vectors import bits_table_for, create_bits_table_sql
 from core.types import Chunk
+
+# Free space below which a write SQLite gave up on counts as a full disk (a few pages).
+FULL_DISK_MARGIN = 1 << 20
+# SQLite's page limit when none is set.
+UNLIMITED_PAGES = 0xFFFFFFFE
 
 
 @dataclass(frozen=True)
@@ -65,8 +73,10 @@ class Chunks:
     """Chunks, their full-text rows (kept by triggers) and per-model vector tables: float
     vectors and their one-bit copies (``core/store/vectors.py``), always changed together."""
 
-    def __init__(self, conn: Any) -> None:
+    def __init__(self, conn: Any, path: Path) -> None:
         self.conn = conn
+        #: The database file: the full-disk check looks at the free space beside it.
+        self.path = path
         self._vec_tables: dict[str, str] = {}
 
     def replace(
@@ -81,6 +91,7 @@ class Chunks:
         title: str | None,
         page_count: int,
         model_id: str | None,
+        note: str | None = None,
     ) -> str:
         """Swap a file's chunks (and their FTS rows and vectors) for new ones in one transaction.
 
@@ -119,8 +130,9 @@ class Chunks:
             state = "embedded" if missing == 0 and table is not None else "extracted"
             self.conn.execute(
                 "UPDATE files SET state = ?, error = NULL, content_hash = ?, size = ?, mtime = ?, "
-                "kind = ?, title = ?, page_count = ?, indexed_at = ? WHERE id = ?",
-                (state, content_hash, size, mtime, kind, title, page_count, time.time(), file_id),
+                "kind = ?, title = ?, page_count = ?, indexed_at = ?, note = ? WHERE id = ?",
+                (state, content_hash, size, mtime, kind, title, page_count, time.time(), note,
+                 file_id),
             )
         return state
 
@@ -156,14 +168,32 @@ class Chunks:
 
     def _insert_vector(self, table: str, chunk_id: int, vector: bytes) -> None:
         """A chunk's float vector and its bit copy; the caller holds the transaction."""
-        self.conn.execute(
-            f"INSERT INTO {table}(chunk_id, embedding) VALUES (?, ?)", (chunk_id, vector)
-        )
-        self.conn.execute(
-            f"INSERT INTO {bits_table_for(table)}(chunk_id, embedding) "
-            "VALUES (?, vec_quantize_binary(vec_f32(?)))",
-            (chunk_id, vector),
-        )
+        try:
+            self.conn.execute(
+                f"INSERT INTO {table}(chunk_id, embedding) VALUES (?, ?)", (chunk_id, vector)
+            )
+            self.conn.execute(
+                f"INSERT INTO {bits_table_for(table)}(chunk_id, embedding) "
+                "VALUES (?, vec_quantize_binary(vec_f32(?)))",
+                (chunk_id, vector),
+            )
+        except apsw.SQLError as exc:
+            # sqlite-vec reports a write it could not make in words of its own ("Could not
+            # insert a new vector chunk"); SQLite undoing the whole transaction by itself
+            # says the cause was below it: the disk.
+            if self.conn.getautocommit() and self._out_of_room():
+                raise apsw.FullError(f"database or disk is full ({exc})") from exc
+            raise
+
+    def _out_of_room(self) -> bool:
+        """The file has a page limit of its own (a full one: the write just failed), or its
+        disk has (almost) nothing left."""
+        limit = self.conn.execute("PRAGMA max_page_count").fetchall()[0][0]
+        try:
+            free = shutil.disk_usage(self.path.parent).free
+        except OSError:
+            free = 0
+        return bool(limit < UNLIMITED_PAGES or free < FULL_DISK_MARGIN)
 
     def ensure_model(self, model_id: str, dim: int, source: str = "") -> str:
         """Register a model's vector table (one per model: vectors of different models are
@@ -268,6 +298,21 @@ class Chunks:
                     f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id))",
                     (file_id, file_id),
                 )
+
+    def promote_embedded(self, model_id: str) -> int:
+        """Files left "extracted" although every chunk has a vector of ``model_id`` (read
+        again unchanged by a pass without the model, which cannot tell) become "embedded"."""
+        table = self.vec_table(model_id)
+        if table is None:
+            return 0
+        with self.conn:
+            self.conn.execute(
+                "UPDATE files SET state = 'embedded' WHERE state = 'extracted' AND EXISTS "
+                "(SELECT 1 FROM chunks c WHERE c.file_id = files.id) AND NOT EXISTS "
+                "(SELECT 1 FROM chunks c WHERE c.file_id = files.id AND NOT EXISTS "
+                f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id))"
+            )
+            return int(self.conn.changes())
 
     def missing_vectors(self, model_id: str, file_id: int | None = None) -> int:
         """How many of one file's chunks lack a vector of ``model_id``; without ``file_id``,

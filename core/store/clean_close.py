@@ -9,7 +9,8 @@ the file still matches that note and no log is waiting.
 
 >>> clean = closed_cleanly(path); forget_clean_close(path)   # a writer, before connecting
 >>> ... check the file if not clean, then work ...
->>> if checkpoint_fully(conn): conn.close(); note_clean_close(path)
+>>> done = checkpoint_fully(conn); conn.close()
+>>> if done and log_is_empty(path): note_clean_close(path)
 """
 
 from __future__ import annotations
@@ -20,9 +21,6 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger(__name__)
-
-CHECKPOINT_WAIT_MS = 1000
-
 
 def stamp_path(database: Path) -> Path:
     return database.with_name(database.name + ".clean.json")
@@ -40,16 +38,29 @@ def closed_cleanly(database: Path) -> bool:
 
 
 def checkpoint_fully(conn: Any) -> bool:
-    """Move the whole write-ahead log into the database file (a writer, before closing).
-    False when a reader in the middle of a read kept the log from being emptied."""
+    """Move the whole write-ahead log into the database file (before closing), without
+    waiting for anyone: False when another connection's reading or writing kept part of it
+    in the log. A passive checkpoint never takes the writer's lock, so a command closing
+    while another writes never makes that writer's next transaction fail as busy (a
+    transaction that has read cannot wait for the lock: SQLite refuses it at once)."""
     try:
-        # A reader mid-query makes the checkpoint wait; a close must not wait long for it.
-        conn.set_busy_timeout(CHECKPOINT_WAIT_MS)
-        busy = conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()[0][0]
+        busy, logged, copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()[0]
     except Exception as exc:  # the note is an optimisation; never fail a close over it
         log.debug("no full checkpoint: %s", exc)
         return False
-    return not busy
+    return not busy and logged == copied
+
+
+def log_is_empty(database: Path) -> bool:
+    """No write-ahead log is waiting beside ``database`` (after the last connection closed,
+    SQLite removes it; another connection still open keeps it)."""
+    wal = Path(f"{database}-wal")
+    try:
+        return wal.stat().st_size == 0
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
 
 
 def note_clean_close(database: Path) -> None:

@@ -132,7 +132,7 @@ class Files:
         with self.conn:
             self._chunks.delete_file_chunks(file_id)
             self.conn.execute(
-                "UPDATE files SET state = ?, error = ?, content_hash = NULL, "
+                "UPDATE files SET state = ?, error = ?, content_hash = NULL, note = NULL, "
                 "size = coalesce(?, size), mtime = coalesce(?, mtime) WHERE id = ?",
                 (state, reason, size, mtime, file_id),
             )
@@ -234,6 +234,13 @@ class Files:
             (limit,),
         )
         return [(str(p), str(s), str(e)) for p, s, e in rows]
+
+    def notes(self, limit: int = 1000) -> list[tuple[str, str]]:
+        """(path, note) of files read only in part, by path."""
+        rows = self.conn.execute(
+            "SELECT path, note FROM files WHERE note IS NOT NULL "
+            "AND state IN ('extracted', 'embedded') ORDER BY path LIMIT ?", (limit,))
+        return [(str(p), str(n)) for p, n in rows]
 
     def _one(self, sql: str, args: tuple[object, ...] = ()) -> Any:
         rows = self.conn.execute(sql, args).fetchall()

@@ -114,17 +114,32 @@ MIGRATIONS: list[str | Callable[[apsw.Connection], None]] = [
         PRIMARY KEY(folder_id, reason, name)
     )
     """,
+    # 6: what a file read only in part says about the rest ("read 1,355 of 2,000 pages; the
+    # rest could not be read: the file looks truncated"), shown by status.
+    "ALTER TABLE files ADD COLUMN note TEXT",
 ]
 
 
-def migrate(conn: apsw.Connection) -> int:
-    """Bring the schema up to date; returns the version now in force."""
+class NewerSchema(Exception):
+    """The database was written by a newer Kenning; the message says what to do."""
+
+
+def schema_version(conn: apsw.Connection) -> int:
+    """The last migration applied; raises NewerSchema for one this Kenning does not know."""
     version = int(conn.execute("PRAGMA user_version").fetchall()[0][0])  # type: ignore[arg-type]
     if version > len(MIGRATIONS):
-        raise RuntimeError(
-            f"This database was written by a newer Kenning (schema {version}, this version "
+        raise NewerSchema(
+            f"This index was written by a newer Kenning (schema {version}, this version "
             f"knows {len(MIGRATIONS)}). Update Kenning, or choose another data folder."
         )
+    return version
+
+
+def migrate(conn: apsw.Connection) -> int:
+    """Bring the schema up to date; returns the version now in force. Call it inside a write
+    transaction begun IMMEDIATE, so that two processes opening a new file at once do not both
+    create its tables: the second waits, then finds the version current."""
+    version = schema_version(conn)
     for number in range(version + 1, len(MIGRATIONS) + 1):
         step = MIGRATIONS[number - 1]
         with conn:

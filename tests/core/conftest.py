@@ -1,4 +1,5 @@
-"""Fixtures for tests that run the real default GGUF (marked ``model``)."""
+"""Fixtures for core tests: the real default GGUF (tests marked ``model``), and a record of
+the store's integrity checks."""
 
 from __future__ import annotations
 
@@ -36,3 +37,28 @@ def real_model(default_gguf: Path, tmp_path_factory: pytest.TempPathFactory
     model.close()
     for copy in cache.glob("*.gguf"):
         copy.unlink()
+
+
+@pytest.fixture
+def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every integrity check (``PRAGMA quick_check``) the store runs, recorded."""
+    import apsw
+
+    from core.store import database as store_module
+
+    seen: list[str] = []
+    connect = store_module._connect
+
+    def traced(path: Path, uri: str | None = None) -> apsw.Connection:
+        conn = connect(path, uri)
+
+        def trace(cursor: apsw.Cursor, sql: str, bindings: object) -> bool:
+            if "quick_check" in sql:
+                seen.append(sql)
+            return True
+
+        conn.exec_trace = trace
+        return conn
+
+    monkeypatch.setattr(store_module, "_connect", traced)
+    return seen

@@ -572,3 +572,35 @@ def test_bad_input_raises_only_extraction_error(tmp_path: Path, suffix: str, dat
         assert str(error)
     else:
         assert doc.pages
+
+
+def test_a_truncated_pdf_says_how_much_was_read_and_why_not_the_rest(tmp_path):
+    from tests.docs_factory import make_pdf
+
+    whole = make_pdf(tmp_path / "whole.pdf",
+                     [f"Page {i} is about the lease and its notice." for i in range(200)])
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.65)])
+    document = extract(cut)
+    assert document.note is not None
+    read = sum(1 for page in document.pages if page.text.strip())
+    assert 100 < read < 200
+    assert document.note.startswith(f"read {read} of 200 pages; the rest could not be read: ")
+    assert "truncated" in document.note
+    assert extract(whole).note is None
+
+
+def test_a_truncated_one_page_pdf_is_called_damaged_not_scanned(tmp_path):
+    from tests.docs_factory import make_pdf
+
+    whole = make_pdf(tmp_path / "one.pdf", ["A single page about the lease and its notice."])
+    cut = tmp_path / "cut.pdf"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(ExtractionError) as caught:
+        extract(cut)
+    assert "truncated" in str(caught.value) and "OCR" not in str(caught.value)
+
+    many = make_pdf(tmp_path / "many.pdf", [f"Page {i} about the harbour." for i in range(60)])
+    cut.write_bytes(many.read_bytes()[: int(many.stat().st_size * 0.6)])  # MuPDF cannot open it
+    with pytest.raises(ExtractionError, match=r"^damaged PDF: the file looks truncated"):
+        extract(cut)

@@ -1,3 +1,4 @@
+import itertools
 from pathlib import Path
 
 from core.index.chunking import chunk_document
@@ -56,3 +57,41 @@ def test_headings_start_chunks_and_form_a_path():
 def test_empty_document_gives_no_chunks():
     doc = Document(Path("a.txt"), "text", [Page(None, "   \n\n  ")])
     assert chunk_document(doc, words) == []
+
+
+def test_twenty_thousand_headings_chunk_in_linear_time(tmp_path):
+    import time
+
+    from core.extract import extract
+    from tests.fakes import FakeModel
+
+    path = tmp_path / "many.md"
+    path.write_text("".join(f"## Part {i}\n\nThe body of part {i}.\n\n" for i in range(20_000)),
+                    encoding="utf-8")
+    document = extract(path)
+    started = time.perf_counter()
+    chunks = chunk_document(document, FakeModel().count_tokens, 256)
+    took = time.perf_counter() - started
+    # A complexity check, not a benchmark: quadratic in headings took 90 s here.
+    assert took < 10, took
+    assert len(chunks) == 20_000
+    assert chunks[12_345].heading == "Part 12345"
+    assert chunks[12_345].text == "## Part 12345\n\nThe body of part 12345."
+
+
+def test_a_word_free_line_of_fifteen_megabytes_becomes_bounded_chunks():
+    from core.index.chunking import MAX_CHARS_PER_TOKEN
+
+    text = "x" * 15_000_000 + "\n" + "ab" * 5_000
+
+    def approx_tokens(piece: str) -> int:  # a tokenizer that cuts runs into 3-character tokens
+        return (len(piece) + 2) // 3
+
+    for count in (words, approx_tokens):
+        chunks = chunk_document(Document(Path("a.txt"), "text", [Page(None, text)]), count, 256)
+        assert all(c.end - c.start <= 256 * MAX_CHARS_PER_TOKEN for c in chunks)
+        assert all(c.token_count <= 256 for c in chunks)
+        assert all(a.end == b.start for a, b in itertools.pairwise(chunks)
+                   if b.start < 15_000_000)  # nothing of the line is lost
+        assert chunks[0].start == 0 and chunks[-1].end == len(text)
+    assert len(chunks) < 15_000_000 // (256 * 3) * 1.2  # near-full windows, not slivers

@@ -12,8 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from filelock import FileLock, Timeout
 
 from core.config import AppPaths, Settings
+from core.index.writer_lock import lock_path as writer_lock_path
+from core.index.writer_lock import one_writer
 from core.service.protocol import (
     ServiceError,
     answer_from_wire,
@@ -192,6 +195,41 @@ def test_one_service_per_data_folder(service: BackgroundService, paths: AppPaths
     other = AppPaths.resolve(tmp_path / "other-home")
     assert endpoint(other) != endpoint(paths)
     assert connect(other) is None
+
+
+def test_the_service_and_an_indexing_command_on_its_own_take_turns(
+    paths: AppPaths, tmp_path: Path
+) -> None:
+    folder = fill(tmp_path / "docs", 3)
+    results: list[dict[str, object]] = []
+    with one_writer(paths.database, lambda: None):  # a `--no-service` index is running
+        running = BackgroundService(make_services(paths))
+        running.start()
+        try:
+            assert request(paths, {"action": "ping"})["running"] is True  # it answers
+            asking = threading.Thread(target=lambda: results.append(
+                request(paths, {"action": "index", "paths": [str(folder)]})))
+            asking.start()
+            asking.join(2)
+            assert asking.is_alive() and not results  # its indexing waits for the command
+            assert not running.host.database_ready
+        except BaseException:
+            running.close()
+            raise
+    try:
+        asking.join(WAIT_S)
+        assert results and results[0]["complete"] is True
+        files = results[0]["files"]
+        assert isinstance(files, dict) and files["pending"] == 0
+        assert files["extracted"] + files["embedded"] == 3
+        # Now the service holds the lock: a command on its own would wait for it.
+        with pytest.raises(Timeout):
+            FileLock(str(writer_lock_path(paths.database))).acquire(timeout=0)
+    finally:
+        running.close()
+    taken = FileLock(str(writer_lock_path(paths.database)))
+    taken.acquire(timeout=0)  # and lets go of it when it stops
+    taken.release()
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="stale socket files are a Unix matter")

@@ -109,6 +109,31 @@ def test_without_a_service_commands_run_on_their_own(home: Path, tmp_path: Path)
     assert connect(AppPaths.resolve(home)) is None
 
 
+def test_a_command_on_its_own_waits_for_the_running_service(
+    home: Path, tmp_path: Path
+) -> None:
+    folder = fill(tmp_path / "docs", 2)
+    assert kenning(home, "index", str(folder)).returncode == 0
+    env = {k: v for k, v in os.environ.items() if k != "KENNING_NO_SERVICE"}
+    alone = subprocess.Popen(
+        [sys.executable, "-m", "tests.fake_service", "--home", str(home), "--no-service",
+         "index", str(folder)], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True)
+    try:
+        assert alone.stderr is not None
+        line = alone.stderr.readline()
+        assert "background service is looking after this library; waiting" in line
+        assert alone.poll() is None
+        assert kenning(home, "service", "stop").returncode == 0
+        out, err = alone.communicate(timeout=TIMEOUT_S)
+        assert alone.returncode == 0, err
+        assert "Indexed: 2 searchable by meaning" in out
+    finally:
+        if alone.poll() is None:
+            alone.kill()
+            alone.wait()
+
+
 @pytest.mark.parametrize("system", ["linux", "macos"])
 def test_login_entries_are_written_and_removed_exactly(system: str, tmp_path: Path) -> None:
     user_home = tmp_path / "user"

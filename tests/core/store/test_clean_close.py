@@ -5,34 +5,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
-import apsw
-import pytest
-
-from core.store import database as store_module
 from core.store.database import Store
-
-
-@pytest.fixture
-def checks(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every integrity check the store runs, recorded."""
-    seen: list[str] = []
-    connect = store_module._connect
-
-    def traced(path: Path) -> apsw.Connection:
-        conn = connect(path)
-
-        def trace(cursor: apsw.Cursor, sql: str, bindings: object) -> bool:
-            if "quick_check" in sql:
-                seen.append(sql)
-            return True
-
-        conn.exec_trace = trace
-        return conn
-
-    monkeypatch.setattr(store_module, "_connect", traced)
-    return seen
 
 
 def test_after_a_clean_close_the_next_open_skips_the_check(tmp_path, checks) -> None:
@@ -82,3 +58,25 @@ def test_after_a_crash_the_next_open_checks(tmp_path, checks) -> None:
     assert len(checks) == 2
     assert store.folders.all() == [(1, str(tmp_path))]  # the log's committed work recovered
     store.close()
+
+
+def test_a_connection_closing_never_makes_a_writer_mid_transaction_busy(tmp_path) -> None:
+    import threading
+
+    database = tmp_path / "k.db"
+    writer = Store.open(database)
+    writer.folders.add(tmp_path / "a")  # frames in the log for a closing checkpoint to move
+    other = Store.open(database)
+    writer.conn.execute("BEGIN")
+    writer.conn.execute("SELECT count(*) FROM folders").fetchall()  # a transaction that has read
+    closing = threading.Thread(target=other.close)
+    closing.start()
+    try:
+        time.sleep(0.2)  # the close is under way (a blocking checkpoint would hold the lock now)
+        # Upgrading to write cannot wait for a lock: a checkpoint holding it made this fail.
+        writer.conn.execute("INSERT INTO meta(key, value) VALUES ('k', 'v')")
+        writer.conn.execute("COMMIT")
+    finally:
+        closing.join()
+    writer.close()
+    assert Store.open(database).get_meta("k") == "v"

@@ -170,6 +170,7 @@ def schema_1_database(path: Path, vectors: np.ndarray) -> str:
         conn.execute("ALTER TABLE models DROP COLUMN source")  # added by migration 3
         conn.execute("ALTER TABLE chunks DROP COLUMN location")  # added by migration 4
         conn.execute("DROP TABLE skipped_kinds")  # added by migration 5
+        conn.execute("ALTER TABLE files DROP COLUMN note")  # added by migration 6
         conn.execute("PRAGMA user_version = 1")
         table = "vec_0123456789ab"
         conn.execute(

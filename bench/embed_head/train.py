@@ -233,9 +233,25 @@ def fit(data: Data, collections: list[Collection], layers: tuple[int, ...], out_
     return head
 
 
+def table(collections: list[str]) -> None:
+    """The rows of ``results.jsonl`` as a markdown table (nDCG@10 dense / default hybrid)."""
+    rows = [json.loads(line) for line in (CACHE / "results.jsonl").open()]
+    print("| head | SQuAD MRR (held out) | teacher r | " +
+          " | ".join(f"{c} dense / hybrid" for c in collections) + " |")
+    print("|---|---|---|" + "---|" * len(collections))
+    bm25 = [next((f"{r[f'{c}:bm25']:.3f}" for r in rows if f"{c}:bm25" in r), "—")
+            for c in collections]
+    print("| BM25 (FTS5, same chunks) | — | — | " + " | ".join(bm25) + " |")
+    for row in rows:
+        cells = [f"{row[f'{c}:dense']:.3f} / {row[f'{c}:default']:.3f}"
+                 if f"{c}:dense" in row else "—" for c in collections]
+        print(f"| {row['head']} | {row['squad_mrr']:.3f} | {row['distill_r']:.3f} | "
+              + " | ".join(cells) + " |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("baseline", "ridge", "fit"))
+    parser.add_argument("what", choices=("baseline", "ridge", "fit", "table"))
     parser.add_argument("--eval", default=",".join(EVAL_TAGS))
     parser.add_argument("--data", default="train")
     parser.add_argument("--layers", default="15", help="comma-separated sets, e.g. 15,12+15")
@@ -249,6 +265,9 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=20.0)
     parser.add_argument("--anchor", type=float, default=0.0, help="pull toward the start")
     args = parser.parse_args()
+    if args.what == "table":
+        table([t for t in args.eval.split(",") if t])
+        return
     data = Data(args.data)
     collections = [Collection.load(t) for t in args.eval.split(",")
                    if t and (CACHE / f"{t}.npz").is_file()]

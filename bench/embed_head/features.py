@@ -9,8 +9,10 @@ product's recipe before centring (``models.embed_recipe``), so the product vecto
     # an eval collection, indexed through the real Indexer (product chunks, FTS5 BM25 lists):
     python bench/embed_head/features.py eval medline
     python bench/embed_head/features.py eval scifact --max-docs 1200   # judged docs + others
-    # training texts (a jsonl of {"text": ...} lines), plus all-MiniLM-L6-v2 teacher vectors:
+    # training texts (a jsonl of {"text": ...} lines), plus all-MiniLM-L6-v2 teacher vectors,
+    # in resumable chunks; ``collect`` gathers the chunks finished so far into out.npz:
     python bench/embed_head/features.py texts train.jsonl out.npz --teacher minilm.gguf
+    python bench/embed_head/features.py collect train.jsonl out.npz
 
 Measurement data (eval) is only ever read here to be measured; nothing is fitted on it.
 """
@@ -110,11 +112,12 @@ class TapModel(UnifiedModel):
         return self._centre
 
 
-def load_tap_model() -> TapModel:
+def load_tap_model(threads: int | None = None) -> TapModel:
     paths = AppPaths.resolve(ROOT / "bench" / ".cache" / "home")
     path = default_model_path(paths.models_dir)
-    settings = Settings()
-    model = TapModel.load(path, embed_batch_tokens=embed_pass_tokens(settings),
+    settings = Settings(threads=threads or 0)
+    model = TapModel.load(path, n_threads=threads,
+                          embed_batch_tokens=embed_pass_tokens(settings),
                           cache_dir=paths.model_cache_dir)
     assert isinstance(model, TapModel)
     if model.profile.embed_layer != 15:
@@ -146,10 +149,10 @@ def subset_folder(name: str, max_docs: int, seed: int = 0) -> tuple[Path, dict[s
     return folder, mapping
 
 
-def cache_eval(name: str, max_docs: int | None) -> Path:
+def cache_eval(name: str, max_docs: int | None, threads: int | None = None) -> Path:
     """Index ``name`` with the product pipeline through the tap model; keep per chunk its
     document and features, per query its features and BM25 chunk list."""
-    model = load_tap_model()
+    model = load_tap_model(threads)
     folder, mapping = subset_folder(name, max_docs) if max_docs else materialise(name)
     tag = f"{name}-{max_docs}" if max_docs else name
     db = CACHE / tag / "index.db"
@@ -170,7 +173,7 @@ def cache_eval(name: str, max_docs: int | None) -> Path:
         add_vectors(model_id, ids, vectors)
 
     store.chunks.add_vectors = recording  # type: ignore[method-assign]
-    indexer = Indexer(store, model, Settings(use_gitignore=False))
+    indexer = Indexer(store, model, Settings(use_gitignore=False, threads=threads or 0))
     indexer.add_folder(folder)
     started = time.perf_counter()
     indexer.run(lambda p: None)
@@ -205,37 +208,65 @@ def cache_eval(name: str, max_docs: int | None) -> Path:
     return out
 
 
-def cache_texts(source: Path, out: Path, teacher: Path | None, batch: int = 16) -> None:
-    """Features of every text in ``source`` (jsonl, "text" field), and the teacher's vectors."""
+def cache_texts(source: Path, out: Path, teacher: Path | None, chunk: int = 400,
+                threads: int | None = None) -> None:
+    """Features of every text in ``source`` (jsonl, "text" field), and the teacher's vectors,
+    written ``chunk`` texts at a time into ``out``'s folder and gathered into ``out`` at the
+    end: an interrupted run picks up at the first missing chunk (``collect`` reads a prefix).
+    """
     texts = [json.loads(line)["text"] for line in source.open()]
-    if teacher is not None:
-        minilm = UnifiedModel.load(teacher)
-        started = time.perf_counter()
-        taught = np.concatenate([minilm.embed_documents(texts[at: at + 64])
-                                 for at in range(0, len(texts), 64)])
-        print(f"teacher: {len(texts)} texts in {time.perf_counter() - started:.0f}s",
-              file=sys.stderr)
-        minilm.close()
-        np.save(out.with_suffix(".teacher.npy"), taught)
-    model = load_tap_model()
+    parts_dir = out.with_suffix(".parts")
+    parts_dir.mkdir(parents=True, exist_ok=True)
+    model = load_tap_model(threads)
+    minilm = UnifiedModel.load(teacher, n_threads=threads) if teacher is not None else None
     started = time.perf_counter()
-    parts: dict[int, list[np.ndarray]] = {layer: [] for layer in LAYERS}
-    for at in range(0, len(texts), batch):
-        model.embed_documents(texts[at: at + batch])
+    done = 0
+    for at in range(0, len(texts), chunk):
+        part = parts_dir / f"{at:07d}.npz"
+        if part.exists():
+            continue
+        batch = texts[at: at + chunk]
+        t0 = time.perf_counter()
+        for first in range(0, len(batch), 16):
+            model.embed_documents(batch[first: first + 16])
         taken = model.take()
-        for layer in LAYERS:
-            parts[layer].append(taken[layer])
-        if at % (batch * 50) == 0:
-            print(f"  {at}/{len(texts)} {time.perf_counter() - started:.0f}s", file=sys.stderr,
-                  flush=True)
-            np.savez(out.with_suffix(".partial.npz"),
-                     **{f"f{layer}": np.concatenate(parts[layer]) for layer in LAYERS})
-    seconds = time.perf_counter() - started
-    print(f"gemma: {len(texts)} texts in {seconds:.0f}s", file=sys.stderr)
-    np.savez(out, centre=model.centre, seconds=seconds,
-             digest=hashlib.sha256(source.read_bytes()).hexdigest(),
-             **{f"f{layer}": np.concatenate(parts[layer]) for layer in LAYERS})
+        t1 = time.perf_counter()
+        taught = (minilm.embed_documents(batch) if minilm is not None
+                  else np.zeros((len(batch), 0), np.float32))
+        t2 = time.perf_counter()
+        np.savez(part.with_suffix(".tmp.npz"), centre=model.centre, teacher=taught,
+                 gemma_seconds=t1 - t0, teacher_seconds=t2 - t1,
+                 **{f"f{layer}": taken[layer] for layer in LAYERS})
+        part.with_suffix(".tmp.npz").rename(part)
+        done += len(batch)
+        print(f"  {at + len(batch)}/{len(texts)} gemma {t1 - t0:.0f}s teacher {t2 - t1:.0f}s "
+              f"({time.perf_counter() - started:.0f}s this run)", file=sys.stderr, flush=True)
     model.close()
+    if minilm is not None:
+        minilm.close()
+    collect(source, out)
+
+
+def collect(source: Path, out: Path) -> int:
+    """Gather the finished chunks of ``source`` (a prefix of its texts) into ``out``."""
+    parts = sorted(out.with_suffix(".parts").glob("[0-9]*[0-9].npz"))
+    loaded = []
+    for part in parts:
+        if int(part.stem) != sum(len(p["f15"]) for p in loaded):
+            break  # a gap: only the unbroken prefix is usable
+        loaded.append(np.load(part))
+    if not loaded:
+        raise SystemExit(f"no finished chunks for {out}")
+    np.savez(out, centre=loaded[0]["centre"],
+             gemma_seconds=sum(float(p["gemma_seconds"]) for p in loaded),
+             teacher_seconds=sum(float(p["teacher_seconds"]) for p in loaded),
+             teacher=np.concatenate([p["teacher"] for p in loaded]),
+             digest=hashlib.sha256(source.read_bytes()).hexdigest(),
+             **{f"f{layer}": np.concatenate([p[f"f{layer}"] for p in loaded])
+                for layer in LAYERS})
+    count = sum(len(p["f15"]) for p in loaded)
+    print(f"{out}: {count} texts", file=sys.stderr)
+    return count
 
 
 def main() -> None:
@@ -248,13 +279,20 @@ def main() -> None:
     tx.add_argument("source", type=Path)
     tx.add_argument("out", type=Path)
     tx.add_argument("--teacher", type=Path)
+    co = sub.add_parser("collect", help="gather the chunks finished so far")
+    co.add_argument("source", type=Path)
+    co.add_argument("out", type=Path)
+    for each in (ev, tx):
+        each.add_argument("--threads", type=int, help="model threads (default: all cores)")
     args = parser.parse_args()
     CACHE.mkdir(parents=True, exist_ok=True)
     if args.what == "eval":
         for name in args.collections:
-            print(cache_eval(name, args.max_docs))
+            print(cache_eval(name, args.max_docs, args.threads))
+    elif args.what == "collect":
+        collect(args.source, args.out)
     else:
-        cache_texts(args.source, args.out, args.teacher)
+        cache_texts(args.source, args.out, args.teacher, threads=args.threads)
 
 
 if __name__ == "__main__":

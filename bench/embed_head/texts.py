@@ -28,7 +28,8 @@ ROOT = Path(__file__).resolve().parents[2]
 TRAIN = ROOT.parent / "shared" / "train" / "squad_train_rest"
 
 
-def squad(paragraphs: int, valid_articles: int, rng: random.Random) -> list[dict]:
+def squad(paragraphs: int, valid_articles: int, valid_paragraphs: int,
+          rng: random.Random) -> list[dict]:
     corpus = {}
     for line in (TRAIN / "corpus.jsonl").open():
         doc = json.loads(line)
@@ -46,8 +47,9 @@ def squad(paragraphs: int, valid_articles: int, rng: random.Random) -> list[dict
     chosen = [p for p in corpus if questions[p]]
     rng.shuffle(chosen)
     train_ids = [p for p in chosen if p.split("-")[0] not in valid][:paragraphs]
-    valid_ids = [p for p in chosen if p.split("-")[0] in valid][: max(1, paragraphs // 8)]
-    for split, ids in (("train", train_ids), ("valid", valid_ids)):
+    valid_ids = [p for p in chosen if p.split("-")[0] in valid][:valid_paragraphs]
+    # held-out pairs first, so features cut short at any point still hold them all
+    for split, ids in (("valid", valid_ids), ("train", train_ids)):
         for pid in ids:
             doc = corpus[pid]
             # as the indexer gives a chunk with its title (core.indexer.embedding_input)
@@ -126,20 +128,47 @@ def docstrings(count: int, rng: random.Random) -> list[str]:
     return out
 
 
+def interleave(squad_rows: list[dict], broad: list[dict]) -> list[dict]:
+    """Held-out rows first, then each training paragraph (with its questions) followed by its
+    share of the broad texts, so any prefix of the file is a balanced training set."""
+    head = [r for r in squad_rows if r["split"] == "valid"]
+    held = [{**b, "split": "valid"} for b in broad[::10]]  # held out to check distillation
+    broad = [b for i, b in enumerate(broad) if i % 10]
+    groups: list[list[dict]] = []
+    for row in squad_rows:
+        if row["split"] != "train":
+            continue
+        if row["kind"] == "paragraph":
+            groups.append([])
+        groups[-1].append(row)
+    out = head + held
+    per = len(broad) / max(1, len(groups))
+    taken = 0.0
+    for group in groups:
+        out += group
+        taken += per
+        while broad and len(out) and taken >= 1:
+            out.append(broad.pop(0))
+            taken -= 1
+    return out + broad
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out", type=Path)
-    parser.add_argument("--paragraphs", type=int, default=1000)
+    parser.add_argument("--paragraphs", type=int, default=100_000, help="all by default")
     parser.add_argument("--valid-articles", type=int, default=40)
+    parser.add_argument("--valid-paragraphs", type=int, default=300)
     parser.add_argument("--broad", type=int, default=2500)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     rng = random.Random(args.seed)
-    rows = squad(args.paragraphs, args.valid_articles, rng)
+    rows = squad(args.paragraphs, args.valid_articles, args.valid_paragraphs, rng)
     broad = man_pages(400, rng) + doc_files(500, rng) + docstrings(400, rng)
     broad = list(dict.fromkeys(broad))
     rng.shuffle(broad)
-    rows += [{"text": t, "kind": "broad", "split": "train"} for t in broad[: args.broad]]
+    rows = interleave(rows, [{"text": t, "kind": "broad", "split": "train"}
+                             for t in broad[: args.broad]])
     args.out.parent.mkdir(parents=True, exist_ok=True)
     with args.out.open("w") as out:
         for row in rows:

@@ -203,7 +203,7 @@ def _run(
         return run_service_command(args, services, window, program)
     store: Store | None = None
     try:
-        if args.command == "status" and connect(paths) is not None:
+        if args.command == "status" and _service_running(paths):
             # The service owns the writer; a status is a reader's business.
             store = Store.open_reader(paths.database)
         else:
@@ -244,6 +244,14 @@ def _run(
         if store is not None:
             store.close()  # after a normal end, notes the file clean: the next open skips its check
         services.close()
+
+
+def _service_running(paths: AppPaths) -> bool:
+    client = connect(paths)
+    if client is None:
+        return False
+    client.close()
+    return True
 
 
 # Commands that only read the index: they work from a read-only data folder too.

@@ -272,6 +272,7 @@ class _interrupt_tells:
 def run_service_command(args: argparse.Namespace, services: Services,
                         window: WindowPort | None, command: Sequence[str] | None) -> int:
     """``command``: the program that runs Kenning (None: this engine's headless service)."""
+    from core.index.pacing import lower_priority
     from core.service.autostart import change_login_start
     from core.service.server import AlreadyRunning, BackgroundService
 
@@ -279,6 +280,7 @@ def run_service_command(args: argparse.Namespace, services: Services,
     action = args.service_action
     if action == "run":
         try:
+            lower_priority()  # before the service starts its threads: they inherit it
             return BackgroundService(services, window).run()
         except AlreadyRunning:
             print("Kenning's background service is already running for this library.",
@@ -373,5 +375,7 @@ def describe_service(data: dict[str, Any]) -> str:
     progress = data.get("progress")
     if progress:
         made = Progress(progress["phase"], progress["done"], progress["total"])
+        if data.get("on_battery"):
+            line += ", on battery power: indexing at half speed"
         return f"{line}.\n  {progress_line(made, 0)}"
     return line + ", idle: everything is indexed."

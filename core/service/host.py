@@ -23,6 +23,7 @@ from pathlib import Path
 
 from core.cancel import Progress
 from core.config import Settings
+from core.index.pacing import Pacer
 from core.index.service import IndexService, WatcherFactory
 from core.index.watcher import Watcher
 from core.models.interface import TextModel
@@ -77,11 +78,15 @@ class EngineHost:
         events: HostEvents | None = None,
         *,
         watcher_factory: WatcherFactory | None = Watcher,
+        pacer: Pacer | None = None,
     ) -> None:
         self.services = services
         self._listeners: list[HostEvents] = [events] if events is not None else []
         self.events = _Broadcast(self._listeners)
         self.watcher_factory = watcher_factory
+        #: Rests between batches of indexing work on battery power (shared by every index
+        #: service this host swaps in).
+        self.pacer = pacer or Pacer()
         self.interactive_model: TextModel | None = None
         self.model_error: str | None = None
         self.model_loading = False
@@ -414,6 +419,7 @@ class EngineHost:
             on_error=on_error,
             on_pass_done=on_pass_done,
             watcher_factory=self.watcher_factory,
+            pacer=self.pacer,
         )
 
     def _track_rate(self, progress: Progress) -> None:

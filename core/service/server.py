@@ -283,6 +283,7 @@ class BackgroundService:
             "since": self.started_at,
             "phase": host.phase,
             "paused": host.paused,
+            "on_battery": host.pacer.on_battery,
             "model": host.model_state,
             "model_error": host.model_error,
             "progress": None if progress is None or host.phase == "idle" else {

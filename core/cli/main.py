@@ -302,10 +302,17 @@ def _writer(args: argparse.Namespace,
 
 def cmd_index(args: argparse.Namespace, services: Services, store: Store) -> int:
     from core.index.indexer import Indexer  # PyMuPDF and the extraction child: only to index
+    from core.services import ModelUnavailable
 
-    with _writer(args, services), Indexer(
-        store, None if args.no_embed else services.model, services.settings
-    ) as indexer:
+    model = None
+    if not args.no_embed:
+        try:
+            model = services.model
+        except ModelUnavailable as exc:
+            # Keyword indexing needs no model: the words are indexed now, the meaning later.
+            print(f"note: indexing by words only: {exc} Once the model loads, `kenning "
+                  "index` embeds what was indexed now.", file=sys.stderr)
+    with _writer(args, services), Indexer(store, model, services.settings) as indexer:
         return _index(args, store, indexer)
 
 

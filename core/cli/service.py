@@ -368,6 +368,8 @@ def describe_service(data: dict[str, Any]) -> str:
     model = data.get("model")
     if model == "loading":
         line += ", loading the model"
+    elif model == "none":
+        line += ", the model loads once every file is searchable by its words"
     elif model == "failed":
         line += f", keyword search only: {data.get('model_error')}"
     if data.get("paused"):

@@ -202,7 +202,7 @@ def print_answer(answer: Answer, streamed: str, out: TextIO) -> None:
     nothing streamed (a quoted answer arrives whole, once read), or after a note when what
     streamed was the model's wording and the check replaced it; then the sentences of the
     files that back a written answer, and the sources."""
-    from core.answer.answerer import WORDING_SET_ASIDE
+    from core.answer.answerer import QUOTE_INTRO, WORDING_SET_ASIDE
 
     shown = streamed.strip()
     if shown and shown != answer.text and (answer.quoted or not answer.found):
@@ -211,8 +211,10 @@ def print_answer(answer: Answer, streamed: str, out: TextIO) -> None:
     elif not shown:
         print(emphasised(answer.text, answer.emphasis, out), end="", file=out)
     print(file=out)
+    if answer.supporting:
+        print(f"\n{QUOTE_INTRO}", file=out)
     for quote in answer.supporting:
-        print(f"\n  “{emphasised(quote.text, quote.emphasis, out)}” [{quote.n}]", file=out)
+        print(f"  “{emphasised(quote.text, quote.emphasis, out)}” [{quote.n}]", file=out)
     print_sources(answer, out)
 
 

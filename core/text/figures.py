@@ -44,8 +44,11 @@ _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", 
 _NUMBER_WORDS = {word: str(value) for value, word in enumerate(_ONES) if word != "one"} | {
     word: str(10 * tens) for tens, word in enumerate(_TENS, start=3)}
 _ORDINAL_WORDS = {word: value for value, word in enumerate(_ORDINALS, start=1)}
-_NUMBER_WORD = re.compile(r"\b(" + "|".join((*_NUMBER_WORDS, *_ORDINAL_WORDS)) + r")\b",
-                          re.IGNORECASE)
+# "twenty-eight" is 28, not 20 and 8.
+_COMPOUND = (r"(twenty|" + "|".join(_TENS) + r")[-‐](" + "|".join(_ONES[1:10]) + r")")
+_NUMBER_WORD = re.compile(
+    r"\b(?:" + _COMPOUND + r"|(" + "|".join((*_NUMBER_WORDS, *_ORDINAL_WORDS)) + r"))\b",
+    re.IGNORECASE)
 _MONTH_BEFORE = re.compile(r"\b(" + "|".join(_MONTHS) + r")\.?\s$", re.IGNORECASE)
 # A currency sign is part of a figure as written ("$1,250"), though not of its token.
 _CURRENCY_BEFORE = re.compile(r"[$€£¥]$")
@@ -85,8 +88,12 @@ def figure_spans(text: str) -> list[Figure]:
     for match in _ORDINAL.finditer(text):
         found.append(_with_unit(_ordinal(int(match.group(1))), text, match.start(), match.end()))
     for match in _NUMBER_WORD.finditer(text):
-        word = match.group(1).lower()
-        value = _NUMBER_WORDS.get(word) or _ordinal(_ORDINAL_WORDS[word])
+        if match.group(1):
+            tens, ones = match.group(1).lower(), match.group(2).lower()
+            value = str(int(_NUMBER_WORDS[tens]) + _ONES.index(ones))
+        else:
+            word = match.group(3).lower()
+            value = _NUMBER_WORDS.get(word) or _ordinal(_ORDINAL_WORDS[word])
         found.append(_with_unit(value, text, match.start(), match.end()))
     return sorted(found, key=lambda figure: figure.start)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QFont, QTextCursor
 from PySide6.QtWidgets import QTextBrowser
 from pytestqt.qtbot import QtBot
 
-from core.config import AppPaths
+from core.config import AppPaths, Settings
 from tests.app.conftest import WindowFactory, index_folder
 
 WAIT_MS = 10_000
@@ -104,3 +104,57 @@ def test_stop_keeps_what_was_written(
     assert panel.turns[-1].state == "stopped"
     qtbot.wait(300)  # anything the stopped answer still delivers is dropped
     assert panel.turns[-1].state == "stopped"
+
+
+def bold_texts(browser: QTextBrowser) -> list[str]:
+    """The runs of text the answer view draws in bold (the questions among them)."""
+    document = browser.document()
+    found: list[str] = []
+    block = document.begin()
+    while block.isValid():
+        fragments = block.begin()
+        while not fragments.atEnd():
+            fragment = fragments.fragment()
+            if fragment.charFormat().fontWeight() >= QFont.Weight.Bold:
+                found.append(fragment.text())
+            fragments += 1
+        block = block.next()
+    return found
+
+
+def test_a_quoted_answer_shows_its_answering_phrase_in_bold(
+    qtbot: QtBot, make_window: WindowFactory, paths: AppPaths, folder: Path
+) -> None:
+    index_folder(paths, folder)
+    window = make_window(settings=Settings(answer_mode="quote"))
+    panel = window.answer_panel
+    question = "How many days of written notice must the tenant give?"
+    window.ask(question)
+    qtbot.waitUntil(lambda: panel.turns[-1].state == "done", timeout=WAIT_MS)
+    answer = panel.turns[-1].answer
+    assert answer is not None and answer.mode == "quoted" and answer.found, answer
+    [(start, end)] = answer.emphasis
+    assert answer.text[start:end] == "sixty days"
+    assert bold_texts(panel.browser) == [question, "sixty days"]
+    # The quote is drawn with the file's words exactly; the emphasis adds none.
+    assert answer.text in panel.browser.toPlainText()
+
+
+def test_a_written_answer_shows_the_files_sentences_under_it(
+    qtbot: QtBot, make_window: WindowFactory, paths: AppPaths, folder: Path
+) -> None:
+    index_folder(paths, folder)
+    window = make_window(reply=REPLY)
+    panel = window.answer_panel
+    window.ask("How many days notice must the tenant give?")
+    qtbot.waitUntil(lambda: panel.turns[-1].state == "done", timeout=WAIT_MS)
+    answer = panel.turns[-1].answer
+    assert answer is not None and answer.mode == "written" and answer.supporting, answer
+    shown = panel.browser.toPlainText()
+    quote = answer.supporting[0]
+    assert "sixty days written notice" in quote.text
+    assert f"“{quote.text}” [{quote.n}]" in shown
+    # Under the answer, then the source named once, without its passage again.
+    assert shown.index("Sixty days notice is needed") < shown.index(quote.text)
+    assert shown.count(quote.text) == 1
+    assert "sixty days" in bold_texts(panel.browser)

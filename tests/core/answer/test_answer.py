@@ -508,3 +508,17 @@ def test_real_model_quoted_answer_from_a_pdf_cites_its_page_and_quads(real_pdf_i
     cited = answer_json(answer)["citations"][0]
     assert cited["page"] == 2 and cited["quads"], cited
     assert "sixty days written notice" in " ".join(str(cited["quote"]).split())
+
+
+@pytest.mark.model
+def test_real_model_quoted_answer_emphasises_the_figure_that_answers(real_pdf_index,
+                                                                     real_model):
+    answer = Answerer(real_pdf_index, real_model).ask("How much notice must the tenant give?")
+    assert answer.found and answer.mode == "quoted", answer
+    assert "sixty days written notice" in answer.text
+    [(start, end)] = answer.emphasis
+    assert answer.text[start:end] == "sixty days", answer.text[start:end]
+    # The emphasis points into the quote; the quote is the file's sentence as it stands.
+    quote = " ".join(answer.citations[0].quote.split())
+    opening = answer.text.index(quote)
+    assert opening <= start and end <= opening + len(quote)

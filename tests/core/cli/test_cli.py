@@ -270,13 +270,19 @@ def test_a_home_that_is_a_file_is_explained(tmp_path, capsys, monkeypatch):
         assert code == 2 and f"{a_file} is a file, not a folder" in err
 
 
-def test_ask_json_marks_the_answering_phrase_of_a_quoted_answer(home, folder, capsys):
+def ask_json(capsys, folder: Path, answer_mode: str) -> dict:
+    """``kenning ask --json`` on the handbook with the ``answer_mode`` setting."""
     run(capsys, "index", str(folder))
-    Settings(answer_mode="quote").save(AppPaths.resolve(None).settings_file)
+    Settings(answer_mode=answer_mode).save(AppPaths.resolve(None).settings_file)
     code, out, _ = run(capsys, "ask", "How many days of paid leave does an employee get?",
                        "--json")
-    data = json.loads(out)
-    assert code == 0 and data["found"] is True and data["mode"] == "quoted", data
+    assert code == 0
+    return json.loads(out)
+
+
+def test_ask_json_marks_the_answering_phrase_of_a_quoted_answer(home, folder, capsys):
+    data = ask_json(capsys, folder, "quote")
+    assert data["found"] is True and data["mode"] == "quoted", data
     assert data["supporting"] == []  # the answer is itself the quote
     [[start, end]] = data["emphasis"]
     assert data["answer"][start:end] == "twenty-eight days"
@@ -286,12 +292,8 @@ def test_ask_json_marks_the_answering_phrase_of_a_quoted_answer(home, folder, ca
 
 
 def test_ask_json_lists_the_sentences_under_a_written_answer(home, folder, capsys):
-    run(capsys, "index", str(folder))
-    Settings(answer_mode="write").save(AppPaths.resolve(None).settings_file)
-    code, out, _ = run(capsys, "ask", "How many days of paid leave does an employee get?",
-                       "--json")
-    data = json.loads(out)
-    assert code == 0 and data["found"] is True and data["mode"] == "written", data
+    data = ask_json(capsys, folder, "write")
+    assert data["found"] is True and data["mode"] == "written", data
     assert data["emphasis"] == []
     [supporting] = data["supporting"]
     assert supporting["n"] == data["citations"][0]["n"]

@@ -50,8 +50,8 @@ from core.text.words import words as split_words
 from core.types import Answer, Citation, Hit, SupportingQuote
 
 NOT_FOUND_TEXT = "I could not find this in your files."
-# Said when the reader read the passages search found and no sentence reads as the answer:
-# the files were found, they just do not seem to say it.
+# Said when the passages search found are about the question and no sentence of them reads
+# as the answer: the files were found, they just do not seem to say it.
 NOT_SAID_TEXT = "Your files don't seem to say."
 # Said before a passage quoted as the answer, when the model's own wording did not check out.
 QUOTE_INTRO = "Your files say:"
@@ -115,9 +115,10 @@ class Answerer:
         sources = select_sources(subject, hits, self.model)
         if not sources:
             return self._not_found(question, hits, on_text)
+        evidence = has_evidence(subject, sources)
         if self.mode == "quoted":
-            return self._quote(question, hits, sources, on_text, cancel)
-        if not has_evidence(subject, sources):
+            return self._quote(question, hits, sources, evidence, on_text, cancel)
+        if not evidence:
             return self._not_found(question, hits, on_text)
         messages = build_messages(question, sources, history)
         stream_filter = CitationFilter(len(sources))
@@ -163,16 +164,19 @@ class Answerer:
             supporting=supporting_quotes(question, checked.citations),
         )
 
-    def _quote(self, question: str, hits: list[Hit], sources: list[Source],
+    def _quote(self, question: str, hits: list[Hit], sources: list[Source], evidence: bool,
                on_text: Callable[[str], None] | None, cancel: CancelToken | None) -> Answer:
-        """The sentence (or two) of the sources the model reads as answering, quoted."""
+        """The sentence (or two) of the sources the model reads as answering, quoted. When
+        none does, the files "don't seem to say" if the sources are about the question
+        (``evidence``), else Kenning could not find it."""
         try:
             readings = read(self.model, question, sources, cancel)
         except Cancelled:
             return Answer(question, "", False, [], [s.hit for s in sources], mode="quoted")
         chosen = answering(readings)
         if not chosen:
-            return self._not_found(question, hits, on_text, mode="quoted", text=NOT_SAID_TEXT)
+            return self._not_found(question, hits, on_text, mode="quoted",
+                                   text=NOT_SAID_TEXT if evidence else NOT_FOUND_TEXT)
         quotes: list[str] = []
         citations: list[Citation] = []
         for reading in chosen:

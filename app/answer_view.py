@@ -1,5 +1,10 @@
 """Ask: a question box, the answer streaming in, citation numbers you can click, sources.
 
+A quoted answer shows its answering phrase in bold; a written one shows, under it, the
+sentences of the files that back it, quoted. A source is quoted once: under a found answer
+(or as it) the list of sources names the files; when nothing was found it quotes the
+closest passages.
+
 Clicking ``[n]`` (or a source below the answer) emits ``citation_clicked`` with a preview
 target: the window opens that file at the page with the supporting passage highlighted.
 Follow-up questions carry the conversation so far; "New conversation" forgets it.
@@ -9,7 +14,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -30,7 +35,8 @@ from app import jobs, theme
 from app.engine import Engine
 from app.preview import PreviewTarget
 from app.tasks import TaskRunner
-from core.types import Answer, Citation
+from core.answer.answerer import QUOTE_INTRO
+from core.types import Answer, Citation, SupportingQuote
 
 _MARKER = re.compile(r"\[(\d+(?:\s*,\s*\d+)*)\]")
 HISTORY_TURNS = 3
@@ -252,7 +258,8 @@ class AnswerPanel(QWidget):
         elif turn.state == "failed":
             out.append(f"<p>{html.escape(turn.error)}</p>")
         else:
-            text = _with_citation_links(turn.text, index, linked)
+            emphasis = turn.answer.emphasis if turn.state == "done" and turn.answer else []
+            text = _answer_html(turn.text, index, linked, emphasis)
             if turn.state == "streaming":
                 text += (
                     f" <span style='color:{dim}'>…</span>"
@@ -262,17 +269,44 @@ class AnswerPanel(QWidget):
             elif turn.state == "stopped":
                 text += f" <span style='color:{dim}'>(stopped)</span>"
             out.append(f"<p>{text}</p>")
+        if turn.state == "done" and turn.answer and turn.answer.supporting:
+            out.append(f"<p style='color:{dim}; margin-bottom:0'>{QUOTE_INTRO}</p>")
+            out += [_supporting_html(index, quote) for quote in turn.answer.supporting]
+        found = bool(turn.answer and turn.answer.found)
         if turn.state == "done" and turn.citations:
-            heading = "Sources" if turn.answer and turn.answer.found else "Closest passages"
+            heading = "Sources" if found else "Closest passages"
             out.append(f"<p style='color:{dim}; margin-bottom:0'>{heading}</p><ol>")
             seen: set[int] = set()
             for citation in turn.citations:
                 if citation.n in seen:
                     continue
                 seen.add(citation.n)
-                out.append(f"<li value='{citation.n}'>{_source_html(index, citation, dim)}</li>")
+                source = _source_html(index, citation, dim, quoted=not found)
+                out.append(f"<li value='{citation.n}'>{source}</li>")
             out.append("</ol>")
         return "".join(out)
+
+
+def _answer_html(text: str, turn: int, linked: bool,
+                 emphasis: Sequence[tuple[int, int]] = ()) -> str:
+    """``text`` as HTML: its citation marks as links (when ``linked``), and its ``emphasis``
+    spans (character offsets of ``text``) in bold."""
+    out: list[str] = []
+    pos = 0
+    for start, end in sorted(emphasis):
+        out.append(_with_citation_links(text[pos:start], turn, linked))
+        out.append(f"<b>{_with_citation_links(text[start:end], turn, linked)}</b>")
+        pos = end
+    out.append(_with_citation_links(text[pos:], turn, linked))
+    return "".join(out).strip().replace("\n", "<br>")
+
+
+def _supporting_html(turn: int, quote: SupportingQuote) -> str:
+    """A sentence of the files under a written answer, quoted, with its answering phrase in
+    bold and its source number linked."""
+    text = _answer_html(f"“{quote.text}” [{quote.n}]", turn, True,
+                        [(start + 1, end + 1) for start, end in quote.emphasis])
+    return f"<p style='margin-left:1.5em'>{text}</p>"
 
 
 def _with_citation_links(text: str, turn: int, linked: bool) -> str:
@@ -288,18 +322,19 @@ def _with_citation_links(text: str, turn: int, linked: bool) -> str:
             out.append(f"<sup>[{', '.join(numbers)}]</sup>")
         pos = match.end()
     out.append(html.escape(text[pos:]))
-    return "".join(out).strip().replace("\n", "<br>")
+    return "".join(out)
 
 
-def _source_html(turn: int, citation: Citation, dim: str) -> str:
+def _source_html(turn: int, citation: Citation, dim: str, quoted: bool = True) -> str:
+    """A source's file and place as a link, and (``quoted``) the start of its passage."""
     where = Path(citation.path).name
     place = citation.where()
     if place:
         where += f", {place}"
+    link = f"<a href='cite:{turn}:{citation.n}'>{html.escape(where)}</a>"
+    if not quoted:
+        return link
     quote = " ".join(citation.quote.split())
     if len(quote) > QUOTE_CHARS:
         quote = quote[:QUOTE_CHARS].rsplit(" ", 1)[0] + "…"
-    return (
-        f"<a href='cite:{turn}:{citation.n}'>{html.escape(where)}</a>"
-        f" <span style='color:{dim}'>— “{html.escape(quote)}”</span>"
-    )
+    return f"{link} <span style='color:{dim}'>— “{html.escape(quote)}”</span>"

@@ -37,7 +37,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import core.answer.sources  # noqa: E402
-from core.answer.answerer import NOT_FOUND_TEXT, Answerer, build_messages, select_sources  # noqa: E402
+from core.answer.answerer import (  # noqa: E402
+    NOT_FOUND_TEXT,
+    NOT_SAID_TEXT,
+    Answerer,
+    build_messages,
+    select_sources,
+)
 from core.config import AppPaths, Settings  # noqa: E402
 from core.index.indexer import Indexer  # noqa: E402
 from core.models.interface import GenerationSettings  # noqa: E402
@@ -231,8 +237,8 @@ def run_questions(answerer: Answerer, model, queries: list[dict],
         t0 = time.perf_counter()
 
         def on_text(piece: str, seen: list = seen_first, t0: float = t0) -> None:
-            # The "could not find" line for a question without evidence is not generated.
-            if not seen and piece != NOT_FOUND_TEXT:
+            # The "could not find" and "don't seem to say" lines are not answers shown.
+            if not seen and piece not in (NOT_FOUND_TEXT, NOT_SAID_TEXT):
                 seen.append(time.perf_counter() - t0)
 
         answer = answerer.ask(q["text"], on_text=on_text)

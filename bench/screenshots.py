@@ -32,7 +32,11 @@ from core.services import Services
 
 QUERY = "notice before leaving"
 INDEXING_QUERY = "boiler"
-QUESTION = "How much notice must the tenant give to end the tenancy?"
+# A question the bundled model's reader answers from the sample lease, with a figure to
+# emphasise. "How much notice must the tenant give?" reads the landlord's notice sentence as
+# the answer (0.70 against 0.64 for the tenant's, 2026-12-05): a known miss of the reader,
+# not what a screenshot should teach.
+QUESTION = "How much deposit does the tenant pay?"
 INDEX_TIMEOUT_S = 600
 
 

@@ -201,3 +201,20 @@ class Answer:
     #: How the answer was made: "quoted" (sentences of the files, chosen by the model
     #: reading them) or "written" (the model's own words, each sentence checked).
     mode: str = "written"
+    #: In a quoted answer, where the phrase that answers the question stands in ``text``
+    #: ((start, end) character offsets), for the window and the terminal to emphasise.
+    #: Empty when no phrase stands out; the quote's characters are the file's either way.
+    emphasis: list[tuple[int, int]] = field(default_factory=list)
+    #: Under a written answer: the sentences of the files that back it, quoted, one per
+    #: cited span in the order first cited. Empty for a quoted answer (it is the quote).
+    supporting: list[SupportingQuote] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class SupportingQuote:
+    """A cited span's text as the answer shows it (the file's words, runs of white space
+    made one space), its source number, and its answering phrase (offsets into ``text``)."""
+
+    n: int
+    text: str
+    emphasis: list[tuple[int, int]] = field(default_factory=list)

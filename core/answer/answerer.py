@@ -9,6 +9,9 @@
    user (``CitationFilter``).
 5. Each answer sentence is mapped to the smallest span of its source that supports it; a
    sentence without a citation gets one when a given source clearly supports it.
+6. A quoted answer keeps where its answering phrase stands (``Answer.emphasis``, found by
+   ``core.answer.emphasis``); a written one carries the spans that back it, quoted, to be
+   shown under it (``Answer.supporting``).
 
 >>> answer = Answerer(store, model).ask("How much notice must the tenant give?",
 ...                                     on_text=lambda piece: print(piece, end=""))
@@ -24,6 +27,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from core.answer.citations import CitationFilter, parse_citations, strip_citations
+from core.answer.emphasis import answering_phrase
 from core.answer.reader import FOUND_PROBABILITY, Reading, read
 from core.answer.sources import Source, select_sources
 from core.answer.support import (
@@ -43,9 +47,12 @@ from core.store.database import Store
 from core.text.sentences import ends_like_sentence
 from core.text.words import content_words
 from core.text.words import words as split_words
-from core.types import Answer, Citation, Hit
+from core.types import Answer, Citation, Hit, SupportingQuote
 
 NOT_FOUND_TEXT = "I could not find this in your files."
+# Said when the passages search found are about the question and no sentence of them reads
+# as the answer: the files were found, they just do not seem to say it.
+NOT_SAID_TEXT = "Your files don't seem to say."
 # Said before a passage quoted as the answer, when the model's own wording did not check out.
 QUOTE_INTRO = "Your files say:"
 # Shown after a streamed reply that the support check then replaced.
@@ -80,6 +87,9 @@ class Answerer:
         #: "quoted" (the reader picks sentences of the files) or "written" (the model writes,
         #: each sentence checked).
         self.mode = answer_mode(model, mode)
+        #: Whether the answer arrives in pieces (a written one, as the model writes it) or
+        #: whole once the files are read (a quoted one, so it can be shown with emphasis).
+        self.streams = self.mode == "written"
         self.settings = settings or GenerationSettings(
             max_tokens=120,
             temperature=0.1,
@@ -105,9 +115,10 @@ class Answerer:
         sources = select_sources(subject, hits, self.model)
         if not sources:
             return self._not_found(question, hits, on_text)
+        evidence = has_evidence(subject, sources)
         if self.mode == "quoted":
-            return self._quote(question, hits, sources, on_text, cancel)
-        if not has_evidence(subject, sources):
+            return self._quote(question, hits, sources, evidence, on_text, cancel)
+        if not evidence:
             return self._not_found(question, hits, on_text)
         messages = build_messages(question, sources, history)
         stream_filter = CitationFilter(len(sources))
@@ -135,13 +146,14 @@ class Answerer:
             # A small model often words an answer its sources do not back; the passage that
             # does answer is then shown as it stands in the file, rather than nothing: the one
             # that backed a sentence's words but not its figures, else the best for the question.
-            quoted = (restate(subject, checked.misstated)
-                      or quote_answer(subject, sources, similarity))
+            quoted = (restate(subject, checked.misstated, question)
+                      or quote_answer(subject, sources, similarity, question))
             unsupported = checked.unsupported or ([text] if text else [])
             if quoted is None:
                 return self._not_found(question, hits, None, unsupported)
             return Answer(question, quoted.text, True, quoted.citations,
-                          [s.hit for s in sources], unsupported, quoted=True)
+                          [s.hit for s in sources], unsupported, quoted=True,
+                          emphasis=quoted.emphasis)
         return Answer(
             question,
             checked.text,
@@ -149,18 +161,22 @@ class Answerer:
             checked.citations,
             [s.hit for s in sources],
             checked.unsupported,
+            supporting=supporting_quotes(question, checked.citations),
         )
 
-    def _quote(self, question: str, hits: list[Hit], sources: list[Source],
+    def _quote(self, question: str, hits: list[Hit], sources: list[Source], evidence: bool,
                on_text: Callable[[str], None] | None, cancel: CancelToken | None) -> Answer:
-        """The sentence (or two) of the sources the model reads as answering, quoted."""
+        """The sentence (or two) of the sources the model reads as answering, quoted. When
+        none does, the files "don't seem to say" if the sources are about the question
+        (``evidence``), else Kenning could not find it."""
         try:
             readings = read(self.model, question, sources, cancel)
         except Cancelled:
             return Answer(question, "", False, [], [s.hit for s in sources], mode="quoted")
         chosen = answering(readings)
         if not chosen:
-            return self._not_found(question, hits, on_text, mode="quoted")
+            return self._not_found(question, hits, on_text, mode="quoted",
+                                   text=NOT_SAID_TEXT if evidence else NOT_FOUND_TEXT)
         quotes: list[str] = []
         citations: list[Citation] = []
         for reading in chosen:
@@ -170,11 +186,11 @@ class Answerer:
                                       c.start, c.end, c.text, c.source.hit.chunk_id,
                                       c.source.hit.location))
         marks = "".join(f"[{n}]" for n in dict.fromkeys(c.n for c in citations))
-        text = f"{QUOTE_INTRO} “{' '.join(quotes)}” {marks}"
+        text, emphasis = quoted_text(question, " ".join(quotes), marks)
         if on_text is not None:
             on_text(text)
         return Answer(question, text, True, citations, [s.hit for s in sources], [],
-                      quoted=True, mode="quoted")
+                      quoted=True, mode="quoted", emphasis=emphasis)
 
     def retrieve(
         self, question: str, scope: str | None, history: Sequence[tuple[str, str]] = ()
@@ -186,10 +202,10 @@ class Answerer:
 
     def _not_found(
         self, question: str, hits: list[Hit], on_text: Callable[[str], None] | None,
-        unsupported: Sequence[str] = (), mode: str = "written",
+        unsupported: Sequence[str] = (), mode: str = "written", text: str = NOT_FOUND_TEXT,
     ) -> Answer:
         if on_text is not None:
-            on_text(NOT_FOUND_TEXT)
+            on_text(text)
         closest = [
             Citation(
                 i,
@@ -203,8 +219,7 @@ class Answerer:
             )
             for i, h in enumerate(hits[:3], 1)
         ]
-        return Answer(question, NOT_FOUND_TEXT, False, closest, hits[:3], list(unsupported),
-                      mode=mode)
+        return Answer(question, text, False, closest, hits[:3], list(unsupported), mode=mode)
 
 
 def answer_mode(model: TextModel, setting: str = "auto") -> str:
@@ -298,6 +313,8 @@ class CheckedAnswer:
     #: Spans (source, start, end in its text) that back a set-aside sentence's words but not
     #: its figures: the files' own account of what the model misstated.
     misstated: list[tuple[Source, int, int]] = field(default_factory=list)
+    #: A quoted answer's answering phrase, as offsets of ``text`` (``Answer.emphasis``).
+    emphasis: list[tuple[int, int]] = field(default_factory=list)
 
 
 def attribute(
@@ -350,10 +367,13 @@ def attribute(
 
 
 def quote_answer(
-    question: str, sources: list[Source], similarity: Similarity | None = None
+    question: str, sources: list[Source], similarity: Similarity | None = None,
+    asked: str | None = None,
 ) -> CheckedAnswer | None:
     """The one sentence of the sources that best answers ``question``, quoted and cited; None
-    when no sentence holds most of the question's words and something besides them."""
+    when no sentence holds most of the question's words and something besides them.
+    ``asked`` is the question as the user put it (``question`` may carry the one before it),
+    what the quote's emphasis answers."""
     question_words = content_words(question)
     candidates: list[tuple[Source, int, int]] = []
     for source in sources:
@@ -376,23 +396,45 @@ def quote_answer(
         for text, sim in zip(texts, meaning, strict=True)
     ]
     best = max(range(len(candidates)), key=rank.__getitem__)
-    return _quoted(*candidates[best])
+    return _quoted(*candidates[best], asked or question)
 
 
 def restate(
-    question: str, misstated: list[tuple[Source, int, int]]
+    question: str, misstated: list[tuple[Source, int, int]], asked: str | None = None,
 ) -> CheckedAnswer | None:
     """Where the model misstated a figure, the span that backed the rest of its sentence,
-    quoted as the file says it, when it bears on the question; None otherwise."""
+    quoted as the file says it, when it bears on the question; None otherwise. ``asked``: as
+    for ``quote_answer``."""
     question_words = content_words(question)
     for source, start, end in misstated:
         if overlap(question_words, content_words(source.text[start:end])) >= EVIDENCE_OVERLAP:
-            return _quoted(source, start, end)
+            return _quoted(source, start, end, asked or question)
     return None
 
 
-def _quoted(source: Source, start: int, end: int) -> CheckedAnswer:
-    """``source.text[start:end]`` quoted as the answer and cited."""
+def quoted_text(question: str, quote: str, marks: str) -> tuple[str, list[tuple[int, int]]]:
+    """A quoted answer as it is shown (``Your files say: “…” [1]``), and where in it the
+    phrase that answers ``question`` stands (empty when none stands out)."""
+    opening = f"{QUOTE_INTRO} “"
+    phrase = answering_phrase(question, quote)
+    emphasis = [] if phrase is None else [(len(opening) + phrase[0], len(opening) + phrase[1])]
+    return f"{opening}{quote}” {marks}", emphasis
+
+
+def supporting_quotes(question: str, citations: Sequence[Citation]) -> list[SupportingQuote]:
+    """The cited spans of a written answer as they are shown under it, each with its
+    answering phrase, once per span."""
+    quotes = []
+    for citation in citations:
+        text = " ".join(citation.quote.split())
+        phrase = answering_phrase(question, text)
+        quotes.append(SupportingQuote(citation.n, text, [] if phrase is None else [phrase]))
+    return quotes
+
+
+def _quoted(source: Source, start: int, end: int, question: str) -> CheckedAnswer:
+    """``source.text[start:end]`` quoted as the answer and cited, its answering phrase for
+    ``question`` found."""
     text = source.text[start:end]
     quote = " ".join(text.split())
     cut_short = end == len(source.text) and source.end < source.hit.end
@@ -400,7 +442,8 @@ def _quoted(source: Source, start: int, end: int) -> CheckedAnswer:
         quote += "…"  # the source was cut to its budget mid-sentence; the file goes on
     citation = Citation(source.n, source.hit.path, source.hit.page, source.start + start,
                         source.start + end, text, source.hit.chunk_id, source.hit.location)
-    return CheckedAnswer(f"{QUOTE_INTRO} “{quote}” [{source.n}]", [citation], [])
+    text, emphasis = quoted_text(question, quote, f"[{source.n}]")
+    return CheckedAnswer(text, [citation], [], emphasis=emphasis)
 
 
 def _with_marks(sentence: str, marks: str) -> str:

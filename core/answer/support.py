@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 
+from core.text.figures import figures
 from core.text.sentences import sentence_spans
 from core.text.words import STOPWORDS, content_words, stem
 
@@ -28,42 +29,6 @@ _INSTRUCTION = re.compile(
     re.IGNORECASE | re.DOTALL,
 )
 _NEGATION = frozenset(("not", "no", "never", "nor", "neither", "without", "cannot", "none"))
-# A number as written: "60", "$1,250.5", "5%", "-1" (not the 4 of "Q4" or a 2 inside "v2.1a").
-# A minus sign counts when it stands before the digits ("-1", "(−2)"), not between two
-# words or numbers ("5-10", "pre-2000").
-_FIGURE = re.compile(r"(?<![\w.,])(?:(?<![\w\-−])([-−]))?(\d+(?:[.,]\d+)*)(?![\w])")
-# ... and as an ordinal: the "3rd" or "third" of "third quarter" is what a reader checks.
-_ORDINAL = re.compile(r"(?<![\w.,])(\d+)(st|nd|rd|th)\b", re.IGNORECASE)
-# What follows a number and changes what it means: "60 days" is not "60 months", "$6.8
-# billion" not "$6.8 million", "5 June" not "5 May".
-_UNIT_AFTER = re.compile(r"\s?(%|percent\b|per\s?cent\b)|[\s-]?([A-Za-z]+)")
-_MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august",
-           "september", "october", "november", "december")
-_UNITS = frozenset((
-    "second", "sec", "minute", "min", "hour", "hr", "day", "week", "month", "year", "decade",
-    "century", "ms", "millisecond", "microsecond", "nanosecond",
-    "thousand", "million", "billion", "trillion", "hundred", "dozen",
-    "dollar", "cent", "euro", "pound", "yen", "usd", "eur", "gbp",
-    "mm", "cm", "m", "km", "meter", "metre", "kilometer", "kilometre", "mile", "foot", "feet",
-    "inch", "yard", "kg", "g", "mg", "gram", "kilogram", "ton", "tonne", "lb", "ounce", "oz",
-    "l", "ml", "liter", "litre", "gallon", "b", "kb", "mb", "gb", "tb", "byte", "bit",
-    "kilobyte", "megabyte", "gigabyte", "terabyte", "hz", "khz", "mhz", "ghz", "w", "kw",
-    "mw", "watt", "v", "volt", "degree", "times", "percent", "point", "level", "bp",
-    *_MONTHS,
-))
-# Number words, so "sixty days" and "60 days" agree; "one" is left out ("one of the ...").
-_ONES = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-         "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen",
-         "eighteen", "nineteen", "twenty")
-_TENS = ("thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety")
-_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth",
-             "ninth", "tenth", "eleventh", "twelfth")
-_NUMBER_WORDS = {word: str(value) for value, word in enumerate(_ONES) if word != "one"} | {
-    word: str(10 * tens) for tens, word in enumerate(_TENS, start=3)}
-_ORDINAL_WORDS = {word: value for value, word in enumerate(_ORDINALS, start=1)}
-_NUMBER_WORD = re.compile(r"\b(" + "|".join((*_NUMBER_WORDS, *_ORDINAL_WORDS)) + r")\b",
-                          re.IGNORECASE)
-_MONTH_BEFORE = re.compile(r"\b(" + "|".join(_MONTHS) + r")\.?\s$", re.IGNORECASE)
 # How much the embedding similarity (cosine, -1..1) weighs against the lexical share (0..1)
 # when choosing among candidate spans; lexical stays the main, explainable signal.
 EMBEDDING_WEIGHT = 0.5
@@ -135,45 +100,6 @@ def best_support(
             best = i
     start, end = candidates[best]
     return offset + start, offset + end, lexical[best]
-
-
-def figures(text: str) -> set[str]:
-    """The numbers ``text`` states, each as one token with its sign, decimals and unit:
-    "$1,250.5 million" gives "1250.5 million", "-1" "-1", "sixty days" "60 day", "third" and
-    "3rd" both "3rd", "5 June" and "June 5" "5 june"."""
-    found: set[str] = set()
-    for match in _FIGURE.finditer(text):
-        value = ("-" if match.group(1) else "") + match.group(2).replace(",", "")
-        found.add(_with_unit(value, text, match.start(), match.end()))
-    for match in _ORDINAL.finditer(text):
-        found.add(_with_unit(_ordinal(int(match.group(1))), text, match.start(), match.end()))
-    for match in _NUMBER_WORD.finditer(text):
-        word = match.group(1).lower()
-        value = _NUMBER_WORDS.get(word) or _ordinal(_ORDINAL_WORDS[word])
-        found.add(_with_unit(value, text, match.start(), match.end()))
-    return found
-
-
-def _ordinal(number: int) -> str:
-    if 10 <= number % 100 <= 20:
-        return f"{number}th"
-    return f"{number}{ {1: 'st', 2: 'nd', 3: 'rd'}.get(number % 10, 'th')}"
-
-
-def _with_unit(value: str, text: str, start: int, end: int) -> str:
-    """``value`` with the unit after it ("60 day", "5%"), or the month before it ("5 june")."""
-    after = _UNIT_AFTER.match(text, end)
-    if after is not None:
-        if after.group(1):
-            return f"{value}%"
-        word = after.group(2).lower()
-        word = word[:-1] if word.endswith("s") and word[:-1] in _UNITS else word
-        if word in _UNITS:
-            return f"{value} {word}"
-    before = _MONTH_BEFORE.search(text, max(0, start - 12), start)
-    if before is not None:
-        return f"{value} {before.group(1).lower()}"
-    return value
 
 
 def _same_figure(stated: str, backing: str) -> bool:

@@ -35,8 +35,8 @@ from core.cli.model import add_model_parser, run_model_command
 from core.cli.output import (
     ProgressPrinter,
     answer_json,
+    print_answer,
     print_hits,
-    print_sources,
     status_json,
     terminal_safe,
 )
@@ -420,13 +420,13 @@ def cmd_search(args: argparse.Namespace, services: Services, store: Store) -> in
 
 
 def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
-    from core.answer.answerer import WORDING_SET_ASIDE, Answerer
+    from core.answer.answerer import Answerer
 
     scope = str(resolved(args.scope)) if args.scope is not None else None
     answerer = Answerer(store, services.search_model(store),
                         mode=services.settings.answer_mode)
     streamed: list[str] = []
-    stream = None if args.json else _printer(streamed)
+    stream = _printer(streamed) if answerer.streams and not args.json else None
     cancel = CancelToken()
     previous = signal.signal(signal.SIGINT, _first_interrupt_cancels(cancel))
     try:
@@ -442,13 +442,7 @@ def cmd_ask(args: argparse.Namespace, services: Services, store: Store) -> int:
         print("\nStopped before the answer was checked; nothing above is a checked answer.",
               file=sys.stderr)
         return exit_codes.INTERRUPTED
-    shown = "".join(streamed).strip()
-    set_aside = answer.quoted or not answer.found
-    if shown and shown != answer.text and set_aside and not cancel.cancelled:
-        # What streamed was the model's wording; the checked answer replaces it.
-        print(f"\n\n{WORDING_SET_ASIDE}\n{terminal_safe(answer.text)}", end="")
-    print()
-    print_sources(answer, sys.stdout)
+    print_answer(answer, "".join(streamed), sys.stdout)
     return exit_codes.OK
 
 

@@ -128,12 +128,20 @@ def terminal_safe(text: str) -> str:
     return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
 
 
+# Bold on, and every attribute off, for a terminal that shows them.
+BOLD, PLAIN = "\033[1m", "\033[0m"
+
+
+def shows_bold(out: TextIO) -> bool:
+    """Whether ``out`` is a terminal that shows bold (not a file, a pipe, or TERM=dumb)."""
+    return out.isatty() and os.environ.get("TERM", "") != "dumb"
+
+
 def print_hits(hits: list[Hit], out: TextIO) -> None:
     if not hits:
         print("No matches.", file=out)
         return
-    color = out.isatty()
-    open_mark, close_mark = ("\033[1m", "\033[0m") if color else ("[", "]")
+    open_mark, close_mark = (BOLD, PLAIN) if shows_bold(out) else ("[", "]")
     for rank, hit in enumerate(hits, 1):
         place = hit.where()
         where = terminal_safe(hit.path + (f"  {place}" if place else ""))
@@ -189,15 +197,58 @@ def _left_out_json(kinds: dict[tuple[str, str], int]) -> dict[str, object]:
     }  # fmt: skip
 
 
+def print_answer(answer: Answer, streamed: str, out: TextIO) -> None:
+    """The checked answer, after whatever of it streamed (``streamed``): printed whole when
+    nothing streamed (a quoted answer arrives whole, once read), or after a note when what
+    streamed was the model's wording and the check replaced it; then the sentences of the
+    files that back a written answer, and the sources."""
+    from core.answer.answerer import QUOTE_INTRO, WORDING_SET_ASIDE
+
+    shown = streamed.strip()
+    if shown and shown != answer.text and (answer.quoted or not answer.found):
+        text = emphasised(answer.text, answer.emphasis, out)
+        print(f"\n\n{WORDING_SET_ASIDE}\n{text}", end="", file=out)
+    elif not shown:
+        print(emphasised(answer.text, answer.emphasis, out), end="", file=out)
+    print(file=out)
+    if answer.supporting:
+        print(f"\n{QUOTE_INTRO}", file=out)
+    for quote in answer.supporting:
+        print(f"  “{emphasised(quote.text, quote.emphasis, out)}” [{quote.n}]", file=out)
+    print_sources(answer, out)
+
+
+def emphasised(text: str, emphasis: list[tuple[int, int]], out: TextIO) -> str:
+    """``text`` made safe for the terminal, its ``emphasis`` spans in bold where ``out``
+    shows bold; elsewhere its characters exactly, with no marks added (it is a quote)."""
+    if not shows_bold(out):
+        return terminal_safe(text)
+    parts: list[str] = []
+    pos = 0
+    for start, end in sorted(emphasis):
+        parts += [terminal_safe(text[pos:start]), BOLD, terminal_safe(text[start:end]), PLAIN]
+        pos = end
+    parts.append(terminal_safe(text[pos:]))
+    return "".join(parts)
+
+
 def print_sources(answer: Answer, out: TextIO) -> None:
+    """The cited files and places. A found answer has shown its quotes already (it is one,
+    or they are under it), so each source is named once; the closest passages of an answer
+    not found are quoted, as they are all there is to read."""
     if not answer.citations:
         return
     print("\nClosest passages:" if not answer.found else "\nSources:", file=out)
+    named: set[int] = set()
     for c in answer.citations:
         place = c.where()
         where = terminal_safe(c.path + (f", {place}" if place else ""))
-        quote = terminal_safe(" ".join(c.quote.split()))
-        print(f"  [{c.n}] {where}\n      “{quote}”", file=out)
+        if not answer.found:
+            quote = terminal_safe(" ".join(c.quote.split()))
+            print(f"  [{c.n}] {where}\n      “{quote}”", file=out)
+        elif c.n not in named:
+            print(f"  [{c.n}] {where}", file=out)
+        named.add(c.n)
 
 
 def answer_json(answer: Answer) -> dict[str, object]:
@@ -209,6 +260,11 @@ def answer_json(answer: Answer) -> dict[str, object]:
         "unsupported": answer.unsupported,
         "quoted": answer.quoted,
         "mode": answer.mode,
+        "emphasis": [list(span) for span in answer.emphasis],
+        "supporting": [
+            {"n": q.n, "quote": q.text, "emphasis": [list(span) for span in q.emphasis]}
+            for q in answer.supporting
+        ],
     }
 
 

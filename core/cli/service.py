@@ -25,8 +25,8 @@ from core.cli.output import (
     ProgressPrinter,
     answer_json,
     duration,
+    print_answer,
     print_hits,
-    print_sources,
     progress_line,
     terminal_safe,
 )
@@ -136,8 +136,6 @@ def remote_search(args: argparse.Namespace, client: ServiceClient) -> int:
 
 
 def remote_ask(args: argparse.Namespace, client: ServiceClient) -> int:
-    from core.answer.answerer import WORDING_SET_ASIDE
-
     scope = str(resolved(args.scope)) if args.scope is not None else None
     streamed: list[str] = []
 
@@ -162,14 +160,7 @@ def remote_ask(args: argparse.Namespace, client: ServiceClient) -> int:
         print("\nStopped before the answer was checked; nothing above is a checked answer.",
               file=sys.stderr)
         return exit_codes.INTERRUPTED
-    shown = "".join(streamed).strip()
-    if shown and shown != answer.text and (answer.quoted or not answer.found):
-        # What streamed was the model's wording; the checked answer replaces it.
-        print(f"\n\n{WORDING_SET_ASIDE}\n{terminal_safe(answer.text)}", end="")
-    elif not shown:
-        print(terminal_safe(answer.text), end="")
-    print()
-    print_sources(answer, sys.stdout)
+    print_answer(answer, "".join(streamed), sys.stdout)
     return exit_codes.OK
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import AppPaths
-from core.types import Answer, Citation, Hit
+from core.types import Answer, Citation, Hit, SupportingQuote
 
 #: A message larger than this is not Kenning's (a search result is kilobytes).
 MAX_MESSAGE_BYTES = 64 << 20
@@ -206,4 +206,14 @@ def answer_from_wire(data: dict[str, Any]) -> Answer:
     fields = dict(data)
     fields["citations"] = [Citation(**c) for c in fields.get("citations", [])]
     fields["sources"] = [hit_from_wire(h) for h in fields.get("sources", [])]
+    fields["emphasis"] = _spans(fields.get("emphasis", []))
+    fields["supporting"] = [
+        SupportingQuote(q["n"], q["text"], _spans(q.get("emphasis", [])))
+        for q in fields.get("supporting", [])
+    ]
     return Answer(**fields)
+
+
+def _spans(data: list[list[int]]) -> list[tuple[int, int]]:
+    """(start, end) pairs, which JSON carries as lists."""
+    return [(int(start), int(end)) for start, end in data]

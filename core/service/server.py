@@ -351,7 +351,7 @@ class BackgroundService:
                 str(request["question"]),
                 scope=request.get("scope"),
                 on_text=(lambda piece: replies.send({"event": "text", "text": piece}))
-                if stream else None,
+                if stream and answerer.streams else None,
                 cancel=cancel,
             )
         return {"answer": answer_to_wire(answer), "interrupted": cancel.cancelled}

@@ -80,8 +80,10 @@ def make_window(qtbot: QtBot, paths: AppPaths) -> Iterator[WindowFactory]:
     """Build (and at the end shut down) a window whose model is a FakeModel."""
     windows: list[MainWindow] = []
 
-    def factory(reply: str | None = None, show: bool = True, start: bool = True) -> MainWindow:
-        services = Services(paths, Settings(), model_loader=lambda *_: FakeModel(reply=reply))
+    def factory(reply: str | None = None, show: bool = True, start: bool = True,
+                settings: Settings | None = None) -> MainWindow:
+        services = Services(paths, settings or Settings(),
+                            model_loader=lambda *_: FakeModel(reply=reply))
         window = build_window(services)
         qtbot.addWidget(window)
         windows.append(window)

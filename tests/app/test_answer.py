@@ -2,35 +2,42 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 from PySide6.QtCore import QPoint, Qt
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QFont, QTextCursor, QTextFragment
 from PySide6.QtWidgets import QTextBrowser
 from pytestqt.qtbot import QtBot
 
-from core.config import AppPaths
+from app.window import MainWindow
+from core.config import AppPaths, Settings
+from core.types import Answer
 from tests.app.conftest import WindowFactory, index_folder
 
 WAIT_MS = 10_000
 REPLY = "Sixty days notice is needed [1]."
 
 
+def fragments(browser: QTextBrowser) -> Iterator[QTextFragment]:
+    """The runs of text of one format the browser's document is drawn in, in order."""
+    block = browser.document().begin()
+    while block.isValid():
+        runs = block.begin()
+        while not runs.atEnd():
+            yield runs.fragment()
+            runs += 1
+        block = block.next()
+
+
 def anchor_point(browser: QTextBrowser, href: str) -> QPoint | None:
     """Where on screen the link ``href`` is drawn, found through the document's fragments."""
-    document = browser.document()
-    block = document.begin()
-    while block.isValid():
-        fragments = block.begin()
-        while not fragments.atEnd():
-            fragment = fragments.fragment()
-            if fragment.charFormat().anchorHref() == href:
-                cursor = QTextCursor(document)
-                cursor.setPosition(fragment.position())
-                rect = browser.cursorRect(cursor)
-                return QPoint(rect.left() + 3, rect.center().y())
-            fragments += 1
-        block = block.next()
+    for fragment in fragments(browser):
+        if fragment.charFormat().anchorHref() == href:
+            cursor = QTextCursor(browser.document())
+            cursor.setPosition(fragment.position())
+            rect = browser.cursorRect(cursor)
+            return QPoint(rect.left() + 3, rect.center().y())
     return None
 
 
@@ -104,3 +111,53 @@ def test_stop_keeps_what_was_written(
     assert panel.turns[-1].state == "stopped"
     qtbot.wait(300)  # anything the stopped answer still delivers is dropped
     assert panel.turns[-1].state == "stopped"
+
+
+def answered(qtbot: QtBot, window: MainWindow, question: str) -> Answer:
+    """The answer the window shows to ``question``, once it is done."""
+    panel = window.answer_panel
+    window.ask(question)
+    qtbot.waitUntil(lambda: panel.turns[-1].state == "done", timeout=WAIT_MS)
+    answer = panel.turns[-1].answer
+    assert answer is not None
+    return answer
+
+
+def bold_texts(browser: QTextBrowser) -> list[str]:
+    """The runs of text the answer view draws in bold (the questions among them)."""
+    return [fragment.text() for fragment in fragments(browser)
+            if fragment.charFormat().fontWeight() >= QFont.Weight.Bold]
+
+
+def test_a_quoted_answer_shows_its_answering_phrase_in_bold(
+    qtbot: QtBot, make_window: WindowFactory, paths: AppPaths, folder: Path
+) -> None:
+    index_folder(paths, folder)
+    window = make_window(settings=Settings(answer_mode="quote"))
+    panel = window.answer_panel
+    question = "How many days of written notice must the tenant give?"
+    answer = answered(qtbot, window, question)
+    assert answer.mode == "quoted" and answer.found, answer
+    [(start, end)] = answer.emphasis
+    assert answer.text[start:end] == "sixty days"
+    assert bold_texts(panel.browser) == [question, "sixty days"]
+    # The quote is drawn with the file's words exactly; the emphasis adds none.
+    assert answer.text in panel.browser.toPlainText()
+
+
+def test_a_written_answer_shows_the_files_sentences_under_it(
+    qtbot: QtBot, make_window: WindowFactory, paths: AppPaths, folder: Path
+) -> None:
+    index_folder(paths, folder)
+    window = make_window(reply=REPLY)
+    panel = window.answer_panel
+    answer = answered(qtbot, window, "How many days notice must the tenant give?")
+    assert answer.mode == "written" and answer.supporting, answer
+    shown = panel.browser.toPlainText()
+    quote = answer.supporting[0]
+    assert "sixty days written notice" in quote.text
+    assert f"“{quote.text}” [{quote.n}]" in shown
+    # Under the answer, then the source named once, without its passage again.
+    assert shown.index("Sixty days notice is needed") < shown.index(quote.text)
+    assert shown.count(quote.text) == 1
+    assert "sixty days" in bold_texts(panel.browser)

@@ -9,6 +9,7 @@ import pytest
 
 from core.answer.answerer import (
     NOT_FOUND_TEXT,
+    NOT_SAID_TEXT,
     QUOTE_INTRO,
     Answerer,
     build_messages,
@@ -413,7 +414,8 @@ def test_quoted_mode_says_not_found_when_no_sentence_reads_as_an_answer(indexed,
 
     monkeypatch.setattr(core.answer.answerer, "FOUND_PROBABILITY", 1.01)
     answer = Answerer(indexed, FakeModel(), mode="quote").ask("When is the rent due?")
-    assert not answer.found and answer.text == NOT_FOUND_TEXT and answer.mode == "quoted"
+    # The passages were found; they just do not seem to say it.
+    assert not answer.found and answer.text == NOT_SAID_TEXT and answer.mode == "quoted"
     assert answer.citations  # the closest passages are still listed
 
 
@@ -506,3 +508,17 @@ def test_real_model_quoted_answer_from_a_pdf_cites_its_page_and_quads(real_pdf_i
     cited = answer_json(answer)["citations"][0]
     assert cited["page"] == 2 and cited["quads"], cited
     assert "sixty days written notice" in " ".join(str(cited["quote"]).split())
+
+
+@pytest.mark.model
+def test_real_model_quoted_answer_emphasises_the_figure_that_answers(real_pdf_index,
+                                                                     real_model):
+    answer = Answerer(real_pdf_index, real_model).ask("How much notice must the tenant give?")
+    assert answer.found and answer.mode == "quoted", answer
+    assert "sixty days written notice" in answer.text
+    [(start, end)] = answer.emphasis
+    assert answer.text[start:end] == "sixty days", answer.text[start:end]
+    # The emphasis points into the quote; the quote is the file's sentence as it stands.
+    quote = " ".join(answer.citations[0].quote.split())
+    opening = answer.text.index(quote)
+    assert opening <= start and end <= opening + len(quote)

@@ -65,7 +65,8 @@ def test_answer_sentences_split_the_same_way():
 
 
 def test_figures_are_read_as_written_and_as_words():
-    from core.answer.support import figures, unbacked_figures
+    from core.answer.support import unbacked_figures
+    from core.text.figures import figures
 
     assert figures("Sales fell 5% or $1,250.5 million in Q4 of 2023, within sixty days.") == {
         "5%", "1250.5 million", "2023", "60 day"}  # the 4 of "Q4" is a name, not a figure

@@ -268,3 +268,72 @@ def test_a_home_that_is_a_file_is_explained(tmp_path, capsys, monkeypatch):
     for home in (a_file, a_file / "deeper"):
         code, _, err = run(capsys, "--home", str(home), "status")
         assert code == 2 and f"{a_file} is a file, not a folder" in err
+
+
+def ask_json(capsys, folder: Path, answer_mode: str) -> dict:
+    """``kenning ask --json`` on the handbook with the ``answer_mode`` setting."""
+    run(capsys, "index", str(folder))
+    Settings(answer_mode=answer_mode).save(AppPaths.resolve(None).settings_file)
+    code, out, _ = run(capsys, "ask", "How many days of paid leave does an employee get?",
+                       "--json")
+    assert code == 0
+    return json.loads(out)
+
+
+def test_ask_json_marks_the_answering_phrase_of_a_quoted_answer(home, folder, capsys):
+    data = ask_json(capsys, folder, "quote")
+    assert data["found"] is True and data["mode"] == "quoted", data
+    assert data["supporting"] == []  # the answer is itself the quote
+    [[start, end]] = data["emphasis"]
+    assert data["answer"][start:end] == "twenty-eight days"
+    # The quote is the file's sentence, character for character.
+    quote = " ".join(data["citations"][0]["quote"].split())
+    assert f"“{quote}”" in data["answer"]
+
+
+def test_ask_json_lists_the_sentences_under_a_written_answer(home, folder, capsys):
+    data = ask_json(capsys, folder, "write")
+    assert data["found"] is True and data["mode"] == "written", data
+    assert data["emphasis"] == []
+    [supporting] = data["supporting"]
+    assert supporting["n"] == data["citations"][0]["n"]
+    assert supporting["quote"] == " ".join(data["citations"][0]["quote"].split())
+    [[start, end]] = supporting["emphasis"]
+    assert supporting["quote"][start:end] == "twenty-eight days"
+
+
+class Terminal:
+    """Standard output as a terminal that shows bold."""
+
+    def __init__(self) -> None:
+        self.written: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.written.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize("answer_mode", ["quote", "write"])
+def test_the_terminal_shows_the_answering_phrase_in_bold_and_a_pipe_the_quote_as_it_is(
+        home, folder, capsys, monkeypatch, answer_mode):
+    from core.cli.output import BOLD, PLAIN
+
+    run(capsys, "index", str(folder))
+    Settings(answer_mode=answer_mode).save(AppPaths.resolve(None).settings_file)
+    question = "How many days of paid leave does an employee get?"
+    code, piped, _ = run(capsys, "ask", question)
+    assert code == 0 and BOLD not in piped
+    assert "“Holidays: every employee gets twenty-eight days of paid leave each year.”" in piped
+    terminal = Terminal()
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.setattr(sys, "stdout", terminal)
+    assert main(["ask", question], model_loader=fake_loader) == 0
+    shown = "".join(terminal.written)
+    assert f"{BOLD}twenty-eight days{PLAIN}" in shown
+    assert shown.replace(BOLD, "").replace(PLAIN, "") == piped

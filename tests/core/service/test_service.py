@@ -29,7 +29,7 @@ from core.service.protocol import (
 from core.service.server import AlreadyRunning, BackgroundService
 from core.services import Services
 from core.store.database import Store
-from core.types import Answer, Citation, Hit
+from core.types import Answer, Citation, Hit, SupportingQuote
 from tests.fakes import FakeModel
 
 WAIT_S = 60
@@ -317,7 +317,8 @@ def test_records_cross_the_wire_unchanged() -> None:
               heading="H", snippet="the snippet", snippet_matches=[(0, 3)], snippet_start=5,
               score=0.5, lexical_rank=1, location="slide 2")
     answer = Answer("q?", "a.", True, [Citation(1, "/d/a.pdf", 2, 5, 40, "quote", 3)],
-                    [hit], ["unsupported"], True, "quoted")
+                    [hit], ["unsupported"], True, "quoted", emphasis=[(1, 2)],
+                    supporting=[SupportingQuote(1, "quote", [(0, 5)])])
     wired = json.loads(json.dumps(answer_to_wire(answer)))
     assert answer_from_wire(wired) == answer
     assert hit_from_wire(json.loads(json.dumps(hit_to_wire(hit)))) == hit

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.squad import TRAIN, contains_answer, questions, sample, write_articles  # noqa: E402
-from core import reader  # noqa: E402
+from core.answer import reader  # noqa: E402
 from core.answer.answerer import Answerer, with_previous_question  # noqa: E402
 from core.answer.sources import select_sources  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402

@@ -127,25 +127,41 @@ def answering_phrase(question: str, quote: str) -> tuple[int, int] | None:
     words = _words(quote)
     asked_at = [w for w in words if w.root in asked]
     kind = question_kind(question)
-    spans: list[tuple[int, int]] = []
+    spans = kind_spans(question, quote, kind, words)
+    # A sentence often names several people and places, and the one nearest the question's
+    # words was the answer only about half the time on training questions: a name is
+    # emphasised only when it is the only one.
+    if kind == "name" and len(spans) > 1:
+        return None
+    if spans:
+        return _clearly_nearest(spans, words, asked_at)
+    return _only_new_phrase(words, asked, quote) if asked_at else None
+
+
+def kind_spans(question: str, quote: str, kind: str | None = None,
+               words: Sequence[_Word] | None = None) -> list[tuple[int, int]]:
+    """The spans of ``quote`` of the kind ``question`` asks for (``question_kind``) that the
+    question does not already state: its figures for "how much", its dates for "when", its
+    names for "who". Empty when the question asks for no such kind.
+
+    >>> kind_spans("When is rent due?", "Rent is due on 5 June.")
+    [(15, 21)]
+    """
+    if kind is None:
+        kind = question_kind(question)
+    if words is None:
+        words = _words(quote)
     if kind in ("quantity", "date"):
         asked_figures = {f.value for f in figure_spans(question)}
         found = [f for f in figure_spans(quote) if f.value not in asked_figures]
         if kind == "quantity":
-            spans = [_with_unit_word_before(quote, f) for f in found]
-        else:
-            spans = _dates(quote, found)
-    elif kind == "name":
-        spans = [span for span in _names(quote, words)
-                 if not _said_by_question(quote, span, asked)]
-        # A sentence often names several people and places, and the one nearest the
-        # question's words was the answer only about half the time on training questions:
-        # a name is emphasised only when it is the only one.
-        if len(spans) > 1:
-            return None
-    if spans:
-        return _clearly_nearest(spans, words, asked_at)
-    return _only_new_phrase(words, asked, quote) if asked_at else None
+            return [_with_unit_word_before(quote, f) for f in found]
+        return _dates(quote, found)
+    if kind == "name":
+        asked = content_words(question)
+        return [span for span in _names(quote, words)
+                if not _said_by_question(quote, span, asked)]
+    return []
 
 
 def _words(text: str) -> list[_Word]:

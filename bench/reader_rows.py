@@ -1,0 +1,97 @@
+"""Raw reader signals for training questions (scratch for choosing features; see fit_reader)."""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.squad import TRAIN, contains_answer, questions, sample, write_articles  # noqa: E402
+from core.answer import reader  # noqa: E402
+from core.answer.answerer import Answerer  # noqa: E402
+from core.answer.sources import select_sources  # noqa: E402
+from core.config import AppPaths, Settings  # noqa: E402
+from core.index.indexer import Indexer  # noqa: E402
+from core.services import load_default_or_chosen_model  # noqa: E402
+from core.store.database import Store  # noqa: E402
+
+CACHE = ROOT / "bench" / ".cache" / "squad_train_rest"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--articles", type=int, default=20)
+    p.add_argument("--per-article", type=int, default=20)
+    p.add_argument("--at-most", type=int, default=16)
+    p.add_argument("--backward", action="store_true")
+    p.add_argument("--out", type=Path, default=CACHE / "raw.jsonl")
+    p.add_argument("--limit", type=int, default=0)
+    p.add_argument("--indexed", type=int, default=40, help="articles indexed (distractors)")
+    a = p.parse_args()
+    allq = questions(TRAIN)
+    arts = sorted({q.article for q in allq}, key=int)
+    step = max(1, len(arts) // a.indexed)
+    indexed = arts[::step][: a.indexed]
+    chosen_articles = indexed[:: max(1, len(indexed) // a.articles)][: a.articles]
+    chosen = sample(allq, chosen_articles, a.per_article, seed=1)
+    if a.limit:
+        chosen = chosen[: a.limit]
+    CACHE.mkdir(parents=True, exist_ok=True)
+    files = write_articles(TRAIN, CACHE / "files", set(indexed))
+    model = load_default_or_chosen_model(Settings(), AppPaths.resolve())
+    store = Store.open(CACHE / f"keywords{a.indexed}.db")
+    with Indexer(store, None, Settings(use_gitignore=False)) as indexer:
+        indexer.add_folder(files[0].parent)
+        indexer.run(lambda p: None)
+    answerer = Answerer(store, model)
+    t0 = time.perf_counter()
+    with a.out.open("w") as sink:
+        for i, q in enumerate(chosen):
+            hits = answerer.retrieve(q.text, None)
+            sources = select_sources(q.text, hits, model)
+            cands = reader.candidates(q.text, sources)[: a.at_most]
+            if not cands:
+                sink.write(json.dumps({"q": q.id, "none": True}) + "\n")
+                continue
+            qt = " " + " ".join(q.text.split())
+            titles = [reader._title(c.source.hit.path) for c in cands]
+            plain = list(dict.fromkeys(titles))
+            pairs = [(reader.passage_prompt(reader._for_reading(c.text), t), qt)
+                     for c, t in zip(cands, titles, strict=True)]
+            pairs += [(reader.empty_prompt(t), qt) for t in plain]
+            nb = len(pairs)
+            if a.backward:
+                pairs += [(f"{t}\nQuestion:{qt}\nAnswer:", " " + reader._for_reading(c.text))
+                          for c, t in zip(cands, titles, strict=True)]
+                pairs += [(f"{t}\nAnswer:", " " + reader._for_reading(c.text))
+                          for c, t in zip(cands, titles, strict=True)]
+            s0 = time.perf_counter()
+            scores = model.continuation_logprobs(pairs)
+            el = time.perf_counter() - s0
+            null = {t: scores[len(cands) + j].tolist() for j, t in enumerate(plain)}
+            hit_index = {id(h): k for k, h in enumerate(hits)}
+            for k, (c, t) in enumerate(zip(cands, titles, strict=True)):
+                row = {"q": q.id, "question": q.text, "text": c.text, "order": k,
+                       "label": contains_answer(c.text, q.answers),
+                       "gold_paragraph": q.paragraph, "source_n": c.source.n,
+                       "hit_index": hit_index.get(id(c.source.hit), -1),
+                       "hit_score": c.source.hit.score, "lexical_rank": c.source.hit.lexical_rank,
+                       "in_window": c.start >= c.source.start and c.end <= c.source.end,
+                       "fwd": scores[k].tolist(), "null": null[t], "seconds": el,
+                       "n_sources": len(sources), "n_hits": len(hits)}
+                if a.backward:
+                    row["bwd"] = scores[nb + k].tolist()
+                    row["bwd_null"] = scores[nb + len(cands) + k].tolist()
+                sink.write(json.dumps(row) + "\n")
+            if i % 25 == 0:
+                print(f"{i}/{len(chosen)} {time.perf_counter() - t0:.0f}s", file=sys.stderr,
+                      flush=True)
+    store.close()
+
+
+if __name__ == "__main__":
+    main()

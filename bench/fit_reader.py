@@ -1,15 +1,23 @@
 """Fit the reader's weights and its "found" threshold on TRAINING questions only.
 
-../shared/train/squad_train_rest (never ../shared/eval): a fixed set of its articles is
-written as files, indexed by keywords (the product's retrieval with no vectors: minutes to
-build instead of an hour of embedding), and each sampled question goes through the product's
-own retrieval, source choice and reader. Every candidate sentence the reader scores is a
-training row, labelled by whether it holds the gold answer (normalised as the SQuAD README
-says). A logistic model is fitted on the first part of the questions; on the held-out rest it
-prints correct / wrong / not found for several thresholds, and the weights to put in
-core/answer/reader.py (WEIGHTS, BIAS, FOUND_PROBABILITY).
+../shared/train/squad_train_rest (never ../shared/eval). ``bench/reader_rows.py`` writes 40 of
+its articles as files (every 10th, so retrieval meets as many distractors as on the eval set),
+indexes them by keywords, and for 20 questions from each of 20 of them (seed 1) runs the
+product's retrieval, source choice and reader candidates, keeping the model's raw scores of up
+to 16 candidates (the question's token log-probabilities after each sentence and after the
+file name alone). This script turns those rows into ``core.answer.reader.features`` of the
+first ``--at-most`` candidates, labelled by whether the sentence holds the gold answer
+(normalised as the SQuAD README says), and:
 
-    nice -n 10 python bench/fit_reader.py --articles 12 --per-article 50
+1. scores the feature set with 5 folds grouped by article (fit on 4/5 of the articles,
+   predict the rest): correct / wrong / not found per threshold, the best candidate's
+   probability deciding found or not;
+2. fits the weights on all rows and prints WEIGHTS, BIAS and the threshold with the most
+   correct answers at most 3% wrong, to put in core/answer/reader.py.
+
+    nice -n 10 python bench/reader_rows.py --articles 20 --per-article 20 --at-most 16 \\
+        --out bench/.cache/squad_train_rest/raw16.jsonl      # ~15 min on 2 cores
+    python bench/fit_reader.py bench/.cache/squad_train_rest/raw16.jsonl
 """
 
 from __future__ import annotations
@@ -17,7 +25,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -25,16 +32,20 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.squad import TRAIN, contains_answer, questions, sample, write_articles  # noqa: E402
 from core.answer import reader  # noqa: E402
-from core.answer.answerer import Answerer, with_previous_question  # noqa: E402
-from core.answer.sources import select_sources  # noqa: E402
-from core.config import AppPaths, Settings  # noqa: E402
-from core.index.indexer import Indexer  # noqa: E402
-from core.services import load_default_or_chosen_model  # noqa: E402
-from core.store.database import Store  # noqa: E402
 
-CACHE = ROOT / "bench" / ".cache" / "squad_train_rest"
+
+class _Source:
+    def __init__(self, n: int) -> None:
+        self.n, self.start, self.end = n, 0, 0
+
+
+class _Candidate:
+    def __init__(self, row: dict) -> None:
+        self.text = row["text"]
+        self.source = _Source(row["source_n"])
+        self.start = 0 if row["in_window"] else -1
+        self.end = 0
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2,
@@ -49,84 +60,70 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2,
         hessian = (z * (p * (1 - p))[:, None]).T @ z + l2 * np.diag(np.r_[np.ones(len(w) - 1),
                                                                           0.0])
         w -= np.linalg.solve(hessian, gradient)
-    weights = w[:-1] / scale
-    bias = float(w[-1] - (w[:-1] * mean / scale).sum())
-    return weights, bias
+    return w[:-1] / scale, float(w[-1] - (w[:-1] * mean / scale).sum())
+
+
+def tables(path: Path, at_most: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    by_question: dict[str, list[dict]] = {}
+    for line in path.open():
+        row = json.loads(line)
+        by_question.setdefault(row["q"], []).append(row)
+    out = {}
+    for qid, rows in by_question.items():
+        rows = [r for r in rows if not r.get("none") and r["order"] < at_most]
+        if not rows:
+            out[qid] = (np.zeros((0, len(reader.FEATURES))), np.zeros(0))
+            continue
+        x = reader.features(rows[0]["question"], [_Candidate(r) for r in rows],  # type: ignore[misc]
+                            [np.array(r["fwd"]) for r in rows],
+                            [np.array(r["null"]) for r in rows])
+        out[qid] = (np.array(x), np.array([float(r["label"]) for r in rows]))
+    return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--articles", type=int, default=12)
-    parser.add_argument("--per-article", type=int, default=50)
-    parser.add_argument("--rows", type=Path, default=CACHE / "rows.jsonl",
-                        help="scored candidates (reused when present with --reuse)")
-    parser.add_argument("--reuse", action="store_true")
+    parser.add_argument("rows", type=Path)
+    parser.add_argument("--at-most", type=int, default=reader.READ_AT_MOST)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--wrong", type=float, default=0.03)
     args = parser.parse_args()
-
-    all_questions = questions(TRAIN)
-    articles = sorted({q.article for q in all_questions}, key=int)
-    # Every n-th article: spread over the folder, always the same ones.
-    step = max(1, len(articles) // args.articles)
-    chosen_articles = articles[::step][: args.articles]
-    chosen = sample(all_questions, chosen_articles, args.per_article, seed=1)
-    CACHE.mkdir(parents=True, exist_ok=True)
-    if not (args.reuse and args.rows.exists()):
-        score_rows(chosen, chosen_articles, args.rows)
-    rows = [json.loads(line) for line in args.rows.open()]
-    by_question: dict[str, list[dict]] = {}
-    for row in rows:
-        by_question.setdefault(row["q"], []).append(row)
-    ids = [q.id for q in chosen]
-    split = int(len(ids) * 0.6)
-    train_ids, test_ids = set(ids[:split]), ids[split:]
-    x = np.array([r["features"] for r in rows if r["q"] in train_ids])
-    y = np.array([float(r["label"]) for r in rows if r["q"] in train_ids])
-    weights, bias = fit_logistic(x, y)
+    data = tables(args.rows, args.at_most)
+    ids = list(data)
+    articles = sorted({q.split("-")[0] for q in ids})
+    best: dict[str, tuple[float, bool]] = {}
+    for fold in range(args.folds):
+        held = set(articles[fold:: args.folds])
+        fit = [q for q in ids if q.split("-")[0] not in held and len(data[q][1])]
+        w, b = fit_logistic(np.vstack([data[q][0] for q in fit]),
+                            np.concatenate([data[q][1] for q in fit]))
+        for q in ids:
+            if q.split("-")[0] in held:
+                x, y = data[q]
+                if not len(y):
+                    best[q] = (0.0, False)
+                    continue
+                p = 1 / (1 + np.exp(-(b + x @ w)))
+                best[q] = (float(p.max()), bool(y[int(p.argmax())]))
+    n = len(ids)
+    print(f"{n} questions, {len(articles)} articles, first {args.at_most} candidates; gold "
+          f"among them {sum(bool(data[q][1].any()) for q in ids) / n:.3f}")
+    chosen = (0.0, 0.0, 1.0)
+    for step in range(50, 96):
+        t = step / 100
+        found = [v for v in best.values() if v[0] >= t]
+        correct, wrong = sum(v[1] for v in found) / n, (len(found) - sum(v[1] for v in found)) / n
+        print(f"held out, threshold {t:.2f}: correct {correct:.3f} wrong {wrong:.3f} "
+              f"not found {1 - correct - wrong:.3f}")
+        if wrong <= args.wrong and correct > chosen[1]:
+            chosen = (t, correct, wrong)
+    print(f"threshold {chosen[0]:.2f}: held-out correct {chosen[1]:.3f}, wrong {chosen[2]:.3f}")
+    rows = [q for q in ids if len(data[q][1])]
+    w, b = fit_logistic(np.vstack([data[q][0] for q in rows]),
+                        np.concatenate([data[q][1] for q in rows]))
     print("FEATURES", reader.FEATURES)
-    print("WEIGHTS", tuple(round(float(w), 4) for w in weights), "BIAS", round(bias, 4))
-    for name, subset in (("fit part", ids[:split]), ("held out", test_ids)):
-        print(f"\n== {name}: {len(subset)} questions")
-        best = []
-        for qid in subset:
-            candidates = by_question.get(qid, [])
-            if not candidates:
-                best.append((0.0, False, False))
-                continue
-            scored = [(1 / (1 + np.exp(-(bias + np.dot(weights, r["features"])))), r)
-                      for r in candidates]
-            p, top = max(scored, key=lambda item: item[0])
-            best.append((float(p), bool(top["label"]), any(r["label"] for r in candidates)))
-        reachable = sum(b[2] for b in best)
-        print(f"gold among read candidates: {reachable}/{len(best)}")
-        for threshold in (0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9):
-            found = [b for b in best if b[0] >= threshold]
-            correct = sum(b[1] for b in found)
-            n = len(best)
-            print(f"threshold {threshold:.2f}: correct {correct / n:.3f} wrong "
-                  f"{(len(found) - correct) / n:.3f} not found {(n - len(found)) / n:.3f}")
-
-
-def score_rows(chosen: list, chosen_articles: list[str], out: Path) -> None:
-    files = write_articles(TRAIN, CACHE / "files", set(chosen_articles))
-    model = load_default_or_chosen_model(Settings(), AppPaths.resolve())
-    store = Store.open(CACHE / "keywords.db")
-    with Indexer(store, None, Settings(use_gitignore=False)) as indexer:
-        indexer.add_folder(files[0].parent)
-        indexer.run(lambda p: None)
-    answerer = Answerer(store, model)
-    started = time.perf_counter()
-    with out.open("w") as sink:
-        for i, q in enumerate(chosen):
-            hits = answerer.retrieve(q.text, None)
-            sources = select_sources(with_previous_question(q.text, ()), hits, model)
-            for r in reader.read(model, q.text, sources):
-                sink.write(json.dumps({"q": q.id, "features": r.features,
-                                       "text": r.candidate.text,
-                                       "label": contains_answer(r.candidate.text, q.answers),
-                                       "gold_paragraph": q.paragraph}) + "\n")
-            if i % 50 == 0:
-                print(f"{i}/{len(chosen)} {time.perf_counter() - started:.0f}s", file=sys.stderr)
-    store.close()
+    print("WEIGHTS", tuple(round(float(v), 4) for v in w))
+    print("BIAS", round(b, 4))
 
 
 if __name__ == "__main__":

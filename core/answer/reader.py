@@ -142,7 +142,7 @@ def features(question: str, chosen: Sequence[Candidate], scores: Sequence[np.nda
     best = float(explains.max())
     shares = np.exp(explains - best)
     shares /= shares.sum()
-    rows = []
+    rows: list[tuple[float, ...]] = []
     for i, (candidate, s, p) in enumerate(zip(chosen, scores, plain, strict=True)):
         gain = float(explains[i])
         tokens = max(1, len(s))

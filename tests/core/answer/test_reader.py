@@ -61,3 +61,32 @@ def test_a_cancel_stops_reading() -> None:
     cancel.cancel()
     with pytest.raises(Cancelled):
         read(FakeModel(), "When is the rent due?", [_source(1, LEASE)], cancel)
+
+
+def test_in_order_tells_who_does_what_by_the_order_of_the_question_words() -> None:
+    from core.answer.reader import _content_sequence, _in_order
+
+    question = list(dict.fromkeys(_content_sequence("How much notice must the tenant give?")))
+    tenant = _content_sequence("The tenant may end the tenancy by giving sixty days notice.")
+    landlord = _content_sequence("The landlord must give the tenant two months notice.")
+    assert _in_order(question, tenant) > _in_order(question, landlord)
+    assert _in_order([], tenant) == 0.0
+
+
+def test_features_say_whether_a_sentence_has_what_the_question_asks_for() -> None:
+    import numpy as np
+
+    from core.answer.reader import FEATURES, features
+
+    source = _source(1, LEASE)
+    chosen = candidates("How much notice must the tenant give?", [source])
+    rows = features("How much notice must the tenant give?", chosen,
+                    [np.array([-1.0, -2.0])] * len(chosen), [np.array([-3.0, -3.0])] * len(chosen))
+    by_text = {c.text: dict(zip(FEATURES, row, strict=True)) for c, row in zip(chosen, rows,
+                                                                               strict=True)}
+    notice = by_text["The tenant must give sixty days notice before leaving."]
+    assert notice["kind_found"] == 1.0 and notice["kind_missing"] == 0.0  # "sixty days"
+    deposit = by_text["The landlord keeps the deposit in a separate account."]
+    assert deposit["kind_found"] == 0.0 and deposit["kind_missing"] == 1.0
+    assert notice["explains"] == 3.0 and notice["share"] == 1 / len(chosen)
+    assert len(FEATURES) == len(rows[0])

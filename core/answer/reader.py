@@ -2,10 +2,13 @@
 
 A small base model cannot write reliable prose about a passage, but it can read: given a
 sentence, how likely is the question? That likelihood against the question's likelihood with
-no sentence at all (how much the sentence explains the question) is the main signal; a few
-cheap ones join it (the share of the question's words the sentence holds, how far it is from
-the best candidate, the rank of its source) in a small logistic model whose weights were
-fitted on training questions (``bench/fit_reader.py`` on ../shared/train/squad_train_rest).
+no sentence at all (how much the sentence explains the question) is the main signal, also
+as the sentence's share among the candidates and token by token; cheap text signals join it
+(the share of the question's words the sentence holds and how many of them it says in the
+question's order, whether it has the kind of span the question asks for: a figure for "how
+much", a date for "when", a name for "who", the rank of its source) in a small logistic model
+whose weights were fitted on training questions (``bench/reader_rows.py`` then
+``bench/fit_reader.py`` on ../shared/train/squad_train_rest).
 The answer is the best sentence quoted as it stands in the file, or nothing when even the
 best one is unlikely to answer.
 

@@ -176,7 +176,7 @@ def test_two_readers_read_two_files_at_once_and_answer_each_its_own(files) -> No
         # A second child starts before a queue forms; the third file waits behind the first.
         assert len({reader.process.pid for reader in extractor._live}) == 2
         assert [list(reader.queued) for reader in extractor._live] == [
-            [str(files[0]), str(files[2])], [str(files[1])]]
+            [(str(files[0]), False), (str(files[2]), False)], [(str(files[1]), False)]]
         # Answers are taken in any order, each file getting its own.
         assert page_text(extractor, files[2]) == "plums make good jam"
         assert page_text(extractor, files[1]) == "pears ripen in autumn"
@@ -208,7 +208,7 @@ def test_with_two_readers_a_lost_reader_costs_its_own_file_only(files) -> None:
         extractor.start(files[0])
         extractor.start(files[1])
         extractor.start(files[2])  # queued behind the first file, at the child that is lost
-        lost = next(r for r in extractor._live if str(files[0]) in r.queued)
+        lost = next(r for r in extractor._live if (str(files[0]), False) in r.queued)
         lost.process.kill()
         assert page_text(extractor, files[1]) == "pears ripen in autumn"
         with pytest.raises(ExtractionError, match="crashed"):

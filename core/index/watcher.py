@@ -200,7 +200,9 @@ class Watcher:
     def _counts(self, folder: str, path: str, is_dir: bool) -> bool:
         if path == folder:
             return True
-        if not is_dir and not is_wanted(path):
+        # Pictures pass (ocr=True) whatever the folder's OCR setting: the reconciler, which
+        # knows it, decides; a picture in a folder without OCR costs one look.
+        if not is_dir and not is_wanted(path, ocr=True):
             return False
         return not self._rules.excluded(folder, path, is_dir)
 

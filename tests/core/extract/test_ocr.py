@@ -28,11 +28,11 @@ def without_tesseract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A machine without Tesseract: no `tesseract` program on the PATH, no TESSDATA_PREFIX."""
     empty = tmp_path / "empty-bin"
     empty.mkdir()
-    monkeypatch.setenv("PATH", str(empty))
-    monkeypatch.delenv("TESSDATA_PREFIX", raising=False)
-    forget_ocr_engine()
-    yield
-    monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setenv("PATH", str(empty))
+        patch.delenv("TESSDATA_PREFIX", raising=False)
+        forget_ocr_engine()
+        yield
     forget_ocr_engine()
 
 
@@ -106,14 +106,12 @@ def test_without_tesseract_nothing_fails_and_the_reason_is_given(tmp_path: Path)
 def test_language_data_missing_from_tessdata_prefix_is_said(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("TESSDATA_PREFIX", str(tmp_path))
-    forget_ocr_engine()
-    try:
-        engine = find_ocr_engine()
-        assert not engine.available and "no eng.traineddata" in (engine.problem or "")
-    finally:
-        monkeypatch.undo()
+    with monkeypatch.context() as patch:
+        patch.setenv("TESSDATA_PREFIX", str(tmp_path))
         forget_ocr_engine()
+        engine = find_ocr_engine()
+    forget_ocr_engine()
+    assert not engine.available and "no eng.traineddata" in (engine.problem or "")
 
 
 @requires_tesseract

@@ -245,7 +245,10 @@ class IndexService:
                 self.on_error(str(exc))
         if self.watcher is not None:
             # Watching starts before the scan, so nothing changed during it is missed.
-            self.watcher.watch(path for _, path in indexer.store.folders.all())
+            folders = indexer.store.folders.all()
+            with_ocr = indexer.store.folders.with_ocr()
+            self.watcher.watch((path for _, path in folders),
+                               pictures_in=[path for i, path in folders if i in with_ocr])
         if changes:
             self.phase = "scan"
             indexer.apply_changes(changes)

@@ -42,8 +42,8 @@ class RecordingExtractor(IsolatedExtractor):
         self.after_start = after_start
         self.peak_busy = 0
 
-    def start(self, path: Path) -> None:
-        super().start(path)
+    def start(self, path: Path, ocr: bool = False) -> None:
+        super().start(path, ocr)
         self.started.append(path.name)
         busy = sum(bool(reader.queued) for reader in self._live)
         self.peak_busy = max(self.peak_busy, busy)
@@ -137,16 +137,16 @@ class CaughtMidWrite(IsolatedExtractor):
         super().__init__(timeout=60)
         self.first = True
 
-    def start(self, path: Path) -> None:
+    def start(self, path: Path, ocr: bool = False) -> None:
         """No reading ahead: this test is about the read itself."""
 
-    def extract(self, path: Path, max_bytes: int | None = None):
+    def extract(self, path: Path, max_bytes: int | None = None, ocr: bool = False):
         if not self.first:
-            return super().extract(path, max_bytes)
+            return super().extract(path, max_bytes, ocr)
         self.first = False
         path.write_text("", encoding="utf-8")  # the writer has truncated it...
         try:
-            return super().extract(path, max_bytes)  # ...and the reader finds it empty
+            return super().extract(path, max_bytes, ocr)  # ...and the reader finds it empty
         finally:
             path.write_text("the finished draft about quinces", encoding="utf-8")
 

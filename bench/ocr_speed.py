@@ -38,7 +38,7 @@ _FILLER = " ".join((
 
 
 def _page_text(rng: random.Random, word: str) -> str:
-    words = [rng.choice(_FILLER) for _ in range(330)]  # about a typed page
+    words = [rng.choice(_FILLER) for _ in range(250)]  # most of a typed page
     words.insert(rng.randrange(len(words)), word)
     lines = [" ".join(words[at: at + 11]) for at in range(0, len(words), 11)]
     return "\n".join(lines)

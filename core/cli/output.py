@@ -246,11 +246,11 @@ def _citation_json(citation: Citation) -> dict[str, object]:
     if citation.page is not None:
         # Imported here: PyMuPDF is a tenth of a second of every command's start otherwise.
         from core.extract import ExtractionError, span_quads
-        from core.extract.pdf import PAGED_KINDS
+        from core.extract.render import is_paged
 
         data["quads"] = []
         # Slides, sheets and messages are numbered like pages but have no page layout.
-        if Path(citation.path).suffix.lower() in PAGED_KINDS:
+        if is_paged(citation.path):
             with contextlib.suppress(ExtractionError):
                 data["quads"] = [
                     list(q)

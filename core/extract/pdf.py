@@ -126,7 +126,7 @@ def extract_paged(
     in ``Document.unread_scans``.
     """
     checked_size(path, max_bytes)
-    kind = kind or _kind_of(path)
+    kind = kind or kind_of(path)
     with open_document(path) as document:
         page_count = _page_count(document, path)
         # Text only (no character boxes): the same text layout_page gives, built faster.
@@ -282,7 +282,7 @@ def span_quads(path: Path, page_number: int, start: int, end: int) -> list[Rect]
         page = document.load_page(page_number - 1)
         layout = _read_page(document, page_number - 1)
         if layout is not None and not layout.text.strip():
-            textpage = scanned_text(page, _kind_of(path))
+            textpage = scanned_text(page, kind_of(path))
             if textpage is not None:
                 layout = layout_page(page, textpage)
     if layout is None:
@@ -305,7 +305,8 @@ def scanned_text(page: pymupdf.Page, kind: str) -> pymupdf.TextPage | None:
         return None
 
 
-def _kind_of(path: Path) -> str:
+def kind_of(path: Path) -> str:
+    """The document kind ``extract_paged`` reads a file as, by its name."""
     suffix = path.suffix.lower()
     return "image" if suffix in IMAGE_EXTENSIONS else PAGED_KINDS.get(suffix, "pdf")
 

@@ -136,3 +136,21 @@ def test_a_child_without_tesseract_skips_scans_with_the_reason(tmp_path: Path,
         ScansNotRead, match="Tesseract is not installed"
     ):
         extractor.extract(pdf, ocr=True)
+
+
+@requires_tesseract
+def test_the_preview_marks_the_passage_and_the_query_words_on_a_scan(tmp_path: Path) -> None:
+    from core.extract.render import is_paged, render_page
+
+    pdf = make_scanned_pdf(tmp_path / "scan.pdf", ["Rent is due.\nThe zebrafish clause."])
+    text = extract(pdf, ocr=True).pages[0].text
+    start = text.index("zebrafish")
+    page = render_page(pdf, 1, zoom=1.0, fit_width=0, device_pixel_ratio=1.0,
+                       span=(start, start + len("zebrafish")), words=["zebrafish"])
+    assert page.highlight_quads == span_quads(pdf, 1, start, start + len("zebrafish"))
+    assert len(page.match_pixels) == 1
+    picture = make_picture(tmp_path / "note.png", "Meet at the platypus lighthouse.")
+    assert is_paged(str(picture))
+    shown = render_page(picture, 1, zoom=None, fit_width=400, device_pixel_ratio=1.0,
+                        span=None, words=["platypus"])
+    assert shown.width == 400 and len(shown.match_pixels) == 1

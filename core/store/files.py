@@ -100,7 +100,8 @@ class Files:
                     "VALUES (?, ?, ?, ?, 'skipped', ?) "
                     "ON CONFLICT(path) DO UPDATE SET folder_id = excluded.folder_id, "
                     "size = excluded.size, mtime = excluded.mtime, state = 'skipped', "
-                    "error = excluded.error, content_hash = NULL",
+                    "error = excluded.error, content_hash = NULL, note = NULL, "
+                    "ocr_pages = 0, unread_scans = 0",
                     (folder_id, path, size, mtime, reason),
                 )
                 file_id = int(self._one("SELECT id FROM files WHERE path = ?", (path,)))

@@ -125,13 +125,16 @@ def load_gguf(path: Path, settings: Settings, paths: AppPaths) -> TextModel:
 def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextModel:
     """The user's chosen GGUF, or the bundled default model; paired with a separate embedder
     when ``settings.embedding_model_path`` names one (the model then only writes answers)."""
-    from core.models.default_model import default_model_path
+    from core.models.default_model import DefaultModelError, default_model_path
 
     # The embedder's file is checked before anything loads, so a bad setting costs nothing.
     embedder_path = _chosen_embedder(settings)
     path = Path(settings.model_path).expanduser() if settings.model_path else None
     if path is None:
-        path = default_model_path(paths.models_dir)
+        try:
+            path = default_model_path(paths.models_dir)
+        except DefaultModelError as exc:  # e.g. a full disk: no room to unpack it
+            raise ModelUnavailable(str(exc)) from exc
     else:
         _check_chosen_model(path)
     try:

@@ -14,17 +14,12 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.cli import exit_codes
-from core.integrate import (
-    Report,
-    apply,
-    current_system,
-    launch_command,
-    plan_install,
-    plan_uninstall,
-)
+
+if TYPE_CHECKING:
+    from core.integrate import Report
 
 _DONE = {"written": "added", "would-write": "would add", "removed": "removed",
          "would-remove": "would remove", "absent": "not present", "error": "NOT CHANGED"}
@@ -45,6 +40,9 @@ def add_integrate_parser(sub: Any) -> None:
 
 
 def run_integrate_command(args: argparse.Namespace, home: Path | None = None) -> int:
+    # Imported here: every command builds this parser; only `integrate` needs the entries.
+    from core.integrate import apply, current_system, launch_command, plan_install, plan_uninstall
+
     home = home or Path.home()
     system = current_system()
     if args.integrate_action == "install":

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import importlib.metadata
 import json
 import logging
 import os
@@ -20,7 +19,7 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from core.cancel import CancelToken
 from core.cli import exit_codes
@@ -62,10 +61,23 @@ if TYPE_CHECKING:
 
 
 def _version() -> str:
+    import importlib.metadata  # here: only --version asks, and it costs a tenth of the start
+
     try:
         return importlib.metadata.version("kenning")
     except importlib.metadata.PackageNotFoundError:
         return "(not installed)"
+
+
+class _PrintVersion(argparse.Action):
+    """``--version``, its number looked up only when asked for."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *_: Any) -> None:
+        print(f"kenning {_version()}")
+        parser.exit()
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -89,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run this command on its own, without the background service "
                         "(also $KENNING_NO_SERVICE)")
     parser.add_argument("-v", "--verbose", action="store_true", help="log details to stderr")
-    parser.add_argument("--version", action="version", version=f"kenning {_version()}")
+    parser.add_argument("--version", action=_PrintVersion, help="print Kenning's version")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     p = sub.add_parser("index", help="add folders and index them until fully searchable")
@@ -217,7 +229,7 @@ def _run(
         return run_service_command(args, services, window, program)
     store: Store | None = None
     try:
-        if args.command == "status" and connect(paths) is not None:
+        if args.command == "status" and _service_running(paths):
             # The service owns the writer; a status is a reader's business.
             store = Store.open_reader(paths.database)
         else:
@@ -258,6 +270,14 @@ def _run(
         if store is not None:
             store.close()  # after a normal end, notes the file clean: the next open skips its check
         services.close()
+
+
+def _service_running(paths: AppPaths) -> bool:
+    client = connect(paths)
+    if client is None:
+        return False
+    client.close()
+    return True
 
 
 # Commands that only read the index: they work from a read-only data folder too.
@@ -308,10 +328,17 @@ def _writer(args: argparse.Namespace,
 
 def cmd_index(args: argparse.Namespace, services: Services, store: Store) -> int:
     from core.index.indexer import Indexer  # PyMuPDF and the extraction child: only to index
+    from core.services import ModelUnavailable
 
-    with _writer(args, services), Indexer(
-        store, None if args.no_embed else services.model, services.settings
-    ) as indexer:
+    model = None
+    if not args.no_embed:
+        try:
+            model = services.model
+        except ModelUnavailable as exc:
+            # Keyword indexing needs no model: the words are indexed now, the meaning later.
+            print(f"note: indexing by words only: {exc} Once the model loads, `kenning "
+                  "index` embeds what was indexed now.", file=sys.stderr)
+    with _writer(args, services), Indexer(store, model, services.settings) as indexer:
         return _index(args, store, indexer)
 
 

@@ -15,14 +15,18 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from core.cancel import Cancelled, CancelToken
 from core.cli import exit_codes
 from core.config import AppPaths, Settings
-from core.models.catalogue import CatalogueEntry, find_entry, load_catalogue
-from core.models.check import ModelReport, UnusableModel, check_model
-from core.models.download import DownloadError, DownloadProgress, download, part_path
+
+# The model modules are imported where used: every command builds this parser, and most
+# never touch the catalogue, the header check (numpy) or the downloader.
+if TYPE_CHECKING:
+    from core.models.catalogue import CatalogueEntry
+    from core.models.check import ModelReport
+    from core.models.download import DownloadProgress
 
 
 def add_model_parser(sub: Any) -> None:
@@ -60,6 +64,9 @@ def current_model_path(paths: AppPaths, settings: Settings) -> Path:
 
 
 def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    from core.models.catalogue import load_catalogue
+    from core.models.download import part_path
+
     in_use = current_model_path(paths, settings).resolve()
     rows = []
     entries = load_catalogue()
@@ -96,6 +103,8 @@ def current_embedder_path(settings: Settings) -> Path | None:
 
 def _chosen_file(paths: AppPaths, name: str) -> Path | None:
     """The file a path or catalogue name means; None (after saying why) when not downloaded."""
+    from core.models.catalogue import find_entry, load_catalogue
+
     entry = find_entry(load_catalogue(), name)
     path = paths.models_dir / entry.file if entry else Path(name).expanduser()
     if entry and not path.is_file():
@@ -108,6 +117,8 @@ def _chosen_file(paths: AppPaths, name: str) -> Path | None:
 def _checked_file(paths: AppPaths, name: str, kept: str) -> ModelReport | None:
     """The report on the file ``name`` means; None (after saying why, and that the current
     ``kept`` stays) when it is not downloaded or cannot be used."""
+    from core.models.check import UnusableModel, check_model
+
     path = _chosen_file(paths, name)
     if path is None:
         return None
@@ -170,6 +181,9 @@ def _use_embedder(args: argparse.Namespace, paths: AppPaths, settings: Settings)
 
 
 def _download(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
+    from core.models.catalogue import find_entry, load_catalogue
+    from core.models.download import DownloadError, download
+
     entry = find_entry(load_catalogue(), args.name)
     if entry is None:
         print(f"kenning: no model called {args.name!r}; see `kenning model list`.",

@@ -274,6 +274,7 @@ class _interrupt_tells:
 def run_service_command(args: argparse.Namespace, services: Services,
                         window: WindowPort | None, command: Sequence[str] | None) -> int:
     """``command``: the program that runs Kenning (None: this engine's headless service)."""
+    from core.index.pacing import lower_priority
     from core.service.autostart import change_login_start
     from core.service.server import AlreadyRunning, BackgroundService
 
@@ -281,6 +282,7 @@ def run_service_command(args: argparse.Namespace, services: Services,
     action = args.service_action
     if action == "run":
         try:
+            lower_priority()  # before the service starts its threads: they inherit it
             return BackgroundService(services, window).run()
         except AlreadyRunning:
             print("Kenning's background service is already running for this library.",
@@ -368,6 +370,8 @@ def describe_service(data: dict[str, Any]) -> str:
     model = data.get("model")
     if model == "loading":
         line += ", loading the model"
+    elif model == "none":
+        line += ", the model loads once every file is searchable by its words"
     elif model == "failed":
         line += f", keyword search only: {data.get('model_error')}"
     if data.get("paused"):
@@ -376,5 +380,7 @@ def describe_service(data: dict[str, Any]) -> str:
     if progress:
         made = Progress(progress["phase"], progress["done"], progress["total"],
                         ocr_pages=int(progress.get("ocr_pages", 0)))
+        if data.get("on_battery"):
+            line += ", on battery power: indexing at half speed"
         return f"{line}.\n  {progress_line(made, 0)}"
     return line + ", idle: everything is indexed."

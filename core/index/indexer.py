@@ -28,6 +28,7 @@ from core.extract.errors import NothingToRead, OverSizeCap, ScansNotRead
 from core.extract.ocr import find_ocr_engine
 from core.extract.worker import ExtractionInterrupted, IsolatedExtractor
 from core.index.chunking import chunk_document
+from core.index.pacing import Pacer
 from core.index.reconcile import (
     HASH_BLOCK,
     ChangeSet,
@@ -103,6 +104,8 @@ class Indexer:
         self.reconciler = Reconciler(store, self.rules)
         #: Folders to work on first (the one the user is asking about), set by the caller.
         self.focus: list[str] = []
+        #: Rests between batches (on battery), set by the background service.
+        self.pacer: Pacer | None = None
         #: Files whose reading started early: their status and hash from just before.
         self._read_ahead: dict[int, tuple[os.stat_result, str]] = {}
         #: Folders whose scanned pages and pictures are read by OCR (as of this pass).
@@ -186,11 +189,12 @@ class Indexer:
                 break
             index = 0
             while index < len(batch):
+                group_started = time.monotonic()
                 # Files read within a short time share one commit: FTS5 writes a segment per
                 # commit, and the commits cost more than the rows. A crash loses only these
                 # files' rows; they are still pending and are read again.
                 with self.store.conn:
-                    deadline = time.monotonic() + GROUP_COMMIT_S
+                    deadline = group_started + GROUP_COMMIT_S
                     while True:
                         record = batch[index]
                         current = record.path
@@ -205,6 +209,7 @@ class Indexer:
                         done += 1
                         if index == len(batch) or time.monotonic() >= deadline:
                             break
+                self._rest(time.monotonic() - group_started, cancel)
         progress(Progress("extract", done, max(total, done), ocr_pages=ocr_pages))
         return done
 
@@ -382,6 +387,7 @@ class Indexer:
             for batch in batches:
                 if cancel is not None and cancel.cancelled:
                     break
+                batch_started = time.monotonic()
                 texts = [embedding_input(c.title, c.heading, c.text) for c in batch]
                 if late:
                     vectors = self.model.embed_in_context(texts)
@@ -391,7 +397,12 @@ class Indexer:
                 done += len(batch)
                 tokens += sum(c.token_count for c in batch)
                 progress(Progress("embed", done, max(total, done), batch[-1].title, tokens))
+                self._rest(time.monotonic() - batch_started, cancel)
         return done
+
+    def _rest(self, worked_s: float, cancel: CancelToken | None) -> None:
+        if self.pacer is not None:
+            self.pacer.rest_after(worked_s, cancel)
 
     def _file_windows(self, model_id: str,
                       fetched: list[PendingChunk]) -> Iterator[list[PendingChunk]]:

@@ -25,6 +25,7 @@ from core.cancel import Cancelled, CancelToken, Progress
 from core.config import Settings
 from core.extract.worker import IsolatedExtractor
 from core.index.indexer import Indexer
+from core.index.pacing import Pacer
 from core.index.reconcile import ChangeSet
 from core.index.walk import ExcludeRules
 from core.index.watcher import Watcher
@@ -62,9 +63,11 @@ class IndexService:
         *,
         watcher_factory: WatcherFactory | None = Watcher,
         extractor: IsolatedExtractor | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         """``watcher_factory`` None turns watching off (changes are then found by rescans);
-        ``extractor`` shares an extraction process (tests), else the service starts one.
+        ``extractor`` shares an extraction process (tests), else the service starts one;
+        ``pacer`` rests between batches of work (on battery).
         ``on_pass_done(started, embedded)``: a pass that started at ``started`` (monotonic
         time, after taking the requests made until then) has read every waiting file, and
         with ``embedded`` embedded every passage too."""
@@ -77,6 +80,7 @@ class IndexService:
         self.on_pass_done = on_pass_done or (lambda _started, _embedded: None)
         self.watcher_factory = watcher_factory
         self.extractor = extractor
+        self.pacer = pacer
         self.watcher: Watcher | None = None
         self._wake = threading.Condition()
         self._requests: list[Callable[[Indexer], object]] = []
@@ -198,6 +202,7 @@ class IndexService:
             self.on_error(f"The index database cannot be opened ({exc}). Restart Kenning.")
             return
         indexer = Indexer(store, self.model, self.settings, self.extractor)
+        indexer.pacer = self.pacer
         if self.watcher_factory is not None:
             rules = ExcludeRules(self.settings.exclude_patterns, self.settings.use_gitignore)
             self.watcher = self.watcher_factory(self.notify_changes, rules)

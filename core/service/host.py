@@ -23,6 +23,7 @@ from pathlib import Path
 
 from core.cancel import Progress
 from core.config import Settings
+from core.index.pacing import Pacer
 from core.index.service import IndexService, WatcherFactory
 from core.index.watcher import Watcher
 from core.models.interface import TextModel
@@ -70,6 +71,11 @@ class _Broadcast:
         return call
 
 
+#: Loading the model waits this long for the database to be created or checked (seconds
+#: for a big index that was not closed cleanly).
+DATABASE_WAIT_S = 120.0
+
+
 class EngineHost:
     def __init__(
         self,
@@ -77,11 +83,15 @@ class EngineHost:
         events: HostEvents | None = None,
         *,
         watcher_factory: WatcherFactory | None = Watcher,
+        pacer: Pacer | None = None,
     ) -> None:
         self.services = services
         self._listeners: list[HostEvents] = [events] if events is not None else []
         self.events = _Broadcast(self._listeners)
         self.watcher_factory = watcher_factory
+        #: Rests between batches of indexing work on battery power (shared by every index
+        #: service this host swaps in).
+        self.pacer = pacer or Pacer()
         self.interactive_model: TextModel | None = None
         self.model_error: str | None = None
         self.model_loading = False
@@ -106,6 +116,7 @@ class EngineHost:
         self._journal: list[tuple[float, Callable[[IndexService], None]]] = []
         self._started = False
         self._closing = False
+        self._model_after_words = False
         self._threads: list[threading.Thread] = []
         #: When the latest pass that read every waiting file (and, for the second, embedded
         #: every passage) started: work asked for before that moment is done.
@@ -129,9 +140,14 @@ class EngineHost:
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self, load_model_now: bool = True) -> None:
+    def start(self, load_model_now: bool = True, model_after_words: bool = False) -> None:
         """Prepare the database, then start indexing (keywords first) and load the model,
-        all in the background. ``on_ready`` follows once the database can be read."""
+        all in the background. ``on_ready`` follows once the database can be read. With
+        ``model_after_words`` (and not ``load_model_now``) the model loads once every waiting
+        file is searchable by its words, or when a request needs it first
+        (``ensure_model``): reading files gets the cores first, and is not restarted
+        when the model arrives."""
+        self._model_after_words = model_after_words and not load_model_now
         self._in_background(lambda: self._prepare(load_model_now), "kenning-start")
 
     def _prepare(self, load_model_now: bool) -> None:
@@ -176,6 +192,15 @@ class EngineHost:
             self.model_loading = True
         self._in_background(self._load_model, "kenning-model-load")
 
+    def ensure_model(self) -> None:
+        """Start loading the model unless it is loaded, loading or failed."""
+        with self._lock:
+            if (self._closing or self.model_loading or self.model_error is not None
+                    or self._background_model is not None):
+                return
+            self.model_loading = True
+        self._in_background(self._load_model, "kenning-model-load")
+
     def shutdown(self) -> None:
         """Stop everything in an order that cannot deadlock: the services stop first (they
         may be waiting for the model), then the model thread, then the model itself."""
@@ -204,6 +229,13 @@ class EngineHost:
     # -- model -----------------------------------------------------------------------------
 
     def _load_model(self) -> None:
+        # A request may ask for the model before the schema exists; the model's view of the
+        # index (``search_model``) reads it.
+        if not self.wait_for_database(DATABASE_WAIT_S):
+            with self._lock:
+                self.model_loading = False
+                self._changed.notify_all()
+            return
         try:
             model = self.services.model
             store = Store.open_reader(self.services.paths.database)
@@ -409,6 +441,8 @@ class EngineHost:
                 if embedded:
                     self.embedded_since = max(self.embedded_since, started)
                 self._changed.notify_all()
+            if self._model_after_words:
+                self.ensure_model()
 
         return IndexService(
             self.services.paths.database,
@@ -419,6 +453,7 @@ class EngineHost:
             on_error=on_error,
             on_pass_done=on_pass_done,
             watcher_factory=self.watcher_factory,
+            pacer=self.pacer,
         )
 
     def _track_rate(self, progress: Progress) -> None:

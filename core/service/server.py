@@ -34,7 +34,7 @@ from core.index.indexer import indexable_folder
 from core.index.writer_lock import lock_path as writer_lock_path
 from core.search.handover import HANDOVER_NOTE
 from core.search.retrieval import search
-from core.service.host import EngineHost, HostEvents
+from core.service.host import DATABASE_WAIT_S, EngineHost, HostEvents
 from core.service.protocol import (
     ServiceError,
     answer_to_wire,
@@ -52,9 +52,6 @@ log = logging.getLogger(__name__)
 #: A search waits this long for the model that is still loading, rather than answering from
 #: keywords alone (the first search after the service starts).
 MODEL_WAIT_S = 60.0
-#: A request waits this long for the engine to create or check the database (seconds for a
-#: big index that was not closed cleanly).
-DATABASE_WAIT_S = 120.0
 #: Indexing news to a waiting client at most this often.
 PROGRESS_EVERY_S = 1.0
 #: How often a service waiting for another command's writer lock looks again (and whether
@@ -98,6 +95,7 @@ class BackgroundService:
         self._writer_lock = FileLock(str(writer_lock_path(self.paths.database)),
                                      thread_local=False)  # taken and let go on two threads
         self._writer_guard = threading.Lock()
+        self._model_after_words = False
         self._listener: Listener | None = None
         self._stopping = threading.Event()
         self._main_jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
@@ -111,7 +109,9 @@ class BackgroundService:
 
     def run(self, show_window: bool = False, ask_folder: Path | None = None) -> int:
         """Serve until stopped. With ``show_window``, the window opens at once."""
-        self.start()
+        # Without a window to show, the model waits until the files are searchable by their
+        # words (a request that needs it loads it sooner).
+        self.start(model_after_words=not show_window)
         if show_window:
             self._main_jobs.put(lambda: self._run_first_window(ask_folder))
         try:
@@ -124,8 +124,10 @@ class BackgroundService:
             self.close()
         return self.exit_code
 
-    def start(self) -> None:
-        """Take the data folder, start the engine and listen (returns at once)."""
+    def start(self, model_after_words: bool = False) -> None:
+        """Take the data folder, start the engine and listen (returns at once).
+        ``model_after_words``: see ``EngineHost.start``."""
+        self._model_after_words = model_after_words
         self.paths.ensure()
         try:
             self._lock.acquire(timeout=0)
@@ -138,7 +140,7 @@ class BackgroundService:
                 os.unlink(where.address)
         self._listener = Listener(where.address, family=where.family)
         if self._take_writer_lock(timeout=0):
-            self.host.start()
+            self._start_engine()
         else:
             log.info("another Kenning command is indexing this library; the service starts "
                      "its engine when that command is done")
@@ -181,8 +183,12 @@ class BackgroundService:
         """Requests meanwhile wait in the engine's queue; they run once the lock is ours."""
         while not self._stopping.is_set():
             if self._take_writer_lock(timeout=WRITER_POLL_S):
-                self.host.start()
+                self._start_engine()
                 return
+
+    def _start_engine(self) -> None:
+        self.host.start(load_model_now=not self._model_after_words,
+                        model_after_words=self._model_after_words)
 
     def _run_first_window(self, ask_folder: Path | None) -> None:
         """The window this process was started for: when it cannot be shown, say why and
@@ -283,6 +289,7 @@ class BackgroundService:
             "since": self.started_at,
             "phase": host.phase,
             "paused": host.paused,
+            "on_battery": host.pacer.on_battery,
             "model": host.model_state,
             "model_error": host.model_error,
             "progress": None if progress is None or host.phase == "idle" else {
@@ -319,6 +326,7 @@ class BackgroundService:
 
     def _model_for_queries(self, warnings: list[str]) -> Any:
         host = self.host
+        host.ensure_model()
         deadline = time.monotonic() + MODEL_WAIT_S
         while host.model_state == "loading" and time.monotonic() < deadline:
             time.sleep(0.05)

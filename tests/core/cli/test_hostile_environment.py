@@ -240,6 +240,32 @@ def test_a_full_disk_stops_indexing_with_the_reason_and_keeps_what_was_committed
     assert '"embedded": 80' in run(capsys, "status", "--json")[1]
 
 
+# -- item 7: the built-in model cannot be unpacked ------------------------------------------------
+
+
+def test_when_the_built_in_model_cannot_be_unpacked_words_still_work(home, folder, capsys):
+    # The real loader, with nowhere to unpack the model to (as on a full disk).
+    paths_of(home).data_dir.mkdir(parents=True)
+    paths_of(home).models_dir.write_text("not a folder")
+    code = main(["index", str(folder)])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    assert "indexing by words only" in err and "Could not write the built-in model" in err
+    assert "6 by keywords only" in out
+
+    code = main(["search", "--json", "tomato harbour"])
+    out, err = capsys.readouterr()
+    assert code == 0, err
+    result = json.loads(out)
+    assert len(result["hits"]) == 6 and result["semantic"] is False
+    assert any("Keyword search only" in w for w in result["warnings"])
+
+    code = main(["ask", "What is the ledger about?"])
+    out, err = capsys.readouterr()
+    assert code == 1 and "Could not write the built-in model" in err
+    assert "Traceback" not in err + out
+
+
 # -- item 10: an index that lost its contents -----------------------------------------------------
 
 

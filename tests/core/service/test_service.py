@@ -107,6 +107,52 @@ def test_index_with_wait_returns_once_everything_is_embedded(
         store.close()
 
 
+def test_a_service_without_a_window_loads_the_model_once_the_words_are_in(
+    paths: AppPaths, tmp_path: Path
+) -> None:
+    folder = fill(tmp_path / "docs", 20)
+    paths.ensure()
+    store = Store.open(paths.database)
+    store.folders.add(folder)  # a library the service finds at its start
+    store.close()
+    read_when_loaded: list[int] = []
+
+    def loader(settings: Settings, paths_: AppPaths) -> FakeModel:
+        store = Store.open_reader(paths.database)
+        try:  # how many files were searchable by their words when the model was asked for
+            counts = store.files.state_counts()
+            read_when_loaded.append(counts["extracted"] + counts["embedded"])
+        finally:
+            store.close()
+        return FakeModel()
+
+    services = Services(paths, Settings.load(paths.settings_file), loader)
+    running = BackgroundService(services)
+    running.start(model_after_words=True)
+    try:
+        result = request(paths, {"action": "index", "paths": [str(folder)],
+                                 "wait_embedded": True})
+        assert result["complete"] is True and result["chunks_to_embed"] == 0
+        assert read_when_loaded == [20]  # every file was read first, and it loaded once
+    finally:
+        running.close()
+
+
+def test_a_search_loads_the_model_the_service_has_not_loaded_yet(
+    paths: AppPaths, tmp_path: Path
+) -> None:
+    running = BackgroundService(make_services(paths))
+    running.start(model_after_words=True)
+    try:
+        found = request(paths, {"action": "search", "query": "boiler pressure"})
+        assert running.host.model_state == "ready"
+        json_out = found["json"]
+        assert isinstance(json_out, dict)
+        assert not any("Keyword search only" in w for w in json_out["warnings"])
+    finally:
+        running.close()
+
+
 def test_a_search_is_answered_while_the_service_indexes(
     service: BackgroundService, paths: AppPaths, tmp_path: Path
 ) -> None:

@@ -14,10 +14,12 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psutil
 import pytest
 
 from core.cli import exit_codes
 from core.config import AppPaths
+from core.index.pacing import SERVICE_NICENESS
 from core.service.autostart import autostart_enabled, change_autostart, service_command
 from core.service.protocol import connect
 from core.store.database import Store
@@ -71,7 +73,11 @@ def test_the_first_command_starts_the_service_and_later_ones_use_it(
 
     status = json.loads(kenning(home, "status", "--json").stdout)
     assert status["service"]["running"] is True and status["service"]["pid"] == pid
+    assert status["service"]["on_battery"] is False  # this test machine has no battery
     assert status["files"]["total"] == 8
+    # A guest on the user's computer: the service runs below the user's programs.
+    if sys.platform != "win32":
+        assert psutil.Process(pid).nice() >= SERVICE_NICENESS
 
     stop = kenning(home, "service", "stop")
     assert stop.returncode == 0 and f"process {pid}" in stop.stdout

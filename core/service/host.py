@@ -335,9 +335,14 @@ class EngineHost:
 
     # -- indexing --------------------------------------------------------------------------
 
-    def add_folder(self, path: Path) -> float:
-        """Index ``path``; returns when the request was made (see ``wait_until``)."""
-        return self._request(lambda service: service.add_folder(path))
+    def add_folder(self, path: Path, ocr: bool | None = None) -> float:
+        """Index ``path`` (``ocr``: reading its scanned pages by OCR, or not; None: as it
+        was); returns when the request was made (see ``wait_until``)."""
+        return self._request(lambda service: service.add_folder(path, ocr=ocr))
+
+    def set_folder_ocr(self, path: Path, on: bool) -> float:
+        """Read an indexed folder's scanned pages and pictures by OCR, or stop."""
+        return self._request(lambda service: service.set_folder_ocr(path, on))
 
     def ask_about(self, path: Path) -> float:
         """Index ``path`` first (adding it if no indexed folder holds it)."""

@@ -326,10 +326,7 @@ class BackgroundService:
 
     def _model_for_queries(self, warnings: list[str]) -> Any:
         host = self.host
-        host.ensure_model()
-        deadline = time.monotonic() + MODEL_WAIT_S
-        while host.model_state == "loading" and time.monotonic() < deadline:
-            time.sleep(0.05)
+        host.wait_for_model(MODEL_WAIT_S)
         if host.interactive_model is None:
             reason = host.model_error or "the model is still loading"
             warnings.append(f"Keyword search only: {reason}")

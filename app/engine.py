@@ -147,6 +147,11 @@ class Engine(QObject):
         self.host.remove_folder(path)
         self.folders_changed.emit()
 
+    def set_folder_ocr(self, path: Path, on: bool) -> None:
+        """Read the folder's scanned pages and pictures by OCR, or stop (in the background)."""
+        self.host.set_folder_ocr(path, on)
+        self.folders_changed.emit()
+
     def retry_failed(self) -> None:
         self.host.retry_failed()
 

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from app import jobs
 from app.engine import Engine
 from app.tasks import TaskRunner
+from core.extract.ocr import INSTALL_HELP
 
 REFRESH_MS = 1000
 
@@ -50,18 +51,30 @@ class FoldersDialog(QDialog):
         self.remove = QPushButton("Remove")
         self.remove.setToolTip("Stop searching this folder (your files are not touched)")
         self.remove.clicked.connect(self.remove_selected)
-        self.folders.itemSelectionChanged.connect(
-            lambda: self.remove.setEnabled(bool(self.folders.selectedItems()))
-        )
+        self.folders.itemSelectionChanged.connect(self._show_selected)
         self.remove.setEnabled(False)
+        self.ocr = QCheckBox("Read scanned pages (OCR)")
+        self.ocr.setToolTip(
+            "Read the text of scanned PDF pages and of pictures (.png, .jpg, .tiff…) in this "
+            "folder with Tesseract OCR. It takes a few seconds a page; pages that have text "
+            "keep their own."
+        )
+        self.ocr.setEnabled(False)
+        self.ocr.clicked.connect(self.set_ocr)
+        self.ocr_note = QLabel()
+        self.ocr_note.setWordWrap(True)
+        self.ocr_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.ocr_note.hide()
         folder_buttons = QHBoxLayout()
         folder_buttons.addWidget(add)
         folder_buttons.addWidget(self.remove)
+        folder_buttons.addWidget(self.ocr)
         folder_buttons.addStretch(1)
         folder_box = QGroupBox("Searched folders")
         box = QVBoxLayout(folder_box)
         box.addWidget(self.folders)
         box.addLayout(folder_buttons)
+        box.addWidget(self.ocr_note)
 
         settings = engine.settings
         self.patterns = QPlainTextEdit("\n".join(settings.exclude_patterns))
@@ -128,6 +141,7 @@ class FoldersDialog(QDialog):
         self.folders.addItems(overview.folders)
         for match in self.folders.findItems(selected[0], Qt.MatchFlag.MatchExactly)[:1]:
             match.setSelected(True)
+        self._show_selected()
         self.failures.clear()
         for path, state, reason in overview.failures:
             item = QTreeWidgetItem([Path(path).name, reason or state])
@@ -148,9 +162,41 @@ class FoldersDialog(QDialog):
             # Files Kenning does not take in at all are counts, not rows: a folder may hold
             # thousands of pictures.
             note += "\nNot read: " + "; ".join(overview.left_out) + "."
+        if overview.scans:
+            note += "\nScanned pages: " + "; ".join(overview.scans) + "."
         self.failures_note.setText(note)
 
+    def _selected_folder(self) -> str | None:
+        items = self.folders.selectedItems()
+        return items[0].text() if items else None
+
+    def _show_selected(self) -> None:
+        """The buttons and the OCR box follow the selected folder."""
+        folder = self._selected_folder()
+        self.remove.setEnabled(folder is not None)
+        self.ocr.setEnabled(folder is not None)
+        overview = self.overview
+        on = folder is not None and overview is not None and folder in overview.ocr_folders
+        self.ocr.setChecked(on)
+        problem = overview.ocr_problem if overview is not None else None
+        self.ocr_note.setVisible(on and problem is not None)
+        if on and problem is not None:
+            self.ocr_note.setText(f"Scanned pages in this folder are counted but not read: "
+                                  f"{problem}. {INSTALL_HELP}")
+
     # -- actions ---------------------------------------------------------------------------
+
+    def set_ocr(self, on: bool) -> None:
+        folder = self._selected_folder()
+        if folder is None:
+            return
+        self.engine.set_folder_ocr(Path(folder), on)
+        if self.overview is not None:  # shown at once; the next overview confirms it
+            changed = (self.overview.ocr_folders | {folder} if on
+                       else self.overview.ocr_folders - {folder})
+            self.overview = replace(self.overview, ocr_folders=changed)
+        self._show_selected()
+        self._schedule_refresh()
 
     def choose_folder(self) -> None:
         chosen = QFileDialog.getExistingDirectory(

@@ -16,7 +16,8 @@ from pathlib import Path
 from app.tasks import TaskContext
 from core.answer.answerer import Answerer
 from core.config import Settings
-from core.index.reconcile import describe_left_out
+from core.extract.ocr import find_ocr_engine
+from core.index.reconcile import describe_left_out, describe_scans
 from core.models.interface import TextModel
 from core.search.retrieval import SearchResult, search
 from core.types import Answer
@@ -58,6 +59,12 @@ class IndexOverview:
     failures: list[tuple[str, str, str]] = field(default_factory=list)  # path, state, reason
     #: What the scans left out, as lines ("312 .pages files skipped: not supported").
     left_out: list[str] = field(default_factory=list)
+    #: Folders whose scanned pages and pictures are read by OCR.
+    ocr_folders: frozenset[str] = frozenset()
+    #: What became of scanned pages, as lines ("/scans: 40 scanned pages ... read by OCR").
+    scans: list[str] = field(default_factory=list)
+    #: Why OCR cannot run here ("Tesseract is not installed"), or None when it can.
+    ocr_problem: str | None = None
 
     @property
     def total(self) -> int:
@@ -75,9 +82,21 @@ class IndexOverview:
 def index_overview(ctx: TaskContext, with_failures: bool = False) -> IndexOverview:
     store = ctx.store
     folders = [path for _, path in store.folders.all()]
-    failures = store.files.failures() if with_failures else []
-    left_out = describe_left_out(store.folders.skipped_kinds()) if with_failures else []
-    return IndexOverview(folders, store.files.state_counts(), failures, left_out)
+    counts = store.files.state_counts()
+    if not with_failures:
+        return IndexOverview(folders, counts)
+    failures = store.files.failures()
+    left_out = describe_left_out(store.folders.skipped_kinds())
+    with_ocr = store.folders.with_ocr()
+    # Looked for once per process (a fraction of a second), here off the GUI thread.
+    problem = find_ocr_engine().problem
+    scans: list[str] = []
+    for folder_id, path in store.folders.all():
+        scans += describe_scans(path, folder_id in with_ocr, store.files.scan_counts(folder_id),
+                                problem)
+    ocr_folders = frozenset(path for folder_id, path in store.folders.all()
+                            if folder_id in with_ocr)
+    return IndexOverview(folders, counts, failures, left_out, ocr_folders, scans, problem)
 
 
 def save_settings(settings: Settings, path: Path) -> None:

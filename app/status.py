@@ -160,6 +160,9 @@ class StatusArea(QWidget):
             text += " · " + describe_rate(rate, unit)
             if progress.total > progress.done:
                 text += " · " + describe_eta((progress.total - progress.done) / rate)
+        if progress.ocr_pages:
+            text += f" · {progress.ocr_pages:,} scanned page"
+            text += f"{'s' if progress.ocr_pages != 1 else ''} read by OCR"
         if progress.current:
             text += " · " + Path(progress.current).name
         return text

@@ -86,6 +86,8 @@ class Progress:
     total: int
     current: str = ""
     tokens: int = 0  # model tokens processed so far in this phase (embed only)
+    #: Scanned pages read by OCR so far in this phase (extract only; a page takes seconds).
+    ocr_pages: int = 0
 
 
 ProgressCallback = Callable[[Progress], None]

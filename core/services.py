@@ -247,8 +247,9 @@ class Services:
         if listed.exists():
             os.replace(listed, folder_list_path(aside))
         store = Store.open(database)
-        for folder, priority in folders:
-            store.folders.add(Path(folder), priority)
+        for folder in folders:
+            store.folders.add(Path(folder.path), folder.priority)
+            store.folders.set_ocr(Path(folder.path), folder.ocr)
         again = (
             f"Your {len(folders)} folder(s) will be indexed again."
             if folders

@@ -79,6 +79,10 @@ class Document:
     #: What was not read, when only part of the file could be ("read 1,355 of 2,000 pages;
     #: the rest could not be read: the file looks truncated"); None when all of it was.
     note: str | None = None
+    #: Pages without a text layer read by OCR (``core/extract/ocr.py``) ...
+    ocr_pages: int = 0
+    #: ... and those left unread (OCR off for the folder, or Tesseract missing).
+    unread_scans: int = 0
 
     @property
     def char_count(self) -> int:

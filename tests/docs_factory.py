@@ -156,6 +156,39 @@ def make_blank_pdf(path: Path, page_count: int = 1) -> Path:
     return path
 
 
+def make_scanned_pdf(
+    path: Path, pages: list[str], text_layer: dict[int, str] | None = None, dpi: int = 150
+) -> Path:
+    """A scanner's PDF: each text drawn, then the page kept only as a picture (no text
+    layer), as a scanner without OCR writes it. ``text_layer``: pages (0-based) that hold
+    real text instead."""
+    document = pymupdf.open()
+    for index, text in enumerate(pages):
+        page = document.new_page()
+        if text_layer and index in text_layer:
+            page.insert_textbox(pymupdf.Rect(72, 72, 540, 720), text_layer[index], fontsize=12)
+            continue
+        page.insert_image(page.rect, pixmap=_picture_of(text, dpi))
+    document.save(path)
+    document.close()
+    return path
+
+
+def make_picture(path: Path, text: str, dpi: int = 150) -> Path:
+    """A picture of a page of text (PNG or JPEG, by the name's extension)."""
+    _picture_of(text, dpi).save(path)
+    return path
+
+
+def _picture_of(text: str, dpi: int) -> pymupdf.Pixmap:
+    drawn = pymupdf.open()
+    page = drawn.new_page()
+    page.insert_textbox(pymupdf.Rect(72, 72, 540, 720), text, fontsize=12)
+    pixmap = page.get_pixmap(dpi=dpi, colorspace=pymupdf.csGRAY)
+    drawn.close()
+    return pixmap
+
+
 _DOCX_CONTENT_TYPES = """<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">
 <Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>

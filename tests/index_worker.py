@@ -58,9 +58,9 @@ class CountingExtractor(IsolatedExtractor):
         super().__init__(timeout=60)
         self.log = log
 
-    def extract(self, path: Path, max_bytes: int | None = None) -> Document:
+    def extract(self, path: Path, max_bytes: int | None = None, ocr: bool = False) -> Document:
         time.sleep(EXTRACT_PAUSE_S)
-        document = super().extract(path, max_bytes)
+        document = super().extract(path, max_bytes, ocr)
         self.log.note("extract", 1)
         return document
 

@@ -34,6 +34,14 @@ if command -v apt-get >/dev/null 2>&1 && [ "$(id -u)" = 0 ]; then
     apt-get update -qq >/dev/null
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq xvfb xauth >/dev/null
   fi
+  # Tesseract's program and English language data, for the OCR tests (scanned pages are read
+  # through PyMuPDF, which finds the data through `tesseract --list-langs`).
+  if ! command -v tesseract >/dev/null || ! tesseract --list-langs 2>&1 | grep -qx eng; then
+    echo "Installing Tesseract OCR..."
+    apt-get update -qq >/dev/null
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq tesseract-ocr tesseract-ocr-eng \
+      >/dev/null
+  fi
 fi
 
 if [ ! -x "$VENV/bin/python" ]; then

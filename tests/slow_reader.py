@@ -19,6 +19,7 @@ import signal
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import core.extract.worker as worker
 from core.extract import ExtractionError
@@ -28,11 +29,11 @@ from core.types import Document
 _read = worker.extract
 
 
-def _slowly(path: Path, max_bytes: int | None = None) -> Document:
+def _slowly(path: Path, max_bytes: int | None = None, **options: Any) -> Document:
     deadline = time.monotonic() + float(os.environ.get("KENNING_TEST_SLOW_S", "3"))
     while time.monotonic() < deadline:  # busy, not asleep: a runaway reader burns CPU
         pass
-    return _read(path, max_bytes=max_bytes)
+    return _read(path, max_bytes=max_bytes, **options)
 
 
 worker.extract = _slowly  # type: ignore[assignment]

@@ -113,6 +113,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--wait", action="store_true",
                    help="with the background service: wait until embedding is done too")
+    ocr = p.add_mutually_exclusive_group()
+    ocr.add_argument("--ocr", dest="ocr", action="store_const", const=True,
+                     help="read the scanned pages and pictures of text in the named folders "
+                     "by OCR (Tesseract), from now on (a setting kept per folder; off by "
+                     "default)")
+    ocr.add_argument("--no-ocr", dest="ocr", action="store_const", const=False,
+                     help="stop reading them by OCR in the named folders")
 
     p = sub.add_parser("search", help="search the index")
     p.add_argument("query", help='words, "exact phrase", -excluded, dir:, ext:, after:, before:')
@@ -195,6 +202,13 @@ def _run(
         settings.embedding_model_path = str(Path(args.embedding_model).expanduser().resolve())
     if args.threads:
         settings.threads = args.threads
+    if args.command == "index" and args.ocr is not None:
+        if not args.paths:
+            print("kenning: name the folders OCR is for, e.g. `kenning index --ocr ~/Scans`.",
+                  file=sys.stderr)
+            return exit_codes.USAGE
+        if args.ocr:
+            _say_whether_ocr_can_run()
     # Handed to the service before anything heavy is imported: a search costs the service's
     # answer, not this process's start.
     if service_wanted(args, model_loader is not None) and args.command in STARTS_OR_USES:
@@ -331,7 +345,7 @@ def cmd_index(args: argparse.Namespace, services: Services, store: Store) -> int
 def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:
     for path in args.paths:
         try:
-            indexer.add_folder(resolved(path))
+            indexer.add_folder(resolved(path), ocr=args.ocr)
         except NotADirectoryError as exc:
             print(f"kenning: {exc}", file=sys.stderr)
             return exit_codes.USAGE
@@ -366,6 +380,17 @@ def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:
     if counts["failed"]:
         print("See `kenning status` for what failed and why.")
     return exit_codes.OK
+
+
+def _say_whether_ocr_can_run() -> None:
+    """OCR asked for: when Tesseract is missing, say so and how to install it (indexing goes
+    on; the scanned pages are counted until it is there)."""
+    from core.extract.ocr import INSTALL_HELP, find_ocr_engine
+
+    engine = find_ocr_engine()
+    if not engine.available:
+        print(f"note: OCR is on for these folders, but {engine.problem}, so their scanned "
+              f"pages are counted, not read. {INSTALL_HELP}", file=sys.stderr)
 
 
 def _unusable_folder(paths: AppPaths) -> Path | None:
@@ -481,6 +506,14 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
             print(title)
             for line in lines:
                 print(terminal_safe(f"  {line}"))
+    scans, engine = data["scans"], data["ocr_engine"]
+    assert isinstance(scans, list)
+    if scans:
+        print("Scanned pages:")
+        for line in scans:
+            print(terminal_safe(f"  {line}"))
+    if isinstance(engine, dict) and engine["problem"]:
+        print(f"OCR cannot run: {engine['problem']}. {engine['install_help']}")
     failures = data["failures"]
     assert isinstance(failures, list)
     if failures:

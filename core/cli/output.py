@@ -7,6 +7,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
@@ -60,8 +61,11 @@ class ProgressPrinter:
         if progress.total and self.bar.total != progress.total:
             self.bar.total = progress.total
         self.bar.n = progress.done
-        if progress.current:
-            self.bar.set_postfix_str(_short(progress.current), refresh=False)
+        if progress.current or progress.ocr_pages:
+            postfix = _short(progress.current) if progress.current else ""
+            if progress.ocr_pages:
+                postfix = f"{progress.ocr_pages:,} scanned pages read by OCR; {postfix}"
+            self.bar.set_postfix_str(postfix.strip("; "), refresh=False)
         self.bar.refresh()
 
     def _plain_line(self, progress: Progress) -> None:
@@ -101,6 +105,9 @@ def progress_line(progress: Progress, elapsed: float) -> str:
         line += f", {rate:,.1f} a second"
         if progress.total and progress.done < progress.total:
             line += f", about {duration((progress.total - progress.done) / rate)} left"
+    if progress.ocr_pages:
+        plural = "s" if progress.ocr_pages != 1 else ""
+        line += f"; {progress.ocr_pages:,} scanned page{plural} read by OCR"
     return line
 
 
@@ -161,15 +168,24 @@ def _marked(hit: Hit, open_mark: str, close_mark: str) -> str:
 
 
 def status_json(store: Store, services: Services) -> dict[str, object]:
-    from core.index.reconcile import describe_left_out
+    from core.extract.ocr import INSTALL_HELP, find_ocr_engine
+    from core.index.reconcile import describe_left_out, describe_scans
     from core.store.files import FILE_STATES
 
+    with_ocr = store.folders.with_ocr()
+    # Looked for only when a folder asks for OCR: a status stays quick without it.
+    engine = find_ocr_engine() if with_ocr else None
+    problem = engine.problem if engine is not None else None
     folders = []
+    scans: list[str] = []
     for folder_id, path in store.folders.all():
+        scanned = store.files.scan_counts(folder_id)
         folders.append(
             {"path": path, "files": store.files.state_counts(folder_id),
-             **_left_out_json(store.folders.skipped_kinds(folder_id))}
+             **_left_out_json(store.folders.skipped_kinds(folder_id)),
+             "ocr": folder_id in with_ocr, "scanned": asdict(scanned)}
         )  # fmt: skip
+        scans += describe_scans(path, folder_id in with_ocr, scanned, problem)
     counts: dict[str, int] = store.files.state_counts()
     files: dict[str, int] = {state: counts[state] for state in FILE_STATES}
     files["total"] = sum(counts.values())
@@ -184,6 +200,11 @@ def status_json(store: Store, services: Services) -> dict[str, object]:
         "failures": [{"path": p, "state": s, "error": e} for p, s, e in store.files.failures()],
         "failures_total": counts.get("failed", 0) + counts.get("skipped", 0),
         "notes": [{"path": p, "note": n} for p, n in store.files.notes()],
+        "scanned": asdict(store.files.scan_counts()),
+        "scans": scans,
+        "ocr_engine": None if engine is None else {
+            "available": engine.available, "problem": problem,
+            "install_help": INSTALL_HELP if problem else None},
     }
 
 
@@ -281,11 +302,11 @@ def _citation_json(citation: Citation) -> dict[str, object]:
     if citation.page is not None:
         # Imported here: PyMuPDF is a tenth of a second of every command's start otherwise.
         from core.extract import ExtractionError, span_quads
-        from core.extract.pdf import PAGED_KINDS
+        from core.extract.render import is_paged
 
         data["quads"] = []
         # Slides, sheets and messages are numbered like pages but have no page layout.
-        if Path(citation.path).suffix.lower() in PAGED_KINDS:
+        if is_paged(citation.path):
             with contextlib.suppress(ExtractionError):
                 data["quads"] = [
                     list(q)

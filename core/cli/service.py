@@ -172,7 +172,8 @@ def remote_index(args: argparse.Namespace, client: ServiceClient) -> int:
         request: dict[str, Any] = {"action": "retry", "wait_embedded": wait_embedded}
     else:
         paths = [str(resolved(p)) for p in args.paths]
-        request = {"action": "index", "paths": paths, "wait_embedded": wait_embedded}
+        request = {"action": "index", "paths": paths, "wait_embedded": wait_embedded,
+                   "ocr": args.ocr}
     printer = ProgressPrinter(sys.stderr)
 
     def on_event(event: dict[str, Any]) -> None:
@@ -185,7 +186,8 @@ def remote_index(args: argparse.Namespace, client: ServiceClient) -> int:
             return
         if phase in ("scan", "extract", "embed"):
             printer(Progress(phase, int(event.get("done", 0)), int(event.get("total", 0)),
-                             str(event.get("current", ""))))
+                             str(event.get("current", "")),
+                             ocr_pages=int(event.get("ocr_pages", 0))))
 
     try:
         with _interrupt_tells(client) as interrupted:
@@ -367,7 +369,8 @@ def describe_service(data: dict[str, Any]) -> str:
         return line + ", paused."
     progress = data.get("progress")
     if progress:
-        made = Progress(progress["phase"], progress["done"], progress["total"])
+        made = Progress(progress["phase"], progress["done"], progress["total"],
+                        ocr_pages=int(progress.get("ocr_pages", 0)))
         if data.get("on_battery"):
             line += ", on battery power: indexing at half speed"
         return f"{line}.\n  {progress_line(made, 0)}"

@@ -3,6 +3,8 @@
 >>> from pathlib import Path
 >>> is_supported(Path("notes.md")), is_supported(Path("photo.jpg"))
 (True, False)
+>>> is_supported(Path("photo.jpg"), ocr=True)  # pictures of text, read by OCR
+True
 
 Every problem with the input surfaces as ``ExtractionError`` with a reason for the user;
 ``span_quads`` maps a page text span back to highlight rectangles (the formats MuPDF lays out:
@@ -20,6 +22,7 @@ from core.extract.errors import ExtractionError, checked_size, describe_os_error
 from core.extract.html_text import HTML_EXTENSIONS, extract_html
 from core.extract.mail import DEFAULT_MAX_BYTES as MAIL_MAX_BYTES
 from core.extract.mail import DEFAULT_MAX_MAILBOX_BYTES, extract_eml, extract_mbox
+from core.extract.ocr import IMAGE_EXTENSIONS
 from core.extract.opendoc import extract_odt
 from core.extract.pdf import DEFAULT_MAX_BYTES as PAGED_MAX_BYTES
 from core.extract.pdf import PAGED_KINDS, extract_paged, open_document, span_quads
@@ -66,7 +69,10 @@ _ZIP_MAGIC = b"PK\x03\x04"
 
 # Size caps where they differ from the 200 MB of documents read by their structure.
 _TEXT_CAPPED = HTML_EXTENSIONS | TEXT_EXTENSIONS | {".csv", ".tsv", ".rtf"}
-_CAPS = {".eml": MAIL_MAX_BYTES, ".mbox": DEFAULT_MAX_MAILBOX_BYTES}
+# A picture larger than this is a photograph or a poster, not a page of text.
+IMAGE_MAX_BYTES = 50 * 2**20
+_CAPS = {".eml": MAIL_MAX_BYTES, ".mbox": DEFAULT_MAX_MAILBOX_BYTES,
+         **dict.fromkeys(IMAGE_EXTENSIONS, IMAGE_MAX_BYTES)}
 
 
 def size_cap(path: Path) -> int:
@@ -87,34 +93,48 @@ def size_cap(path: Path) -> int:
     return max(DEFAULT_MAX_MAILBOX_BYTES, PAGED_MAX_BYTES)
 
 
-def is_supported(path: Path) -> bool:
-    """Whether ``extract`` is meant for this file, judged by its name alone (for scanning)."""
+def is_supported(path: Path, ocr: bool = False) -> bool:
+    """Whether ``extract`` is meant for this file, judged by its name alone (for scanning).
+    Pictures (.png, .jpg, .tiff...) are, where OCR is on (``ocr``)."""
     suffix = path.suffix.lower()
     if suffix:
-        return suffix in SUPPORTED_EXTENSIONS
+        return suffix in SUPPORTED_EXTENSIONS or (ocr and suffix in IMAGE_EXTENSIONS)
     return path.name.lower() in TEXT_FILE_NAMES
 
 
-def extract(path: Path, max_bytes: int | None = None) -> Document:
+def extract(
+    path: Path,
+    max_bytes: int | None = None,
+    ocr: bool = False,
+    on_ocr_page: Callable[[], None] | None = None,
+) -> Document:
     """Extract a file's text, pages and headings.
 
     ``max_bytes`` caps the file size; by default 200 MB for PDF/DOCX/EPUB and 20 MB for
-    text and HTML. Raises ``ExtractionError`` (only) for files it cannot handle.
+    text and HTML. ``ocr``: read scanned pages, and pictures, by OCR (``on_ocr_page`` is
+    called after each page read so). Raises ``ExtractionError`` (only) for files it cannot
+    handle.
     """
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix in PAGED_KINDS:
-        return _paged(path, max_bytes, PAGED_KINDS[suffix])
+        return _paged(path, max_bytes, PAGED_KINDS[suffix], ocr, on_ocr_page)
+    if suffix in IMAGE_EXTENSIONS:
+        if not ocr:
+            raise ExtractionError("unsupported file type (a picture: pictures of text are read "
+                                  "only with OCR on for their folder)")
+        return _paged(path, max_bytes, "image", ocr, on_ocr_page)
     if suffix in READERS:
         return _read(READERS[suffix], path, max_bytes)
     if suffix in HTML_EXTENSIONS:
         return _html(path, max_bytes)
     if suffix in TEXT_EXTENSIONS:
         return _text(path, max_bytes)
-    return _by_content(path, max_bytes)
+    return _by_content(path, max_bytes, ocr, on_ocr_page)
 
 
-def _by_content(path: Path, max_bytes: int | None) -> Document:
+def _by_content(path: Path, max_bytes: int | None, ocr: bool,
+                on_ocr_page: Callable[[], None] | None) -> Document:
     """Unknown or missing extension: look at the first bytes to decide."""
     checked_size(path, max_bytes if max_bytes is not None else 2**63)
     try:
@@ -123,11 +143,11 @@ def _by_content(path: Path, max_bytes: int | None) -> Document:
     except OSError as error:
         raise ExtractionError(describe_os_error(error)) from error
     if b"%PDF-" in head:
-        return _paged(path, max_bytes, "pdf")
+        return _paged(path, max_bytes, "pdf", ocr, on_ocr_page)
     if head.startswith(_ZIP_MAGIC):
         kind = _zip_kind(path)
         if kind in PAGED_KINDS.values():
-            return _paged(path, max_bytes, kind)
+            return _paged(path, max_bytes, kind, ocr, on_ocr_page)
         return _read(READERS["." + kind], path, max_bytes)
     if _MBOX_START.match(head):  # mail programs keep mailboxes without an extension
         return _read(extract_mbox, path, max_bytes)
@@ -175,12 +195,13 @@ _ZIP_TEXT_PARTS: dict[str, Callable[[str], bool]] = {
 }
 
 
-def _paged(path: Path, max_bytes: int | None, kind: str) -> Document:
+def _paged(path: Path, max_bytes: int | None, kind: str, ocr: bool = False,
+           on_ocr_page: Callable[[], None] | None = None) -> Document:
     if kind in _ZIP_TEXT_PARTS and _is_zip(path):
         check_zip_file(path, max_bytes or 2**63, _ZIP_TEXT_PARTS[kind])
     if max_bytes is None:
-        return extract_paged(path, kind=kind)
-    return extract_paged(path, max_bytes, kind)
+        max_bytes = size_cap(path) if kind == "image" else PAGED_MAX_BYTES
+    return extract_paged(path, max_bytes, kind, ocr, on_ocr_page)
 
 
 def _is_zip(path: Path) -> bool:

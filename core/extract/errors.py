@@ -22,6 +22,23 @@ class NothingToRead(ExtractionError):
     """
 
 
+class ScansNotRead(NothingToRead):
+    """Every page with anything on it is a scan (or the file is a picture) that was not read
+    by OCR: skipped, with why (OCR off for the folder, Tesseract missing). ``unread_scans``
+    counts those pages, for the status.
+
+    >>> ScansNotRead("2 scanned pages without a text layer", 2).unread_scans
+    2
+    """
+
+    def __init__(self, reason: str, unread_scans: int = 0) -> None:
+        super().__init__(reason)
+        self.unread_scans = unread_scans
+
+    def __reduce__(self) -> tuple[object, ...]:  # crosses to the indexer whole
+        return (type(self), (str(self), self.unread_scans))
+
+
 class OverSizeCap(ExtractionError):
     """The file is larger than its type's size cap: skipped, not failed (the cap is a choice)."""
 

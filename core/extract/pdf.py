@@ -9,11 +9,27 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pymupdf
 
-from core.extract.errors import ExtractionError, checked_size, describe_os_error
+from core.extract.errors import (
+    ExtractionError,
+    NothingToRead,
+    ScansNotRead,
+    checked_size,
+    describe_os_error,
+)
+from core.extract.ocr import (
+    IMAGE_EXTENSIONS,
+    MAX_PAGES_PER_FILE,
+    SCANNABLE_KINDS,
+    PictureTooLarge,
+    find_ocr_engine,
+    is_scanned,
+    read_scanned_page,
+)
 from core.extract.pdf_headings import detect_headings
 from core.extract.pdf_layout import (
     PageLayout,
@@ -94,16 +110,23 @@ def _prepare(document: pymupdf.Document, path: Path) -> None:
 
 
 def extract_paged(
-    path: Path, max_bytes: int = DEFAULT_MAX_BYTES, kind: str | None = None
+    path: Path,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    kind: str | None = None,
+    ocr: bool = False,
+    on_ocr_page: Callable[[], None] | None = None,
 ) -> Document:
     """Text of every page (numbered from 1), headings from font sizes, title from metadata.
 
-    ``kind`` is "pdf", "docx" or "epub"; by default it follows the extension. MuPDF itself
-    recognises the format from the content. A page that cannot be read becomes an empty
-    page; the file fails only if none can be read.
+    ``kind`` is "pdf", "docx", "epub" (...), or "image"; by default it follows the extension.
+    MuPDF itself recognises the format from the content. A page that cannot be read becomes an
+    empty page; the file fails only if none can be read. Pages without a text layer that show
+    a picture (scans) are read by OCR when ``ocr`` is set and Tesseract is there
+    (``core/extract/ocr.py``), ``on_ocr_page`` called after each; otherwise they are counted
+    in ``Document.unread_scans``.
     """
     checked_size(path, max_bytes)
-    kind = kind or PAGED_KINDS.get(path.suffix.lower(), "pdf")
+    kind = kind or kind_of(path)
     with open_document(path) as document:
         page_count = _page_count(document, path)
         # Text only (no character boxes): the same text layout_page gives, built faster.
@@ -114,19 +137,19 @@ def extract_paged(
         repaired = bool(document.is_repaired)
         unread = [i for i, layout in enumerate(layouts) if layout is None or (
             repaired and not layout.text.strip() and _content_lost(document, i))]
+        scans = _read_scans(document, kind, layouts, set(unread), ocr, on_ocr_page)
     texts = [layout.text if layout else "" for layout in layouts]
     why = _why_unread(path, repaired=bool(unread) and repaired)
     if len(unread) == page_count or (unread and not any(text.strip() for text in texts)):
         raise ExtractionError(f"damaged {_format_name(path)}: {why}; no page could be read")
-    note = None
+    notes = []
     if unread:
-        note = (f"read {page_count - len(unread):,} of {page_count:,} pages; the rest could "
-                f"not be read: {why}")
+        notes.append(f"read {page_count - len(unread):,} of {page_count:,} pages; the rest "
+                     f"could not be read: {why}")
+    if scans.failed:
+        notes.append(scans.failed)
     if not any(text.strip() for text in texts):
-        reason = "no text found"
-        if kind == "pdf":
-            reason += " (scanned pages without a text layer need OCR first)"
-        raise ExtractionError(reason)
+        raise scans.nothing_read(kind)
     lines: list[list[TextLine]] = [layout.lines if layout else [] for layout in layouts]
     headings = detect_headings(texts, lines)
     pages = [
@@ -134,7 +157,87 @@ def extract_paged(
         for number, (text, page_headings) in enumerate(zip(texts, headings, strict=True), 1)
     ]
     return Document(path=path, kind=kind, pages=pages, title=_title(metadata_title, pages),
-                    note=note)
+                    note="; ".join(notes) or None, ocr_pages=scans.read,
+                    unread_scans=scans.unread)
+
+
+@dataclass
+class _Scans:
+    """What became of a document's scanned pages: read by OCR, or not (and why)."""
+
+    read: int = 0
+    unread: int = 0
+    #: Why they were not read, when OCR was asked for ("Tesseract is not installed").
+    why_unread: str | None = None
+    #: Pages OCR was tried on and failed, as a note for the user.
+    failed: str | None = None
+
+    def nothing_read(self, kind: str) -> ExtractionError:
+        """The error for a document none of whose pages has text."""
+        if not self.unread:
+            if not self.read:
+                return ExtractionError("no text found")
+            found = "no text found in the picture" if kind == "image" else "no text found"
+            return NothingToRead(f"{found}, even by OCR")
+        what = ("a picture of text" if kind == "image" else
+                f"{self.unread:,} scanned page{'s' if self.unread != 1 else ''} without a "
+                "text layer")
+        if self.why_unread is None:  # OCR is off for the folder
+            return ScansNotRead(f"{what}: turn on “Read scanned pages (OCR)” for this folder "
+                                "to read them", self.unread)
+        return ScansNotRead(f"{what}, not read: {self.why_unread}", self.unread)
+
+
+def _read_scans(
+    document: pymupdf.Document,
+    kind: str,
+    layouts: list[PageLayout | None],
+    damaged: set[int],
+    ocr: bool,
+    on_ocr_page: Callable[[], None] | None,
+) -> _Scans:
+    """OCR (when asked and possible) the pages of ``document`` without text that show a
+    picture, putting their text into ``layouts``; count the rest."""
+    scans = _Scans()
+    if kind not in SCANNABLE_KINDS:
+        return scans
+    scanned = [i for i, layout in enumerate(layouts)
+               if layout is not None and i not in damaged and not layout.text.strip()
+               and is_scanned(document.load_page(i), kind)]
+    if not scanned:
+        return scans
+    engine = find_ocr_engine() if ocr else None
+    if engine is None or not engine.available:
+        scans.unread = len(scanned)
+        scans.why_unread = engine.problem if engine is not None else None
+        return scans
+    failures: list[str] = []
+    beyond = scanned[MAX_PAGES_PER_FILE:]
+    for index in scanned[:MAX_PAGES_PER_FILE]:
+        page = document.load_page(index)
+        try:
+            textpage = read_scanned_page(page, engine)
+            layouts[index] = layout_text(page, textpage)
+            scans.read += 1
+        except PictureTooLarge as error:
+            failures.append(f"page {index + 1} ({error})")
+        except Exception as error:  # MuPDF or Tesseract failed on this page: keep the rest
+            failures.append(f"page {index + 1} ({type(error).__name__})")
+        if on_ocr_page is not None:
+            on_ocr_page()
+    notes = []
+    if failures:
+        shown = ", ".join(failures[:5]) + (", ..." if len(failures) > 5 else "")
+        notes.append(f"{len(failures):,} scanned page{'s' if len(failures) != 1 else ''} "
+                     f"could not be read by OCR: {shown}")
+    if beyond:
+        notes.append(f"OCR reads the first {MAX_PAGES_PER_FILE:,} scanned pages of a file; "
+                     f"{len(beyond):,} more were left unread")
+    if notes:
+        scans.unread = len(failures) + len(beyond)
+        scans.why_unread = "OCR could not read them"
+        scans.failed = "; ".join(notes)
+    return scans
 
 
 def _content_lost(document: pymupdf.Document, index: int) -> bool:
@@ -167,7 +270,8 @@ def span_quads(path: Path, page_number: int, start: int, end: int) -> list[Rect]
 
     Coordinates are MuPDF page coordinates (points, origin top-left, unrotated page), the
     space ``Page.search_for`` and ``Page.add_highlight_annot`` use. The page is re-extracted
-    the same way as at indexing time, so offsets agree exactly.
+    the same way as at indexing time, so offsets agree exactly (a scanned page is read by OCR
+    again, when Tesseract is there).
 
     >>> rects = span_quads(Path("report.pdf"), 3, 120, 164)  # doctest: +SKIP
     """
@@ -175,10 +279,36 @@ def span_quads(path: Path, page_number: int, start: int, end: int) -> list[Rect]
         page_count = _page_count(document, path)
         if not 1 <= page_number <= page_count:
             raise ExtractionError(f"page {page_number} does not exist (the file has {page_count})")
+        page = document.load_page(page_number - 1)
         layout = _read_page(document, page_number - 1)
+        if layout is not None and not layout.text.strip():
+            textpage = scanned_text(page, kind_of(path))
+            if textpage is not None:
+                layout = layout_page(page, textpage)
     if layout is None:
         raise ExtractionError(f"page {page_number} cannot be read")
     return merged_line_rects(layout, start, end)
+
+
+def scanned_text(page: pymupdf.Page, kind: str) -> pymupdf.TextPage | None:
+    """A page without a text layer as OCR reads it, for the preview: its text was indexed
+    from there (only OCR gives such a page text). None when it is no scan, Tesseract is
+    missing, or OCR fails."""
+    if not is_scanned(page, kind):
+        return None
+    engine = find_ocr_engine()
+    if not engine.available:
+        return None
+    try:
+        return read_scanned_page(page, engine)
+    except Exception:  # no highlight is better than no page
+        return None
+
+
+def kind_of(path: Path) -> str:
+    """The document kind ``extract_paged`` reads a file as, by its name."""
+    suffix = path.suffix.lower()
+    return "image" if suffix in IMAGE_EXTENSIONS else PAGED_KINDS.get(suffix, "pdf")
 
 
 def _page_count(document: pymupdf.Document, path: Path) -> int:
@@ -222,6 +352,8 @@ def _title(metadata_title: str, pages: list[Page]) -> str | None:
 
 
 def _format_name(path: Path) -> str:
-    """What to call the file in a message: "PDF", "DOCX", "EPUB" or "document"."""
+    """What to call the file in a message: "PDF", "DOCX", "EPUB", "picture" or "document"."""
+    if path.suffix.lower() in IMAGE_EXTENSIONS:
+        return "picture"
     kind = PAGED_KINDS.get(path.suffix.lower())
     return kind.upper() if kind else "document"

@@ -64,9 +64,10 @@ class _Glyph:
     bold: bool = False
 
 
-def layout_page(page: pymupdf.Page) -> PageLayout:
-    """Build the page's text and per-character geometry from ``rawdict``."""
-    raw = page.get_text("rawdict", flags=TEXT_FLAGS)
+def layout_page(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> PageLayout:
+    """Build the page's text and per-character geometry from ``rawdict``. ``textpage``: the
+    page's text as OCR read it (``core/extract/ocr.py``) instead of its own text layer."""
+    raw = page.get_text("rawdict", flags=TEXT_FLAGS, textpage=textpage)
     layout = PageLayout()
     chars: list[str] = []
     visual_line = 0
@@ -110,14 +111,14 @@ def layout_page(page: pymupdf.Page) -> PageLayout:
     return layout
 
 
-def layout_text(page: pymupdf.Page) -> PageLayout:
+def layout_text(page: pymupdf.Page, textpage: pymupdf.TextPage | None = None) -> PageLayout:
     """``layout_page``'s text and lines without the per-character boxes, for indexing.
 
     MuPDF's "dict" gives each span's text in one string, where "rawdict" builds a Python dict
     per character; that makes this two to four times faster. The rules are the same, applied
     to strings, so the text (and every offset into it) is identical to ``layout_page``'s:
     ``tests/core/test_extract.py`` and ``bench/searchable.py --check-layout`` compare them."""
-    raw = page.get_text("dict", flags=TEXT_FLAGS)
+    raw = page.get_text("dict", flags=TEXT_FLAGS, textpage=textpage)
     layout = PageLayout()
     parts: list[str] = []
     length = 0

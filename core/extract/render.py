@@ -19,8 +19,9 @@ import pymupdf
 
 from core.cancel import CancelToken
 from core.extract import extract, open_document, span_quads
-from core.extract.pdf import PAGED_KINDS
-from core.extract.pdf_layout import Rect
+from core.extract.ocr import IMAGE_EXTENSIONS
+from core.extract.pdf import PAGED_KINDS, kind_of, scanned_text
+from core.extract.pdf_layout import Rect, layout_page, merged_line_rects
 from core.text.words import word_pattern, word_spans
 
 POINTS_PER_INCH = 72
@@ -29,8 +30,10 @@ MAX_MATCH_PAGES = 2000  # scanning more pages for query words takes longer than 
 
 
 def is_paged(path: str) -> bool:
-    """Whether the preview renders this file as pages (PDF, DOCX, EPUB) or shows its text."""
-    return Path(path).suffix.lower() in PAGED_KINDS
+    """Whether the preview renders this file as pages (PDF, DOCX, EPUB, pictures) or shows
+    its text."""
+    suffix = Path(path).suffix.lower()
+    return suffix in PAGED_KINDS or suffix in IMAGE_EXTENSIONS
 
 
 @dataclass(frozen=True)
@@ -76,12 +79,19 @@ def render_page(
         pixmap = page.get_pixmap(matrix=matrix, alpha=False)
         # Quads come in unrotated page space; the picture shows the page as rotated.
         to_pixels = page.rotation_matrix * matrix
-        matches = [_transform(rect, to_pixels) for rect in word_rects(page, words)]
+        # A scan's words are where OCR finds them (read once here for the passage and the
+        # query's words; a second or so, on the preview's worker thread).
+        ocr_text = None
+        if (span is not None or words) and not page.get_text("text").strip():
+            ocr_text = scanned_text(page, kind_of(path))
+        matches = [_transform(rect, to_pixels) for rect in word_rects(page, words, ocr_text)]
         samples, width, height, stride = (
             bytes(pixmap.samples), pixmap.width, pixmap.height, pixmap.stride,
         )
-    quads: list[Rect] = []
-    if span is not None and span[1] > span[0]:
+        quads: list[Rect] = []
+        if span is not None and span[1] > span[0] and ocr_text is not None:
+            quads = merged_line_rects(layout_page(page, ocr_text), span[0], span[1])
+    if span is not None and span[1] > span[0] and ocr_text is None:
         quads = list(span_quads(path, number, span[0], span[1]))
     return RenderedPage(
         path=str(path),
@@ -135,15 +145,17 @@ def load_text_page(
     return TextPage(str(path), page.number, page.text, word_spans(page.text, words))
 
 
-def word_rects(page: pymupdf.Page, words: Sequence[str]) -> list[Rect]:
+def word_rects(page: pymupdf.Page, words: Sequence[str],
+               textpage: pymupdf.TextPage | None = None) -> list[Rect]:
     """Boxes of the page's words that match ``words`` (unrotated page coordinates, like
-    ``span_quads``). Whole words only: "end" does not mark "Ending"."""
+    ``span_quads``). Whole words only: "end" does not mark "Ending". ``textpage``: the page
+    as OCR read it (a scan)."""
     pattern = word_pattern(words)
     if pattern is None:
         return []
     return [
         (x0, y0, x1, y1)
-        for x0, y0, x1, y1, text, *_ in page.get_text("words")
+        for x0, y0, x1, y1, text, *_ in page.get_text("words", textpage=textpage)
         if pattern.match(text.lstrip("\"'([“‘"))
     ]
 

@@ -17,7 +17,7 @@ import os
 import signal
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -25,7 +25,7 @@ from pathlib import Path
 from types import TracebackType
 
 from core.extract import ExtractionError, extract
-from core.extract.errors import NothingToRead, OverSizeCap
+from core.extract.errors import NothingToRead, OverSizeCap, ScansNotRead
 from core.types import Document
 
 DEFAULT_TIMEOUT_S = 120.0
@@ -37,8 +37,12 @@ _CRASHED = "the file reader crashed on this file; it may be damaged"
 # The kinds of ExtractionError the indexer decides by, sent by name across the pipe (a
 # reason's type must survive the trip; its text is for the user).
 _KINDS: dict[str, type[ExtractionError]] = {
-    kind.__name__: kind for kind in (NothingToRead, OverSizeCap, ExtractionError)
+    kind.__name__: kind for kind in (ScansNotRead, NothingToRead, OverSizeCap, ExtractionError)
 }
+# A child reading scanned pages says so after each page: the wait for its answer (the
+# timeout) then runs from its latest word, so a long scanned book is not taken for a hang.
+_OCR_PAGE = "ocr-page"
+_Key = tuple[str, bool]  # a file, and whether its scanned pages are read by OCR
 # How a child ends when an interrupt (Ctrl+C in a terminal reaches the whole process group)
 # stops it: by SIGINT, or on Windows with STATUS_CONTROL_C_EXIT.
 _INTERRUPT_EXITS = (-int(signal.SIGINT), 0xC000013A)
@@ -56,13 +60,14 @@ class _Reader:
 
     process: BaseProcess
     conn: Connection
-    queued: deque[str] = field(default_factory=deque)
+    queued: deque[_Key] = field(default_factory=deque)
 
 
 class IsolatedExtractor:
     """``readers`` children read files side by side: the caller sends the next files ahead
     (``start``, up to ``ahead`` of them) and takes each answer in its own order
-    (``extract``)."""
+    (``extract``). ``on_ocr_page`` is called (on the caller's thread, while it waits for an
+    answer) for each page a child has read by OCR."""
 
     def __init__(self, timeout: float = DEFAULT_TIMEOUT_S, readers: int = 1) -> None:
         self.timeout = timeout
@@ -71,24 +76,25 @@ class IsolatedExtractor:
         self._context = multiprocessing.get_context("spawn")
         self._live: list[_Reader] = []
         #: Answers taken on the way to a later file's, kept for their own ``extract`` call.
-        self._kept: dict[str, Document | ExtractionError | ExtractionInterrupted] = {}
+        self._kept: dict[_Key, Document | ExtractionError | ExtractionInterrupted] = {}
+        self.on_ocr_page: Callable[[], None] | None = None
 
     @property
     def ahead(self) -> int:
         """How many files may usefully be sent ahead at once."""
         return self.readers * QUEUE_DEPTH
 
-    def start(self, path: Path) -> None:
+    def start(self, path: Path, ocr: bool = False) -> None:
         """Queue ``path`` at a child now, if one has room; the next ``extract(path)`` takes
         its answer. Lets the children read the next files while the caller works."""
-        key = str(path)
+        key = (str(path), ocr)
         if key in self._kept or self._holding(key) is not None:
             return
         reader = self._with_room()
         if reader is None:
             return
         try:
-            reader.conn.send((key, None))
+            reader.conn.send((*key, None))
         except OSError:
             self._lost(reader)  # extract() starts a new child and reports the file on its own
             return
@@ -96,10 +102,10 @@ class IsolatedExtractor:
         while len(self._kept) > 2 * self.ahead:  # sent ahead, never asked for
             del self._kept[next(iter(self._kept))]
 
-    def extract(self, path: Path, max_bytes: int | None = None) -> Document:
+    def extract(self, path: Path, max_bytes: int | None = None, ocr: bool = False) -> Document:
         """Like ``core.extract.extract``; raises ExtractionError for a crash or a hang too, and
         ExtractionInterrupted when an interrupt stopped the reader."""
-        key = str(path)
+        key = (str(path), ocr)
         holder = self._holding(key)
         if holder is not None:
             self._take_through(holder, key)
@@ -109,7 +115,7 @@ class IsolatedExtractor:
             # child with nothing queued, so a crash there is this file's.
             reader = self._idle()
             try:
-                reader.conn.send((key, max_bytes))
+                reader.conn.send((*key, max_bytes))
             except OSError as exc:
                 self._lost(reader)
                 raise ExtractionError(_CRASHED) from exc
@@ -140,7 +146,7 @@ class IsolatedExtractor:
     ) -> None:
         self.close()
 
-    def _take_through(self, reader: _Reader, key: str) -> None:
+    def _take_through(self, reader: _Reader, key: _Key) -> None:
         """Take ``reader``'s answers up to and including ``key``'s into ``_kept``."""
         while reader.queued and key not in self._kept:
             head = reader.queued.popleft()
@@ -151,12 +157,17 @@ class IsolatedExtractor:
         child lost here was reading that file; the files queued behind it are dropped, to be
         read again when asked for."""
         try:
-            if not reader.conn.poll(self.timeout):
-                self._lost(reader)
-                return ExtractionError(
-                    f"took longer than {self.timeout:.0f} s to read; it may be damaged"
-                )
-            status, payload = reader.conn.recv()
+            while True:
+                if not reader.conn.poll(self.timeout):
+                    self._lost(reader)
+                    return ExtractionError(
+                        f"took longer than {self.timeout:.0f} s to read; it may be damaged"
+                    )
+                status, payload = reader.conn.recv()
+                if status != _OCR_PAGE:
+                    break
+                if self.on_ocr_page is not None:
+                    self.on_ocr_page()
         except (EOFError, BrokenPipeError, ConnectionResetError, OSError):
             reader.process.join(timeout=1)
             interrupted = reader.process.exitcode in _INTERRUPT_EXITS
@@ -166,11 +177,13 @@ class IsolatedExtractor:
             assert isinstance(payload, Document)
             return payload
         if status == "error":
-            kind, reason = payload
+            kind, reason, unread_scans = payload
+            if kind == ScansNotRead.__name__:
+                return ScansNotRead(reason, unread_scans)
             return _KINDS[kind](reason)
         return ExtractionError(f"unexpected error while reading: {payload}")
 
-    def _holding(self, key: str) -> _Reader | None:
+    def _holding(self, key: _Key) -> _Reader | None:
         return next((reader for reader in self._live if key in reader.queued), None)
 
     def _alive(self) -> list[_Reader]:
@@ -270,13 +283,14 @@ def _serve(conn: Connection) -> None:
             return
         if request is None:
             return
-        path, max_bytes = request
+        path, ocr, max_bytes = request
         answer: tuple[str, object]
         try:
-            answer = ("ok", extract(Path(path), max_bytes=max_bytes))
+            answer = ("ok", extract(Path(path), max_bytes=max_bytes, ocr=ocr,
+                                    on_ocr_page=lambda: conn.send((_OCR_PAGE, None))))
         except ExtractionError as exc:
             kind = next(name for name, cls in _KINDS.items() if isinstance(exc, cls))
-            answer = ("error", (kind, str(exc)))
+            answer = ("error", (kind, str(exc), getattr(exc, "unread_scans", 0)))
         except Exception as exc:  # a library bug on odd input: report it, keep serving
             answer = ("unexpected", repr(exc))
         try:

@@ -24,7 +24,8 @@ from pathlib import Path
 from core.cancel import CancelToken, Progress, ProgressCallback, no_progress
 from core.config import Settings
 from core.extract import EXTRACTOR_VERSION, ExtractionError
-from core.extract.errors import NothingToRead, OverSizeCap
+from core.extract.errors import NothingToRead, OverSizeCap, ScansNotRead
+from core.extract.ocr import find_ocr_engine
 from core.extract.worker import ExtractionInterrupted, IsolatedExtractor
 from core.index.chunking import chunk_document
 from core.index.pacing import Pacer
@@ -107,6 +108,8 @@ class Indexer:
         self.pacer: Pacer | None = None
         #: Files whose reading started early: their status and hash from just before.
         self._read_ahead: dict[int, tuple[os.stat_result, str]] = {}
+        #: Folders whose scanned pages and pictures are read by OCR (as of this pass).
+        self._ocr_folders: set[int] = store.folders.with_ocr()
         self._own_extractor = extractor is None
         self.extractor = extractor or IsolatedExtractor(readers=reader_count(settings))
         if model is not None:
@@ -128,8 +131,14 @@ class Indexer:
     def __exit__(self, *exc_info: object) -> None:
         self.close()
 
-    def add_folder(self, path: Path, priority: int = 0) -> int:
-        return self.store.folders.add(indexable_folder(path), priority)
+    def add_folder(self, path: Path, priority: int = 0, ocr: bool | None = None) -> int:
+        """Index ``path`` from now on; ``ocr``: whether its scanned pages and pictures are read
+        by OCR (None: as it was, off for a new folder)."""
+        folder = indexable_folder(path)
+        folder_id = self.store.folders.add(folder, priority)
+        if ocr is not None:
+            self.store.folders.set_ocr(folder, ocr)
+        return folder_id
 
     def run(
         self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
@@ -160,8 +169,19 @@ class Indexer:
         self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
     ) -> int:
         """Extract and chunk every pending file; keyword search sees each as it lands."""
+        self._ocr_folders = self.store.folders.with_ocr()
+        self._notice_ocr_engine()
         total = self.store.files.pending_count()
         done = 0
+        ocr_pages = 0
+        current = ""
+
+        def on_ocr_page() -> None:  # a child read a scanned page (seconds each): say so
+            nonlocal ocr_pages
+            ocr_pages += 1
+            progress(Progress("extract", done, max(total, done), current, ocr_pages=ocr_pages))
+
+        self.extractor.on_ocr_page = on_ocr_page
         interrupted: set[int] = set()  # left pending by an interrupt: next pass, not again now
         while True:
             batch = self.store.files.pending_files(limit=200, focus=self.focus)
@@ -177,7 +197,9 @@ class Indexer:
                     deadline = group_started + GROUP_COMMIT_S
                     while True:
                         record = batch[index]
-                        progress(Progress("extract", done, max(total, done), record.path))
+                        current = record.path
+                        progress(Progress("extract", done, max(total, done), record.path,
+                                          ocr_pages=ocr_pages))
                         if cancel is not None and cancel.cancelled:
                             return done
                         ahead = batch[index + 1: index + 1 + self.extractor.ahead]
@@ -188,8 +210,20 @@ class Indexer:
                         if index == len(batch) or time.monotonic() >= deadline:
                             break
                 self._rest(time.monotonic() - group_started, cancel)
-        progress(Progress("extract", done, max(total, done)))
+        progress(Progress("extract", done, max(total, done), ocr_pages=ocr_pages))
         return done
+
+    def _notice_ocr_engine(self) -> None:
+        """When Tesseract has come (or gone) since the last pass, the scans left unread in
+        folders that ask for OCR are read again. Looked for only where a folder asks."""
+        if not self._ocr_folders:
+            return
+        engine = find_ocr_engine()
+        if self.store.get_meta("ocr_engine") == engine.signature:
+            return
+        if engine.available:
+            self.store.files.read_scans_again(self._ocr_folders, read=True)
+        self.store.set_meta("ocr_engine", engine.signature)
 
     def extract_one(self, record: FileRecord, ahead: Sequence[FileRecord] = ()) -> str:
         """Bring one pending file to extracted (or embedded, failed, skipped, deleted). Never
@@ -213,7 +247,9 @@ class Indexer:
             if not os.path.lexists(record.path):
                 return self._vanished(record)
             state = "skipped" if isinstance(exc, NothingToRead | OverSizeCap) else "failed"
-            self.store.files.mark_unreadable(record.id, state, str(exc))
+            unread_scans = exc.unread_scans if isinstance(exc, ScansNotRead) else 0
+            self.store.files.mark_unreadable(record.id, state, str(exc),
+                                             unread_scans=unread_scans)
             return state
         except FileNotFoundError:
             return self._vanished(record)
@@ -236,7 +272,7 @@ class Indexer:
         if digest == record.content_hash and self._has_chunks(record.id):
             return self._restore(record, before.st_size, before.st_mtime)
         try:
-            doc = self.extractor.extract(Path(record.path))
+            doc = self.extractor.extract(Path(record.path), ocr=self._reads_scans(record))
         except ExtractionError:
             # Caught half-written (an empty or cut-off file): read it again, as below.
             if _identity(os.stat(record.path)) != _identity(before):
@@ -261,7 +297,12 @@ class Indexer:
             page_count=len(doc.pages),
             note=doc.note,
             model_id=self.model.model_id if self.model else None,
+            ocr_pages=doc.ocr_pages,
+            unread_scans=doc.unread_scans,
         )
+
+    def _reads_scans(self, record: FileRecord) -> bool:
+        return record.folder_id in self._ocr_folders
 
     def _start_reading(self, record: FileRecord) -> None:
         """Hash ``record``'s file now and, if its content is new, have the extraction process
@@ -272,7 +313,7 @@ class Indexer:
             return
         digest = hashed[1]
         if digest != record.content_hash or not self._has_chunks(record.id):
-            self.extractor.start(Path(record.path))
+            self.extractor.start(Path(record.path), ocr=self._reads_scans(record))
 
     def _hash_regular_file(self, path: str) -> tuple[os.stat_result, str]:
         """The file's status and content hash, read through one descriptor so both describe

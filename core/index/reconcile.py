@@ -31,6 +31,7 @@ from pathlib import Path
 from core.cancel import CancelToken, Progress, ProgressCallback, no_progress
 from core.extract import is_supported, size_cap
 from core.extract.errors import describe_size
+from core.extract.ocr import IMAGE_EXTENSIONS
 from core.index.walk import (
     BROKEN_LINK,
     NOT_REGULAR,
@@ -43,7 +44,7 @@ from core.index.walk import (
     is_within,
 )
 from core.store.database import Store
-from core.store.files import FileRecord
+from core.store.files import FileRecord, ScanCounts
 
 log = logging.getLogger(__name__)
 
@@ -128,6 +129,8 @@ class Reconciler:
     def __init__(self, store: Store, rules: ExcludeRules) -> None:
         self.store = store
         self.rules = rules
+        #: Folders whose pictures are read (by OCR), as of the survey under way.
+        self._ocr: set[int] = set()
 
     def scan(
         self, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None
@@ -135,6 +138,7 @@ class Reconciler:
         """Every indexed folder against the database."""
         report, survey = ScanReport(), _Survey()
         folders = self.store.folders.all()
+        self._ocr = self.store.folders.with_ocr()
         for folder_id, root in folders:
             if cancel is not None and cancel.cancelled:
                 report.complete = False
@@ -150,6 +154,7 @@ class Reconciler:
         """A watcher's change set: moves first, then each path looked at on disk."""
         report, survey = ScanReport(), _Survey()
         folders = self.store.folders.all()
+        self._ocr = self.store.folders.with_ocr()
         self.rules.forget()  # a .gitignore may be among the changes
         paths = set(changes.paths)
         for source, destination in changes.moves:
@@ -177,12 +182,13 @@ class Reconciler:
         known = self.store.files.under(stored_form(top))
         if nested:
             known = {p: r for p, r in known.items() if not any(is_within(n, p) for n in nested)}
+        ocr = folder_id in self._ocr
         if top == root:  # a full walk: count what it leaves out, and why
             tally: Counter[tuple[str, str]] = Counter()
             survey.left_out[folder_id] = tally
             walk = self.rules.walk(
                 root,
-                functools.partial(_wanted_or_counted, tally),
+                functools.partial(_wanted_or_counted, tally, ocr),
                 top=top,
                 skip=nested,
                 excluded=lambda _path, is_dir: tally.update(
@@ -190,7 +196,8 @@ class Reconciler:
                 ),
             )
         else:
-            walk = self.rules.walk(root, is_wanted, top=top, skip=nested)
+            walk = self.rules.walk(root, functools.partial(is_wanted, ocr=ocr), top=top,
+                                   skip=nested)
         for seen, found in enumerate(walk, 1):
             entry = storable(found)
             survey.compare(folder_id, entry, known.pop(entry.path, None))
@@ -222,7 +229,8 @@ class Reconciler:
                 self._forget_under(path, survey)
             return
         found = examine(path)
-        if found is None or self.rules.excluded(root, path, False) or not is_wanted(path):
+        if (found is None or self.rules.excluded(root, path, False)
+                or not is_wanted(path, folder_id in self._ocr)):
             self._forget_under(path, survey)
             return
         entry = storable(found)
@@ -243,7 +251,7 @@ class Reconciler:
         is_dir = os.path.isdir(destination)
         if self.rules.excluded(root, destination, is_dir):
             return 0
-        if not is_dir and not is_wanted(destination):
+        if not is_dir and not is_wanted(destination, folder_id in self._ocr):
             return 0
         return self.store.files.move_path(source, destination, folder_id)
 
@@ -335,7 +343,11 @@ dependencies...)']
     for count, name in unsupported:
         noun = "file" if count == 1 else "files"
         kind = f"{name} {noun}" if name else f"{noun} without an extension"
-        lines.append(f"{count:,} {kind} skipped: not supported")
+        if name in IMAGE_EXTENSIONS:
+            lines.append(f"{count:,} {kind} skipped: pictures are read (by OCR) only where "
+                         "“Read scanned pages (OCR)” is on for their folder")
+        else:
+            lines.append(f"{count:,} {kind} skipped: not supported")
     folders, files = kinds.get(("excluded", "folder"), 0), kinds.get(("excluded", "file"), 0)
     parts = [f"{n:,} {word}{'s' if n != 1 else ''}" for n, word in
              ((folders, "folder"), (files, "file")) if n]  # fmt: skip
@@ -346,23 +358,63 @@ dependencies...)']
     return lines
 
 
-def _wanted_or_counted(tally: Counter[tuple[str, str]], path: str) -> bool:
+def describe_scans(folder: str, ocr: bool, counts: ScanCounts,
+                   problem: str | None) -> list[str]:
+    """What became of a folder's scanned pages (pages without a text layer, and pictures
+    where OCR is on), as lines for a person. ``problem``: why OCR cannot run now, if it
+    cannot (``core/extract/ocr.py``).
+
+    >>> describe_scans("/scans", False, ScanCounts(0, 0, 12, 3), None)
+    ['/scans: 12 scanned pages without a text layer (in 3 files) could be read with OCR on \
+(Folders: “Read scanned pages (OCR)”, or `kenning index --ocr /scans`)']
+    >>> describe_scans("/scans", True, ScanCounts(40, 5, 1, 1), "Tesseract is not installed")
+    ['/scans: 40 scanned pages (in 5 files) read by OCR', '/scans: 1 scanned page without a \
+text layer (in 1 file) not read: Tesseract is not installed']
+    """
+    lines = []
+    if counts.read_pages:
+        lines.append(f"{folder}: {_pages(counts.read_pages)} ({_in_files(counts.read_files)}) "
+                     "read by OCR")
+    if counts.unread_pages:
+        what = (f"{folder}: {_pages(counts.unread_pages)} without a text layer "
+                f"({_in_files(counts.unread_files)})")
+        if not ocr:
+            lines.append(f"{what} could be read with OCR on (Folders: “Read scanned pages "
+                         f"(OCR)”, or `kenning index --ocr {folder}`)")
+        elif problem:
+            lines.append(f"{what} not read: {problem}")
+        else:
+            lines.append(f"{what} not read yet: the next indexing reads them (pages OCR could "
+                         "not read are listed under “Read in part”)")
+    return lines
+
+
+def _pages(count: int) -> str:
+    return f"{count:,} scanned page{'s' if count != 1 else ''}"
+
+
+def _in_files(count: int) -> str:
+    return f"in {count:,} file{'s' if count != 1 else ''}"
+
+
+def _wanted_or_counted(tally: Counter[tuple[str, str]], ocr: bool, path: str) -> bool:
     """``is_wanted``, counting the files it turns away by extension."""
-    if is_wanted(path):
+    if is_wanted(path, ocr):
         return True
     tally[("unsupported", os.path.splitext(path)[1].lower())] += 1
     return False
 
 
-def is_wanted(path: str) -> bool:
-    """Whether the file is of a kind Kenning reads, by name (fast: a walk asks per file)."""
+def is_wanted(path: str, ocr: bool = False) -> bool:
+    """Whether the file is of a kind Kenning reads, by name (fast: a walk asks per file).
+    ``ocr``: its folder reads pictures of text too."""
     suffix = os.path.splitext(path)[1].lower()
-    return _suffix_supported(suffix) if suffix else is_supported(Path(path))
+    return _suffix_supported(suffix, ocr) if suffix else is_supported(Path(path))
 
 
 @functools.lru_cache(maxsize=4096)
-def _suffix_supported(suffix: str) -> bool:
-    return is_supported(Path("x" + suffix))
+def _suffix_supported(suffix: str, ocr: bool) -> bool:
+    return is_supported(Path("x" + suffix), ocr)
 
 
 def is_storable(path: str) -> bool:

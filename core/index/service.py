@@ -106,14 +106,21 @@ class IndexService:
         if self._thread is not None:
             self._thread.join(timeout)
 
-    def add_folder(self, path: Path, priority: int = 0) -> None:
-        """Index a folder; being the user's latest wish, it goes ahead of other work."""
+    def add_folder(self, path: Path, priority: int = 0, ocr: bool | None = None) -> None:
+        """Index a folder; being the user's latest wish, it goes ahead of other work.
+        ``ocr``: read its scanned pages by OCR, or not (None: as it was)."""
 
         def add(indexer: Indexer) -> None:
-            indexer.add_folder(path, priority)
+            indexer.add_folder(path, priority, ocr)
             _focus(indexer, path)
 
         self._request(add, rescan=True)
+
+    def set_folder_ocr(self, path: Path, on: bool) -> None:
+        """Read an indexed folder's scanned pages and pictures by OCR, or stop; the rescan
+        brings its pictures in (or out)."""
+        folder = path.expanduser().resolve()
+        self._request(lambda indexer: indexer.store.folders.set_ocr(folder, on), rescan=True)
 
     def ask_about(self, path: Path) -> None:
         """The user asks about ``path`` (e.g. from the file manager): add it unless an indexed
@@ -243,7 +250,10 @@ class IndexService:
                 self.on_error(str(exc))
         if self.watcher is not None:
             # Watching starts before the scan, so nothing changed during it is missed.
-            self.watcher.watch(path for _, path in indexer.store.folders.all())
+            folders = indexer.store.folders.all()
+            with_ocr = indexer.store.folders.with_ocr()
+            self.watcher.watch((path for _, path in folders),
+                               pictures_in=[path for i, path in folders if i in with_ocr])
         if changes:
             self.phase = "scan"
             indexer.apply_changes(changes)

@@ -95,6 +95,8 @@ class Watcher:
         self._first_event = self._last_event = 0.0
         self._watches: dict[str, ObservedWatch] = {}
         self._folders: tuple[str, ...] = ()  # a snapshot of the watches, for the observer
+        #: Watched folders whose pictures are read (OCR is on for them).
+        self._picture_folders: frozenset[str] = frozenset()
         self._polled: dict[str, float] = {}  # folder -> when to rescan it next
         self._stopped = False
         self._observer = observer_factory()
@@ -106,12 +108,14 @@ class Watcher:
 
     # -- any thread ------------------------------------------------------------------------
 
-    def watch(self, folders: Iterable[str]) -> None:
-        """Watch exactly ``folders`` from now on, adding and dropping watches as needed."""
+    def watch(self, folders: Iterable[str], pictures_in: Iterable[str] = ()) -> None:
+        """Watch exactly ``folders`` from now on, adding and dropping watches as needed.
+        ``pictures_in``: those of them whose pictures count (OCR is on for them)."""
         # The observer calls ``record`` holding its own lock, and ``record`` takes ours: so
         # the observer is never called while holding ours.
         wanted = set(folders)
         with self._wake:
+            self._picture_folders = frozenset(pictures_in)
             dropped = [self._watches.pop(f) for f in list(self._watches) if f not in wanted]
             for folder in [f for f in self._polled if f not in wanted]:
                 del self._polled[folder]
@@ -200,7 +204,7 @@ class Watcher:
     def _counts(self, folder: str, path: str, is_dir: bool) -> bool:
         if path == folder:
             return True
-        if not is_dir and not is_wanted(path):
+        if not is_dir and not is_wanted(path, ocr=folder in self._picture_folders):
             return False
         return not self._rules.excluded(folder, path, is_dir)
 

@@ -192,6 +192,18 @@ class EngineHost:
             self.model_loading = True
         self._in_background(self._load_model, "kenning-model-load")
 
+    def wait_for_model(self, timeout: float) -> bool:
+        """Start loading the model if nobody has, and wait until it is loaded (True), failed
+        or ``timeout`` ran out (False). Waiting on the condition, not polling ``model_state``,
+        so a load that finishes between two looks is never taken for "not loading"."""
+        self.ensure_model()
+        with self._changed:
+            self._changed.wait_for(
+                lambda: self._background_model is not None or not self.model_loading
+                or self._closing,
+                timeout)
+            return self._background_model is not None
+
     def ensure_model(self) -> None:
         """Start loading the model unless it is loaded, loading or failed."""
         with self._lock:
@@ -251,11 +263,13 @@ class EngineHost:
         with self._lock:
             if self._closing:
                 return
-            self.model_loading = False
             self._worker = ModelWorker(model)
             self.interactive_model = self._worker.client(Priority.INTERACTIVE, search_model)
             self._background_model = self._worker.client(Priority.BACKGROUND)
             self._handover = search_model if search_model is not model else None
+            # Last, so that ``model_state``, read without the lock, never sees "none" between.
+            self.model_loading = False
+            self._changed.notify_all()
         self.restart_indexing()
         self.events.on_model_ready()
 
@@ -271,6 +285,7 @@ class EngineHost:
         with self._lock:
             self.model_loading = False
             self.model_error = message
+            self._changed.notify_all()
         self.events.on_model_failed(message)
 
     @property
@@ -335,9 +350,14 @@ class EngineHost:
 
     # -- indexing --------------------------------------------------------------------------
 
-    def add_folder(self, path: Path) -> float:
-        """Index ``path``; returns when the request was made (see ``wait_until``)."""
-        return self._request(lambda service: service.add_folder(path))
+    def add_folder(self, path: Path, ocr: bool | None = None) -> float:
+        """Index ``path`` (``ocr``: reading its scanned pages by OCR, or not; None: as it
+        was); returns when the request was made (see ``wait_until``)."""
+        return self._request(lambda service: service.add_folder(path, ocr=ocr))
+
+    def set_folder_ocr(self, path: Path, on: bool) -> float:
+        """Read an indexed folder's scanned pages and pictures by OCR, or stop."""
+        return self._request(lambda service: service.set_folder_ocr(path, on))
 
     def ask_about(self, path: Path) -> float:
         """Index ``path`` first (adding it if no indexed folder holds it)."""

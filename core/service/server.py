@@ -294,7 +294,7 @@ class BackgroundService:
             "model_error": host.model_error,
             "progress": None if progress is None or host.phase == "idle" else {
                 "phase": progress.phase, "done": progress.done, "total": progress.total,
-                "current": progress.current},
+                "current": progress.current, "ocr_pages": progress.ocr_pages},
             "window": self._window_running,
         }
 
@@ -326,10 +326,7 @@ class BackgroundService:
 
     def _model_for_queries(self, warnings: list[str]) -> Any:
         host = self.host
-        host.ensure_model()
-        deadline = time.monotonic() + MODEL_WAIT_S
-        while host.model_state == "loading" and time.monotonic() < deadline:
-            time.sleep(0.05)
+        host.wait_for_model(MODEL_WAIT_S)
         if host.interactive_model is None:
             reason = host.model_error or "the model is still loading"
             warnings.append(f"Keyword search only: {reason}")
@@ -358,7 +355,9 @@ class BackgroundService:
 
     def _index(self, request: dict[str, Any], replies: _Replies) -> dict[str, Any]:
         folders = [_folder(raw) for raw in request.get("paths", [])]
-        made = [self.host.add_folder(folder) for folder in folders]
+        ocr = request.get("ocr")  # None: the folders' own setting stays
+        made = [self.host.add_folder(folder, None if ocr is None else bool(ocr))
+                for folder in folders]
         if not made:
             with self._reader() as store:
                 if not store.folders.all():
@@ -391,7 +390,8 @@ class BackgroundService:
                 if progress is not None:
                     replies.send({"event": "progress", "phase": progress.phase,
                                   "done": progress.done, "total": progress.total,
-                                  "current": progress.current})
+                                  "current": progress.current,
+                                  "ocr_pages": progress.ocr_pages})
             replies.send({"event": "progress", "phase": "words-ready" if not wait_embedded
                           else "embedded", "done": 0, "total": 0, "current": ""})
         return {"complete": True, **self._counts()}

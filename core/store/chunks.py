@@ -92,6 +92,8 @@ class Chunks:
         page_count: int,
         model_id: str | None,
         note: str | None = None,
+        ocr_pages: int = 0,
+        unread_scans: int = 0,
     ) -> str:
         """Swap a file's chunks (and their FTS rows and vectors) for new ones in one transaction.
 
@@ -130,9 +132,10 @@ class Chunks:
             state = "embedded" if missing == 0 and table is not None else "extracted"
             self.conn.execute(
                 "UPDATE files SET state = ?, error = NULL, content_hash = ?, size = ?, mtime = ?, "
-                "kind = ?, title = ?, page_count = ?, indexed_at = ?, note = ? WHERE id = ?",
+                "kind = ?, title = ?, page_count = ?, indexed_at = ?, note = ?, ocr_pages = ?, "
+                "unread_scans = ? WHERE id = ?",
                 (state, content_hash, size, mtime, kind, title, page_count, time.time(), note,
-                 file_id),
+                 ocr_pages, unread_scans, file_id),
             )
         return state
 

@@ -33,6 +33,17 @@ class FileRecord:
     indexed_at: float | None = None
 
 
+@dataclass(frozen=True)
+class ScanCounts:
+    """Scanned pages (pages without a text layer that show a picture) of the indexed files:
+    read by OCR, or left unread (OCR off for their folder, or Tesseract missing)."""
+
+    read_pages: int = 0
+    read_files: int = 0
+    unread_pages: int = 0
+    unread_files: int = 0
+
+
 class Files:
     """The files table, on the store's connection; a file's chunks go with it (``chunks``)."""
 
@@ -89,7 +100,8 @@ class Files:
                     "VALUES (?, ?, ?, ?, 'skipped', ?) "
                     "ON CONFLICT(path) DO UPDATE SET folder_id = excluded.folder_id, "
                     "size = excluded.size, mtime = excluded.mtime, state = 'skipped', "
-                    "error = excluded.error, content_hash = NULL",
+                    "error = excluded.error, content_hash = NULL, note = NULL, "
+                    "ocr_pages = 0, unread_scans = 0",
                     (folder_id, path, size, mtime, reason),
                 )
                 file_id = int(self._one("SELECT id FROM files WHERE path = ?", (path,)))
@@ -125,17 +137,45 @@ class Files:
         reason: str,
         size: int | None = None,
         mtime: float | None = None,
+        unread_scans: int = 0,
     ) -> None:
         """A file that failed or is skipped: record why, and drop its old chunks and vectors
-        (they describe content the file no longer has), in one transaction."""
+        (they describe content the file no longer has), in one transaction. ``unread_scans``:
+        a file of scans only, skipped, counts its pages for the status."""
         assert state in ("failed", "skipped")
         with self.conn:
             self._chunks.delete_file_chunks(file_id)
             self.conn.execute(
                 "UPDATE files SET state = ?, error = ?, content_hash = NULL, note = NULL, "
-                "size = coalesce(?, size), mtime = coalesce(?, mtime) WHERE id = ?",
-                (state, reason, size, mtime, file_id),
+                "size = coalesce(?, size), mtime = coalesce(?, mtime), ocr_pages = 0, "
+                "unread_scans = ? WHERE id = ?",
+                (state, reason, size, mtime, unread_scans, file_id),
             )
+
+    def read_scans_again(self, folder_ids: Iterable[int], read: bool) -> int:
+        """Files of these folders whose scanned pages must be read anew, back to pending:
+        those with scans left unread (``read``: OCR turned on, or Tesseract found), or those
+        with pages read by OCR (OCR turned off: that text goes). Returns how many."""
+        column = "unread_scans" if read else "ocr_pages"
+        ids = list(folder_ids)
+        if not ids:
+            return 0
+        marks = ", ".join("?" * len(ids))
+        with self.conn:
+            # No content hash: the indexer reads them again although their bytes are the same.
+            self.conn.execute(
+                f"UPDATE files SET state = 'pending', error = NULL, content_hash = NULL "
+                f"WHERE {column} > 0 AND folder_id IN ({marks})", ids)
+            return int(self.conn.changes())
+
+    def scan_counts(self, folder_id: int | None = None) -> ScanCounts:
+        """Scanned pages read by OCR and left unread, with the files that hold them."""
+        where, args = ("WHERE folder_id = ?", (folder_id,)) if folder_id is not None else ("", ())
+        rows = self.conn.execute(
+            "SELECT coalesce(sum(ocr_pages), 0), count(nullif(ocr_pages, 0)), "
+            "coalesce(sum(unread_scans), 0), count(nullif(unread_scans, 0)) "
+            f"FROM files {where}", args).fetchall()
+        return ScanCounts(*(int(n) for n in rows[0]))
 
     def forget_content_hashes(self) -> None:
         """Make the next scan re-read every file (after the extractor's output changed)."""

@@ -1,7 +1,8 @@
 """The folders part of the store (``store.folders``): the indexed folders with their
 priorities, and the copy of that list kept in a small JSON file beside the database.
 
-It also keeps what each folder's last full scan left out, as counts (``skipped_kinds``).
+It also keeps what each folder's last full scan left out, as counts (``skipped_kinds``), and
+whether a folder's scanned pages are read by OCR (``set_ocr``; off by default).
 
 The JSON copy exists so that a damaged database can be rebuilt from the folders it indexed
 (``remembered_folders``, read by ``core/services.py``).
@@ -14,7 +15,7 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from core.index.walk import deepest_folder
 from core.store.files import Files
@@ -24,13 +25,20 @@ def folder_list_path(database: Path) -> Path:
     return database.with_name(database.stem + "-folders.json")
 
 
-def remembered_folders(database: Path) -> list[tuple[str, int]]:
-    """The folders (path, priority) last indexed into ``database``, read from the file kept
-    beside it; empty when there is none or it cannot be read."""
+class RememberedFolder(NamedTuple):
+    path: str
+    priority: int
+    ocr: bool = False
+
+
+def remembered_folders(database: Path) -> list[RememberedFolder]:
+    """The folders last indexed into ``database``, read from the file kept beside it; empty
+    when there is none or it cannot be read."""
     try:
         raw = json.loads(folder_list_path(database).read_text(encoding="ascii"))
-        return [(str(item["path"]), int(item["priority"])) for item in raw["folders"]]
-    except (OSError, ValueError, KeyError, TypeError):
+        return [RememberedFolder(str(item["path"]), int(item["priority"]),
+                                 bool(item.get("ocr", False))) for item in raw["folders"]]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return []
 
 
@@ -58,6 +66,26 @@ class Folders:
         """(id, path) of every indexed folder, highest priority first."""
         rows = self.conn.execute("SELECT id, path FROM folders ORDER BY priority DESC, id")
         return [(int(i), str(p)) for i, p in rows]
+
+    def set_ocr(self, path: Path, on: bool) -> bool:
+        """Read the folder's scanned pages and pictures by OCR, or stop. Its files whose
+        scanned pages would now read differently go back to pending (pictures come and go
+        with the next scan, ``core/index/reconcile.py``). False if ``path`` is not indexed or
+        already so."""
+        with self.conn:
+            self.conn.execute("UPDATE folders SET ocr = ? WHERE path = ? AND ocr != ?",
+                              (int(on), str(path), int(on)))
+            changed = int(self.conn.changes()) > 0
+            if changed:
+                folder_id = int(self._one("SELECT id FROM folders WHERE path = ?", (str(path),)))
+                self._files.read_scans_again([folder_id], read=on)
+        if changed:
+            self._remember_folders()
+        return changed
+
+    def with_ocr(self) -> set[int]:
+        """The ids of the folders whose scanned pages and pictures are read by OCR."""
+        return {int(i) for (i,) in self.conn.execute("SELECT id FROM folders WHERE ocr != 0")}
 
     def raise_priority(self, path: Path) -> bool:
         """Put an indexed folder ahead of all others (its pending files and chunks first)."""
@@ -112,8 +140,9 @@ class Folders:
         return {(str(reason), str(name)): int(count) for reason, name, count in rows}
 
     def _remember_folders(self) -> None:
-        rows = self.conn.execute("SELECT path, priority FROM folders ORDER BY id").fetchall()
-        data = {"folders": [{"path": str(p), "priority": int(n)} for p, n in rows]}
+        rows = self.conn.execute("SELECT path, priority, ocr FROM folders ORDER BY id").fetchall()
+        data = {"folders": [{"path": str(p), "priority": int(n), "ocr": bool(o)}
+                            for p, n, o in rows]}
         target = folder_list_path(self._database)
         temporary = target.with_suffix(".tmp")
         try:

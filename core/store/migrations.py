@@ -117,6 +117,17 @@ MIGRATIONS: list[str | Callable[[apsw.Connection], None]] = [
     # 6: what a file read only in part says about the rest ("read 1,355 of 2,000 pages; the
     # rest could not be read: the file looks truncated"), shown by status.
     "ALTER TABLE files ADD COLUMN note TEXT",
+    # 7: OCR, on request per folder (off by default); per file the pages read by OCR and the
+    # scanned pages left unread (OCR off, or Tesseract missing), for the status. PDFs of scans
+    # only failed before ("no text found (scanned pages ...)"): read again, to be accounted
+    # for as scans (skipped, or read if their folder asks for OCR).
+    """
+    ALTER TABLE folders ADD COLUMN ocr INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN ocr_pages INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE files ADD COLUMN unread_scans INTEGER NOT NULL DEFAULT 0;
+    UPDATE files SET state = 'pending', error = NULL, content_hash = NULL
+        WHERE state = 'failed' AND error LIKE 'no text found (scanned pages%';
+    """,
 ]
 
 

@@ -60,6 +60,9 @@ def test_status_text_reports_rate_and_time_left(qtbot: QtBot, make_window: Windo
     assert "10.0 files/s" in text
     assert "less than a minute left" in text
     assert text.endswith("notes.md")
+    status.on_progress(Progress("extract", 61, 110, "/x/scan.pdf", ocr_pages=12))
+    assert status.progress_text(status.latest).endswith(  # type: ignore[arg-type]
+        " · 12 scanned pages read by OCR · scan.pdf")
 
 
 def failures_of(

@@ -37,3 +37,11 @@ def test_the_time_left_reads_as_a_person_would_say_it() -> None:
         "0.5 a second, about 32 min left")
     assert progress_line(Progress("extract", 30, 30000), 60).endswith("about 16.6 h left")
     assert progress_line(Progress("scan", 12, 0), 3) == "Scanning: 12 files, 4.0 a second"
+
+
+def test_pages_read_by_ocr_are_said_while_files_are_read() -> None:
+    line = progress_line(Progress("extract", 3, 10, "/scans/book.pdf", ocr_pages=41), 60)
+    assert line == ("Reading files: 3 of 10 files (30%), 0.1 a second, about 2 min left; "
+                    "41 scanned pages read by OCR")
+    assert progress_line(Progress("extract", 0, 1, ocr_pages=1), 1).endswith(
+        "; 1 scanned page read by OCR")

@@ -42,8 +42,8 @@ class RecordingExtractor(IsolatedExtractor):
         self.after_start = after_start
         self.peak_busy = 0
 
-    def start(self, path: Path) -> None:
-        super().start(path)
+    def start(self, path: Path, ocr: bool = False) -> None:
+        super().start(path, ocr)
         self.started.append(path.name)
         busy = sum(bool(reader.queued) for reader in self._live)
         self.peak_busy = max(self.peak_busy, busy)
@@ -137,16 +137,16 @@ class CaughtMidWrite(IsolatedExtractor):
         super().__init__(timeout=60)
         self.first = True
 
-    def start(self, path: Path) -> None:
+    def start(self, path: Path, ocr: bool = False) -> None:
         """No reading ahead: this test is about the read itself."""
 
-    def extract(self, path: Path, max_bytes: int | None = None):
+    def extract(self, path: Path, max_bytes: int | None = None, ocr: bool = False):
         if not self.first:
-            return super().extract(path, max_bytes)
+            return super().extract(path, max_bytes, ocr)
         self.first = False
         path.write_text("", encoding="utf-8")  # the writer has truncated it...
         try:
-            return super().extract(path, max_bytes)  # ...and the reader finds it empty
+            return super().extract(path, max_bytes, ocr)  # ...and the reader finds it empty
         finally:
             path.write_text("the finished draft about quinces", encoding="utf-8")
 
@@ -176,7 +176,7 @@ def test_two_readers_read_two_files_at_once_and_answer_each_its_own(files) -> No
         # A second child starts before a queue forms; the third file waits behind the first.
         assert len({reader.process.pid for reader in extractor._live}) == 2
         assert [list(reader.queued) for reader in extractor._live] == [
-            [str(files[0]), str(files[2])], [str(files[1])]]
+            [(str(files[0]), False), (str(files[2]), False)], [(str(files[1]), False)]]
         # Answers are taken in any order, each file getting its own.
         assert page_text(extractor, files[2]) == "plums make good jam"
         assert page_text(extractor, files[1]) == "pears ripen in autumn"
@@ -208,7 +208,7 @@ def test_with_two_readers_a_lost_reader_costs_its_own_file_only(files) -> None:
         extractor.start(files[0])
         extractor.start(files[1])
         extractor.start(files[2])  # queued behind the first file, at the child that is lost
-        lost = next(r for r in extractor._live if str(files[0]) in r.queued)
+        lost = next(r for r in extractor._live if (str(files[0]), False) in r.queued)
         lost.process.kill()
         assert page_text(extractor, files[1]) == "pears ripen in autumn"
         with pytest.raises(ExtractionError, match="crashed"):

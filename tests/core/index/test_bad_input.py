@@ -219,14 +219,14 @@ class MeddlingExtractor:
         self.real, self.meddle, self.times = real, meddle, times
         self.ahead = 0  # reading ahead is declined, below
 
-    def start(self, path: Path) -> None:
+    def start(self, path: Path, ocr: bool = False) -> None:
         """Reading ahead is declined: the meddling must come before the read."""
 
-    def extract(self, path: Path, max_bytes: int | None = None) -> Document:
+    def extract(self, path: Path, max_bytes: int | None = None, ocr: bool = False) -> Document:
         if self.times > 0:
             self.times -= 1
             self.meddle(path)
-        return self.real.extract(path, max_bytes)
+        return self.real.extract(path, max_bytes, ocr)
 
 
 def test_file_deleted_while_being_read_leaves_no_record(tmp_path, store, extractor):

@@ -15,6 +15,7 @@ import pytest
 from filelock import FileLock, Timeout
 
 from core.config import AppPaths, Settings
+from core.extract.ocr import find_ocr_engine
 from core.index.writer_lock import lock_path as writer_lock_path
 from core.index.writer_lock import one_writer
 from core.service.protocol import (
@@ -30,6 +31,7 @@ from core.service.server import AlreadyRunning, BackgroundService
 from core.services import Services
 from core.store.database import Store
 from core.types import Answer, Citation, Hit, SupportingQuote
+from tests.docs_factory import make_scanned_pdf
 from tests.fakes import FakeModel
 
 WAIT_S = 60
@@ -322,3 +324,24 @@ def test_records_cross_the_wire_unchanged() -> None:
     wired = json.loads(json.dumps(answer_to_wire(answer)))
     assert answer_from_wire(wired) == answer
     assert hit_from_wire(json.loads(json.dumps(hit_to_wire(hit)))) == hit
+
+
+@pytest.mark.skipif(not find_ocr_engine().available,
+                    reason="needs Tesseract with English data (tests/run.sh installs it)")
+def test_index_with_ocr_through_the_service_reads_the_folders_scans(
+    service: BackgroundService, paths: AppPaths, tmp_path: Path
+) -> None:
+    folder = tmp_path / "scans"
+    folder.mkdir()
+    make_scanned_pdf(folder / "scan.pdf", ["The zebrafish clause ends the lease."])
+    events: list[dict[str, object]] = []
+    client = connect(paths)
+    assert client is not None
+    with client:
+        result = client.request({"action": "index", "paths": [str(folder)], "ocr": True},
+                                events.append)
+    assert result["complete"] is True
+    found = request(paths, {"action": "search", "query": "zebrafish", "mode": "lexical"})
+    hits = [hit_from_wire(h) for h in found["hits"]]  # type: ignore[union-attr]
+    assert [(Path(h.path).name, h.page) for h in hits] == [("scan.pdf", 1)]
+    assert all("ocr_pages" in e for e in events if e.get("phase") == "extract")

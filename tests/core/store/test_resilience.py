@@ -241,6 +241,8 @@ def test_folder_list_beside_the_database_follows_adds_and_removes(tmp_path):
     store = Store.open(database)
     store.folders.add(tmp_path / "a")
     store.folders.add(tmp_path / "b", priority=1)
-    assert remembered_folders(database) == [(str(tmp_path / "a"), 0), (str(tmp_path / "b"), 1)]
+    assert remembered_folders(database) == [(str(tmp_path / "a"), 0, False),
+                                            (str(tmp_path / "b"), 1, False)]
     store.folders.remove(tmp_path / "a")
-    assert remembered_folders(database) == [(str(tmp_path / "b"), 1)]
+    store.folders.set_ocr(tmp_path / "b", True)
+    assert remembered_folders(database) == [(str(tmp_path / "b"), 1, True)]

@@ -171,6 +171,9 @@ def schema_1_database(path: Path, vectors: np.ndarray) -> str:
         conn.execute("ALTER TABLE chunks DROP COLUMN location")  # added by migration 4
         conn.execute("DROP TABLE skipped_kinds")  # added by migration 5
         conn.execute("ALTER TABLE files DROP COLUMN note")  # added by migration 6
+        conn.execute("ALTER TABLE folders DROP COLUMN ocr")  # added by migration 7
+        conn.execute("ALTER TABLE files DROP COLUMN ocr_pages")  # ...
+        conn.execute("ALTER TABLE files DROP COLUMN unread_scans")  # ...
         conn.execute("PRAGMA user_version = 1")
         table = "vec_0123456789ab"
         conn.execute(

@@ -127,10 +127,10 @@ def main() -> None:
     for mode in args.modes.split(","):
         answerer.mode = "quoted" if mode == "quoted" else "written"
         for size in sizes:
-            core.sources.SOURCE_TOKENS = size
+            core.answer.sources.SOURCE_TOKENS = size
             results.append(run_questions(answerer, model, queries, relevant, args.show))
             labels.append((mode, size))
-    core.sources.SOURCE_TOKENS = sizes[0]
+    core.answer.sources.SOURCE_TOKENS = sizes[0]
 
     n = len(queries)
     load = os.getloadavg()

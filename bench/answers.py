@@ -144,6 +144,8 @@ def main() -> None:
               f"(quoted from a source: {r['quoted']}); could not find {n - r['answered']}")
         print(f"first cited source relevant: {r['right_first']}/{n} = {r['right_first'] / n:.2f} "
               f"(of answered: {r['right_first'] / max(r['answered'], 1):.2f})")
+        print(f"first source listed (answered or not) relevant: {r['listed_first']}/{n} = "
+              f"{r['listed_first'] / n:.2f}")
         print(f"model sentences kept by the support check: {r['supported']}/{r['sentences']} = "
               f"{r['supported'] / max(r['sentences'], 1):.2f}")
         for name in ("prompt_tokens", "retrieval", "first_token", "total"):
@@ -224,7 +226,7 @@ def squad(args: argparse.Namespace) -> None:
 def run_questions(answerer: Answerer, model, queries: list[dict],
                   relevant: dict[str, set[str]], show: bool) -> dict:
     r: dict = {"first_token": [], "total": [], "retrieval": [], "prompt_tokens": [],
-               "answered": 0, "right_first": 0, "sentences": 0, "supported": 0, "quoted": 0}
+               "answered": 0, "right_first": 0, "listed_first": 0, "sentences": 0, "supported": 0, "quoted": 0}
     for q in queries:
         t0 = time.perf_counter()
         hits = answerer.retrieve(q["text"], None)
@@ -246,6 +248,10 @@ def run_questions(answerer: Answerer, model, queries: list[dict],
         if seen_first:
             r["first_token"].append(seen_first[0])
             r["total"].append(elapsed)
+        # What the reader sees first either way: the answer's first source, or the first of
+        # the closest passages listed under "could not find".
+        listed = Path(answer.citations[0].path).stem if answer.citations else ""
+        r["listed_first"] += listed in relevant[q["_id"]]
         if answer.found:
             r["answered"] += 1
             r["quoted"] += answer.quoted

@@ -226,7 +226,8 @@ def squad(args: argparse.Namespace) -> None:
 def run_questions(answerer: Answerer, model, queries: list[dict],
                   relevant: dict[str, set[str]], show: bool) -> dict:
     r: dict = {"first_token": [], "total": [], "retrieval": [], "prompt_tokens": [],
-               "answered": 0, "right_first": 0, "listed_first": 0, "sentences": 0, "supported": 0, "quoted": 0}
+               "answered": 0, "right_first": 0, "listed_first": 0, "sentences": 0, "supported": 0,
+               "quoted": 0}
     for q in queries:
         t0 = time.perf_counter()
         hits = answerer.retrieve(q["text"], None)

@@ -8,6 +8,7 @@ user sees them: the first page is 1; files without pages use ``None``.
 from __future__ import annotations
 
 import bisect
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,22 +47,64 @@ class Page:
         ('sheet Costs, rows 2–3', 'sheet Costs, row 3', 'sheet Costs, row 4')
         >>> Page(None, "x").location(0, 1)
         """
+        return _rows_location(self.label, self.rows, start, end)
+
+    def sheet_rows(self, start: int, end: int) -> SheetRows | None:
+        """The rows of characters ``[start, end)`` (a chunk), kept with the chunk so that any
+        sentence quoted from it can be cited by its own row; None for a page without rows.
+
+        >>> page = Page(1, "a\\tb\\n1\\t2\\n3\\t4\\n", label="sheet Costs",
+        ...             rows=[(0, 1), (4, 2), (8, 3)])
+        >>> page.sheet_rows(8, 12).location(8, 11)
+        'sheet Costs, row 3'
+        """
         if not self.rows:
-            return self.label
-        header = self.rows[0][1]
-        # Rows are in text order: found by bisection, so a sheet of many rows costs each of
-        # its chunks a few steps, not a pass over every row.
+            return None
         first_after = bisect.bisect_right(self.rows, start, key=_offset)
-        inside = self.rows[first_after: bisect.bisect_left(self.rows, end, key=_offset)]
-        before = [row for _, row in self.rows[max(0, first_after - 1): first_after]]
-        found = before + [row for _, row in inside]
-        if not found:
-            return self.label
-        if any(row != header for row in found):
-            found = [row for row in found if row != header]
-        first, last = min(found), max(found)
-        rows = f"row {first}" if first == last else f"rows {first}–{last}"
-        return f"{self.label}, {rows}" if self.label else rows
+        held = self.rows[max(0, first_after - 1): bisect.bisect_left(self.rows, end, key=_offset)]
+        # The header row goes first even when the stretch does not hold it: a line that only
+        # repeats the column names is told from the data by its row number.
+        if not held or held[0] != self.rows[0]:
+            held = [self.rows[0], *held]
+        return SheetRows(self.label, tuple(held), start, end)
+
+
+@dataclass(frozen=True)
+class SheetRows:
+    """The sheet rows a stretch ``[start, end)`` of a page's text holds (``Page.rows``, its
+    header row first), so a span inside it can be named by its own rows."""
+
+    label: str | None
+    rows: tuple[tuple[int, int], ...]
+    start: int
+    end: int
+
+    def location(self, start: int, end: int) -> str | None:
+        """Characters ``[start, end)`` named by their rows ("sheet NAME, row N"); None outside
+        the stretch."""
+        if start < self.start or end > self.end or start >= end:
+            return None
+        return _rows_location(self.label, self.rows, start, end)
+
+
+def _rows_location(label: str | None, rows: Sequence[tuple[int, int]], start: int,
+                   end: int) -> str | None:
+    if not rows:
+        return label
+    header = rows[0][1]
+    # Rows are in text order: found by bisection, so a sheet of many rows costs each of
+    # its chunks a few steps, not a pass over every row.
+    first_after = bisect.bisect_right(rows, start, key=_offset)
+    inside = rows[first_after: bisect.bisect_left(rows, end, key=_offset)]
+    before = [row for _, row in rows[max(0, first_after - 1): first_after]]
+    found = before + [row for _, row in inside]
+    if not found:
+        return label
+    if any(row != header for row in found):
+        found = [row for row in found if row != header]
+    first, last = min(found), max(found)
+    named = f"row {first}" if first == last else f"rows {first}–{last}"
+    return f"{label}, {named}" if label else named
 
 
 def _offset(row: tuple[int, int]) -> int:
@@ -112,6 +155,8 @@ class Chunk:
     #: Where the chunk is, in words a person can look up ("slide 3", "sheet Budget, rows
     #: 12–30", "message 4, 2024-03-01"); None where the page number says it.
     location: str | None = None
+    #: A sheet's rows in the chunk, to cite a sentence of it by its own row; None elsewhere.
+    sheet_rows: SheetRows | None = None
 
 
 @dataclass
@@ -137,6 +182,14 @@ class Hit:
     mtime: float = 0.0
     #: The chunk's ``Chunk.location``: "slide 3", "sheet Budget, rows 12–30", ...
     location: str | None = None
+    #: The chunk's ``Chunk.sheet_rows``.
+    sheet_rows: SheetRows | None = None
+
+    def location_of(self, start: int, end: int) -> str | None:
+        """Where characters ``[start, end)`` of the page are: in a sheet the rows they are on
+        ("sheet Budget, row 17"), elsewhere the chunk's location."""
+        named = self.sheet_rows.location(start, end) if self.sheet_rows is not None else None
+        return named or self.location
 
     def where(self) -> str | None:
         """How to name the place of this hit: its location, else "page N", else None."""

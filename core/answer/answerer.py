@@ -184,7 +184,7 @@ class Answerer:
             quotes.append(" ".join(c.text.split()))
             citations.append(Citation(c.source.n, c.source.hit.path, c.source.hit.page,
                                       c.start, c.end, c.text, c.source.hit.chunk_id,
-                                      c.source.hit.location))
+                                      c.source.hit.location_of(c.start, c.end)))
         marks = "".join(f"[{n}]" for n in dict.fromkeys(c.n for c in citations))
         text, emphasis = quoted_text(question, " ".join(quotes), marks)
         if on_text is not None:
@@ -215,7 +215,7 @@ class Answerer:
                 h.snippet_start + len(h.snippet),
                 h.snippet,
                 h.chunk_id,
-                h.location,
+                h.location_of(h.snippet_start, h.snippet_start + len(h.snippet)),
             )
             for i, h in enumerate(hits[:3], 1)
         ]
@@ -353,7 +353,8 @@ def attribute(
             key = (source.n, start, end)
             if key not in seen:
                 seen[key] = Citation(source.n, source.hit.path, source.hit.page, start, end,
-                                     span_text, source.hit.chunk_id, source.hit.location)
+                                     span_text, source.hit.chunk_id,
+                                     source.hit.location_of(start, end))
             numbers.append(source.n)
             if source.n not in cited:
                 break  # one attributed source is enough for an uncited sentence
@@ -441,7 +442,8 @@ def _quoted(source: Source, start: int, end: int, question: str) -> CheckedAnswe
     if cut_short and not ends_like_sentence(quote):
         quote += "…"  # the source was cut to its budget mid-sentence; the file goes on
     citation = Citation(source.n, source.hit.path, source.hit.page, source.start + start,
-                        source.start + end, text, source.hit.chunk_id, source.hit.location)
+                        source.start + end, text, source.hit.chunk_id,
+                        source.hit.location_of(source.start + start, source.start + end))
     text, emphasis = quoted_text(question, quote, f"[{source.n}]")
     return CheckedAnswer(text, [citation], [], emphasis=emphasis)
 

@@ -68,6 +68,7 @@ def chunk_document(
                         heading=path,
                         token_count=tokens,
                         location=page.location(span_start, span_end),
+                        sheet_rows=page.sheet_rows(span_start, span_end),
                     )
                 )
     return chunks

@@ -235,6 +235,7 @@ def _collect_hits(
                 semantic_rank=cand.semantic_rank,
                 mtime=row.mtime,
                 location=row.location,
+                sheet_rows=row.sheet_rows,
             )
         )
     return hits

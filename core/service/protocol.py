@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import AppPaths
-from core.types import Answer, Citation, Hit, SupportingQuote
+from core.types import Answer, Citation, Hit, SheetRows, SupportingQuote
 
 #: A message larger than this is not Kenning's (a search result is kilobytes).
 MAX_MESSAGE_BYTES = 64 << 20
@@ -195,6 +195,10 @@ def hit_to_wire(hit: Hit) -> dict[str, Any]:
 def hit_from_wire(data: dict[str, Any]) -> Hit:
     fields = dict(data)
     fields["snippet_matches"] = [tuple(m) for m in fields.get("snippet_matches", [])]
+    rows = fields.get("sheet_rows")
+    if rows is not None:
+        fields["sheet_rows"] = SheetRows(rows["label"], tuple(tuple(r) for r in rows["rows"]),
+                                         rows["start"], rows["end"])
     return Hit(**fields)
 
 

@@ -19,7 +19,7 @@ import apsw
 import numpy as np
 
 from core.store.vectors import bits_table_for, create_bits_table_sql
-from core.types import Chunk
+from core.types import Chunk, SheetRows
 
 # Free space below which a write SQLite gave up on counts as a full disk (a few pages).
 FULL_DISK_MARGIN = 1 << 20
@@ -110,7 +110,8 @@ class Chunks:
                 digest = text_hash(chunk.text)
                 self.conn.execute(
                     'INSERT INTO chunks(file_id, ordinal, page, start, "end", heading, text, '
-                    "text_hash, token_count, location) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    "text_hash, token_count, location, sheet_rows) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (
                         file_id,
                         chunk.ordinal,
@@ -122,6 +123,7 @@ class Chunks:
                         digest,
                         chunk.token_count,
                         chunk.location,
+                        sheet_rows_to_json(chunk.sheet_rows),
                     ),
                 )
                 vector = reusable.get(digest)
@@ -388,3 +390,19 @@ class Chunks:
                 f"(SELECT 1 FROM {table} v WHERE v.chunk_id = c.id))"
             )
             return int(self.conn.changes())
+
+
+def sheet_rows_to_json(rows: SheetRows | None) -> str | None:
+    if rows is None:
+        return None
+    return json.dumps({"label": rows.label, "rows": rows.rows, "start": rows.start,
+                       "end": rows.end}, separators=(",", ":"))
+
+
+def sheet_rows_from_json(text: str | None) -> SheetRows | None:
+    """The column's ``SheetRows``; None for chunks without rows or written before them."""
+    if not text:
+        return None
+    data = json.loads(text)
+    return SheetRows(data["label"], tuple((int(o), int(r)) for o, r in data["rows"]),
+                     int(data["start"]), int(data["end"]))

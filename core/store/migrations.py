@@ -128,6 +128,15 @@ MIGRATIONS: list[str | Callable[[apsw.Connection], None]] = [
     UPDATE files SET state = 'pending', error = NULL, content_hash = NULL
         WHERE state = 'failed' AND error LIKE 'no text found (scanned pages%';
     """,
+    # 8: a sheet chunk's rows (``SheetRows`` as JSON), so that a sentence quoted from it is
+    # cited by its own row, not the passage's range. Sheets are read again to get them.
+    """
+    ALTER TABLE chunks ADD COLUMN sheet_rows TEXT;
+    UPDATE files SET state = 'pending', content_hash = NULL
+        WHERE state IN ('extracted', 'embedded')
+        AND (lower(path) LIKE '%.xlsx' OR lower(path) LIKE '%.ods' OR lower(path) LIKE '%.csv'
+             OR lower(path) LIKE '%.tsv');
+    """,
 ]
 
 

@@ -18,8 +18,9 @@ from typing import Any
 import apsw
 import numpy as np
 
-from core.store.chunks import FTS_TOKENIZER, prefix_range
+from core.store.chunks import FTS_TOKENIZER, prefix_range, sheet_rows_from_json
 from core.store.vectors import EXACT_SCAN_LIMIT, Restriction, bits_table_for, nearest
+from core.types import SheetRows
 
 #: Whether file names on this system ignore case (Windows, and macOS as it ships); a folder
 #: scope follows the file system, so ``Taxes`` and ``TAXES`` are one folder only there.
@@ -104,6 +105,7 @@ class HitRow:
     heading: str
     mtime: float
     location: str | None
+    sheet_rows: SheetRows | None = None
 
 
 class SearchQueries:
@@ -195,11 +197,12 @@ class SearchQueries:
         """The chunk and its file, or None once deleted."""
         rows = self.conn.execute(
             'SELECT c.file_id, f.path, c.page, c.start, c."end", c.text, c.heading, f.mtime, '
-            "c.location FROM chunks c JOIN files f ON f.id = c.file_id WHERE c.id = ?",
+            "c.location, c.sheet_rows FROM chunks c JOIN files f ON f.id = c.file_id "
+            "WHERE c.id = ?",
             (chunk_id,),
         ).fetchall()
         if not rows:
             return None
-        file_id, path, page, start, end, text, heading, mtime, location = rows[0]
+        file_id, path, page, start, end, text, heading, mtime, location, sheet_rows = rows[0]
         return HitRow(int(file_id), str(path), page, int(start), int(end), str(text),
-                      str(heading), float(mtime), location)
+                      str(heading), float(mtime), location, sheet_rows_from_json(sheet_rows))

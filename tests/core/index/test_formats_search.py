@@ -8,12 +8,16 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import apsw
 import pytest
 
+from core.answer.answerer import Answerer
 from core.cli.main import main
 from core.config import Settings
 from core.index.indexer import Indexer
 from core.search.retrieval import search
+from core.service.protocol import hit_from_wire, hit_to_wire
+from core.store import migrations
 from core.store.database import Store
 from tests.fakes import FakeModel
 from tests.formats_factory import (
@@ -138,3 +142,74 @@ def test_ask_json_cites_the_slide_without_page_boxes(home, folder, capsys):
     assert deck, citations
     assert deck[0]["location"] == "slide 3" and deck[0]["page"] == 3
     assert deck[0]["quads"] == []  # a slide has no PDF page to draw boxes on
+
+
+def test_a_span_of_a_sheet_passage_is_named_by_its_own_row(store, folder, extractor):
+    indexer = Indexer(store, FakeModel(), Settings(), extractor)
+    indexer.add_folder(folder)
+    indexer.run()
+    hit = search(store, "quillwort", FakeModel(), mode="lexical").hits[0]
+    at = hit.start + hit.text.index("quillwort")
+    assert hit.location_of(at, at + len("quillwort")) == "sheet Stores, row 59"
+    # A span across two rows names both; one outside the passage keeps the passage's place.
+    line_end = hit.text.index("\n", at - hit.start) + hit.start
+    assert hit.location_of(at, line_end + 4) == "sheet Stores, rows 59–60"
+    assert hit.location_of(hit.end + 10, hit.end + 20) == hit.location
+    # The window and commands get the hit over the service's wire, rows and all.
+    assert hit_from_wire(json.loads(json.dumps(hit_to_wire(hit)))) == hit
+    # Not a sheet: the chunk's own place.
+    slide = search(store, "wryneck", FakeModel(), mode="lexical").hits[0]
+    assert slide.sheet_rows is None
+    assert slide.location_of(slide.start, slide.start + 3) == "slide 3"
+
+
+def test_a_quoted_answer_from_a_sheet_cites_the_row_it_quotes(store, tmp_path, extractor,
+                                                             monkeypatch):
+    import core.answer.answerer
+
+    docs = tmp_path / "sheets"
+    docs.mkdir()
+    rows: list[list[object]] = [["Plant", "Note"]]
+    rows += [[f"plant{i}", f"Ordinary entry number {i}."] for i in range(40)]
+    rows.insert(31, ["moonwort", "The moonwort seeds are sown in the cold frame in March."])
+    make_xlsx(docs / "garden.xlsx", [("Sowing", rows)])
+    with Indexer(store, FakeModel(), Settings(), extractor) as indexer:
+        indexer.add_folder(docs)
+        indexer.run()
+    monkeypatch.setattr(core.answer.answerer, "FOUND_PROBABILITY", 0.0)
+    answer = Answerer(store, FakeModel(), mode="quote").ask("When are moonwort seeds sown?")
+    assert answer.found and answer.quoted
+    first = answer.citations[0]
+    assert "moonwort seeds are sown" in first.quote
+    assert first.location == "sheet Sowing, row 32"  # the header is row 1
+
+
+def test_sheets_indexed_before_rows_were_kept_are_read_again(tmp_path, folder, extractor):
+    database = tmp_path / "old.db"
+    store = Store.open(database)
+    with Indexer(store, FakeModel(), Settings(), extractor) as indexer:
+        indexer.add_folder(folder)
+        indexer.run()
+    store.close()
+    # The index as the Kenning before the rows left it: no column, schema 7.
+    conn = apsw.Connection(str(database))
+    with conn:
+        conn.execute("ALTER TABLE chunks DROP COLUMN sheet_rows")
+        conn.execute(f"PRAGMA user_version = {len(migrations.MIGRATIONS) - 1}")
+    conn.close()
+    store = Store.open(database)
+    try:
+        pending = {Path(p).name for p, in store.rows(
+            "SELECT path FROM files WHERE state = 'pending'")}
+        assert pending == {"book.xlsx", "calc.ods", "list.csv"}
+        # Until they are read again their passages keep the range they had.
+        hit = search(store, "quillwort", FakeModel(), mode="lexical").hits[0]
+        assert hit.sheet_rows is None and hit.location is not None
+        assert hit.location_of(hit.start, hit.start + 3) == hit.location
+        with Indexer(store, FakeModel(), Settings(), extractor) as indexer:
+            indexer.run()
+        hit = search(store, "quillwort", FakeModel(), mode="lexical").hits[0]
+        at = hit.start + hit.text.index("quillwort")
+        assert hit.location_of(at, at + 9) == "sheet Stores, row 59"
+    finally:
+        store.close()

@@ -174,6 +174,7 @@ def schema_1_database(path: Path, vectors: np.ndarray) -> str:
         conn.execute("ALTER TABLE folders DROP COLUMN ocr")  # added by migration 7
         conn.execute("ALTER TABLE files DROP COLUMN ocr_pages")  # ...
         conn.execute("ALTER TABLE files DROP COLUMN unread_scans")  # ...
+        conn.execute("ALTER TABLE chunks DROP COLUMN sheet_rows")  # added by migration 8
         conn.execute("PRAGMA user_version = 1")
         table = "vec_0123456789ab"
         conn.execute(

@@ -201,7 +201,14 @@ class IndexService:
         except DatabaseDamaged as exc:
             self.on_error(f"The index database cannot be opened ({exc}). Restart Kenning.")
             return
-        indexer = Indexer(store, self.model, self.settings, self.extractor)
+        try:
+            indexer = Indexer(store, self.model, self.settings, self.extractor)
+        except Exception as exc:  # a full disk, say: shown, and the store is not left open
+            log.exception("the indexer could not start")
+            store.close()
+            self.on_error(f"Indexing could not start ({exc}). Free some disk space if it is "
+                          "full, then restart Kenning.")
+            return
         indexer.pacer = self.pacer
         if self.watcher_factory is not None:
             rules = ExcludeRules(self.settings.exclude_patterns, self.settings.use_gitignore)

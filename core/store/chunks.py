@@ -222,8 +222,10 @@ class Chunks:
                     f"chunk_id INTEGER PRIMARY KEY, embedding float[{dim}] distance_metric=cosine)"
                 )
                 self.conn.execute(create_bits_table_sql(bits_table_for(table), dim))
+                # Another connection (an indexer being retired, another process) may have
+                # registered it since the look above; its row names the same table.
                 self.conn.execute(
-                    "INSERT INTO models(model_id, dim, vec_table, created_at, source) "
+                    "INSERT OR IGNORE INTO models(model_id, dim, vec_table, created_at, source) "
                     "VALUES (?, ?, ?, ?, ?)",
                     (model_id, dim, table, time.time(), source),
                 )

@@ -246,3 +246,39 @@ def test_folder_list_beside_the_database_follows_adds_and_removes(tmp_path):
     store.folders.remove(tmp_path / "a")
     store.folders.set_ocr(tmp_path / "b", True)
     assert remembered_folders(database) == [(str(tmp_path / "b"), 1, True)]
+
+
+def test_two_connections_registering_the_same_model_at_once_agree(tmp_path):
+    # The service's indexer and one being retired can register a model together: each finds
+    # it missing, and the second must not fail on the first's row.
+    path = tmp_path / "index.db"
+    Store.open(path).close()
+    stores = [Store.open(path) for _ in range(4)]
+    try:
+        for round_ in range(20):
+            tables, errors = _register_at_once(stores, f"model-{round_}")
+            assert errors == []
+            assert len(set(tables)) == 1 and len(tables) == len(stores)
+    finally:
+        for store in stores:
+            store.close()
+
+
+def _register_at_once(stores: list[Store], model_id: str) -> tuple[list[str], list[Exception]]:
+    start = threading.Barrier(len(stores))
+    tables: list[str] = []
+    errors: list[Exception] = []
+
+    def register(store: Store) -> None:
+        start.wait()
+        try:
+            tables.append(store.chunks.ensure_model(model_id, 8))
+        except Exception as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=register, args=(s,)) for s in stores]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    return tables, errors

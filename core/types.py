@@ -11,6 +11,7 @@ import bisect
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -78,6 +79,12 @@ class SheetRows:
     rows: tuple[tuple[int, int], ...]
     start: int
     end: int
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SheetRows:
+        """Back from ``dataclasses.asdict`` (as stored, and as sent to the window)."""
+        return cls(data["label"], tuple((int(o), int(r)) for o, r in data["rows"]),
+                   int(data["start"]), int(data["end"]))
 
     def location(self, start: int, end: int) -> str | None:
         """Characters ``[start, end)`` named by their rows ("sheet NAME, row N"); None outside

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -41,3 +43,29 @@ def minilm_gguf(tmp_path_factory: pytest.TempPathFactory):
     path = build_or_skip(tmp_path_factory.mktemp("minilm"))
     yield path
     path.unlink(missing_ok=True)
+
+
+@pytest.fixture
+def hide_tesseract(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[[], contextlib.AbstractContextManager[None]]]:
+    """``with hide_tesseract():`` the machine seems to have no Tesseract (no `tesseract` on
+    the PATH, no TESSDATA_PREFIX); after it, Kenning looks for it afresh."""
+    from core.extract.ocr import forget_ocr_engine
+
+    empty = tmp_path / "empty-bin"
+    empty.mkdir()
+
+    @contextlib.contextmanager
+    def hidden() -> Iterator[None]:
+        with monkeypatch.context() as patch:
+            patch.setenv("PATH", str(empty))
+            patch.delenv("TESSDATA_PREFIX", raising=False)
+            forget_ocr_engine()
+            try:
+                yield
+            finally:
+                forget_ocr_engine()
+
+    yield hidden
+    forget_ocr_engine()

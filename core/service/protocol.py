@@ -197,8 +197,7 @@ def hit_from_wire(data: dict[str, Any]) -> Hit:
     fields["snippet_matches"] = [tuple(m) for m in fields.get("snippet_matches", [])]
     rows = fields.get("sheet_rows")
     if rows is not None:
-        fields["sheet_rows"] = SheetRows(rows["label"], tuple(tuple(r) for r in rows["rows"]),
-                                         rows["start"], rows["end"])
+        fields["sheet_rows"] = SheetRows.from_dict(rows)
     return Hit(**fields)
 
 

@@ -11,7 +11,7 @@ import os
 import shutil
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -397,14 +397,11 @@ class Chunks:
 def sheet_rows_to_json(rows: SheetRows | None) -> str | None:
     if rows is None:
         return None
-    return json.dumps({"label": rows.label, "rows": rows.rows, "start": rows.start,
-                       "end": rows.end}, separators=(",", ":"))
+    return json.dumps(asdict(rows), separators=(",", ":"))
 
 
 def sheet_rows_from_json(text: str | None) -> SheetRows | None:
     """The column's ``SheetRows``; None for chunks without rows or written before them."""
     if not text:
         return None
-    data = json.loads(text)
-    return SheetRows(data["label"], tuple((int(o), int(r)) for o, r in data["rows"]),
-                     int(data["start"]), int(data["end"]))
+    return SheetRows.from_dict(json.loads(text))

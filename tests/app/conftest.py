@@ -27,6 +27,11 @@ LEASE_PAGES = [
 WindowFactory = Callable[..., MainWindow]
 
 
+def first_hit_names(window: MainWindow) -> list[str]:
+    """The file name of the window's top result, as a list (empty while there is none)."""
+    return [Path(h.path).name for h in window.results_model.hits][:1]
+
+
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(text, encoding="utf-8")

@@ -11,8 +11,8 @@ from pytestqt.qtbot import QtBot
 
 from app.folders_dialog import FoldersDialog
 from app.window import MainWindow
-from core.extract.ocr import find_ocr_engine, forget_ocr_engine
-from tests.app.conftest import WindowFactory, fill_folder
+from core.extract.ocr import find_ocr_engine
+from tests.app.conftest import WindowFactory, fill_folder, first_hit_names
 from tests.docs_factory import make_scanned_pdf
 
 WAIT_MS = 20_000
@@ -52,22 +52,16 @@ def test_turning_ocr_on_makes_a_scan_searchable(
     assert not dialog.ocr_note.isVisible()
     window.search.set_text("zebrafish")
     qtbot.waitUntil(
-        lambda: [Path(h.path).name for h in window.results_model.hits][:1] == ["scan.pdf"],
+        lambda: first_hit_names(window) == ["scan.pdf"],
         timeout=WAIT_MS,
     )
     dialog.reject()
 
 
 def test_without_tesseract_the_dialog_says_how_to_install_it(
-    qtbot: QtBot, make_window: WindowFactory, scans: Path, tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
+    qtbot: QtBot, make_window: WindowFactory, scans: Path, hide_tesseract,
 ) -> None:
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    with monkeypatch.context() as patch:
-        patch.setenv("PATH", str(empty))
-        patch.delenv("TESSDATA_PREFIX", raising=False)
-        forget_ocr_engine()
+    with hide_tesseract():
         window = make_window()
         dialog = _dialog(qtbot, window, scans)
         dialog.ocr.click()
@@ -77,4 +71,3 @@ def test_without_tesseract_the_dialog_says_how_to_install_it(
         assert "sudo apt install tesseract-ocr" in dialog.ocr_note.text()
         dialog.reject()
         window.engine.shutdown()
-    forget_ocr_engine()

@@ -14,7 +14,7 @@ from app.folders_dialog import FoldersDialog
 from app.status import StatusArea
 from app.window import MainWindow
 from core.cancel import Progress
-from tests.app.conftest import WindowFactory, write
+from tests.app.conftest import WindowFactory, first_hit_names, write
 from tests.docs_factory import make_pdf
 
 WAIT_MS = 20_000
@@ -42,9 +42,7 @@ def test_first_run_offers_folders_then_adding_one_starts_indexing(
 
     qtbot.keyClicks(window.query_box, "deposit")
     qtbot.waitUntil(
-        lambda: (
-            [Path(h.path).name for h in window.results_model.hits][:1] == ["tenancy-agreement.pdf"]
-        ),
+        lambda: first_hit_names(window) == ["tenancy-agreement.pdf"],
         timeout=WAIT_MS,
     )
 
@@ -105,7 +103,7 @@ def test_retry_reads_a_repaired_file_again(
     assert dialog.failures_note.text() == "Every file could be read."
     window.search.set_text("boiler serviced")
     qtbot.waitUntil(
-        lambda: [Path(h.path).name for h in window.results_model.hits][:1] == ["broken.pdf"],
+        lambda: first_hit_names(window) == ["broken.pdf"],
         timeout=WAIT_MS,
     )
     dialog.reject()

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from PySide6.QtCore import Qt
 from pytestqt.qtbot import QtBot
 
 from app import theme
 from app.tray import Tray
 from app.window import MainWindow
+from tests.app.conftest import first_hit_names
 
 WAIT_MS = 10_000
 
@@ -29,7 +28,7 @@ def test_quick_search_brings_up_the_window_with_the_results(
     assert window.query_box.text() == "tomatoes"
     assert not window.isMinimized()
     qtbot.waitUntil(
-        lambda: [Path(h.path).name for h in window.results_model.hits][:1] == ["garden.md"],
+        lambda: first_hit_names(window) == ["garden.md"],
         timeout=WAIT_MS,
     )
 

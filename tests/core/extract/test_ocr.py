@@ -24,16 +24,10 @@ requires_tesseract = pytest.mark.skipif(
 
 
 @pytest.fixture
-def without_tesseract(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    """A machine without Tesseract: no `tesseract` program on the PATH, no TESSDATA_PREFIX."""
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    with monkeypatch.context() as patch:
-        patch.setenv("PATH", str(empty))
-        patch.delenv("TESSDATA_PREFIX", raising=False)
-        forget_ocr_engine()
+def without_tesseract(hide_tesseract):
+    """A machine without Tesseract, for the whole test."""
+    with hide_tesseract():
         yield
-    forget_ocr_engine()
 
 
 @requires_tesseract

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from core.cli.main import main
-from core.extract.ocr import find_ocr_engine, forget_ocr_engine
+from core.extract.ocr import find_ocr_engine
 from tests.docs_factory import make_picture, make_scanned_pdf
 from tests.fakes import FakeModel
 
@@ -94,16 +94,10 @@ def test_scans_are_read_with_ocr_on_and_accounted_for_with_it_off(home, tmp_path
 
 
 def test_without_tesseract_scans_are_counted_and_read_once_it_is_there(
-    home, tmp_path, capsys, monkeypatch
+    home, tmp_path, capsys, hide_tesseract
 ):
     root = _scans(tmp_path / "scans")
-    empty = tmp_path / "empty-bin"
-    empty.mkdir()
-    # Only these two change for a while (the test's KENNING_HOME stays).
-    with monkeypatch.context() as patch:
-        patch.setenv("PATH", str(empty))  # no `tesseract` to be found: as if not installed
-        patch.delenv("TESSDATA_PREFIX", raising=False)
-        forget_ocr_engine()
+    with hide_tesseract():  # the test's KENNING_HOME stays
         assert _run("index", "--ocr", str(root)) == 0
         err = capsys.readouterr().err
         assert "Tesseract is not installed" in err and "sudo apt install tesseract-ocr" in err
@@ -117,7 +111,6 @@ def test_without_tesseract_scans_are_counted_and_read_once_it_is_there(
         assert _run("status") == 0
         out = capsys.readouterr().out
         assert "OCR cannot run: Tesseract is not installed." in out
-    forget_ocr_engine()
     # Installed now: the next indexing reads what was left (the files' bytes are unchanged).
     assert _run("index") == 0
     assert [Path(h["path"]).name for h in _hits(capsys, "zebrafish")] == ["lease.pdf"]

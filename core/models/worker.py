@@ -15,12 +15,13 @@ search) do not wait behind a pass either.
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import queue
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, InvalidStateError
 from enum import IntEnum
 from typing import Any, TypeVar
 
@@ -31,6 +32,13 @@ from core.models.interface import ChatMessage, GenerationSettings, TextModel, ru
 
 T = TypeVar("T")
 _DONE = object()
+
+
+STOPPED_MESSAGE = "The model was closed (Kenning is quitting or switching models); try again."
+
+
+class ModelStopped(RuntimeError):
+    """A call reached a model worker that has stopped."""
 
 
 class Priority(IntEnum):
@@ -56,6 +64,9 @@ class ModelWorker:
         self._order = itertools.count()
         self._interactive_waiting = 0
         self._lock = threading.Lock()
+        #: Calls not yet answered, failed by ``stop``: once the thread is gone nobody would.
+        self._unanswered: set[Future[Any]] = set()
+        self._stopped = False
         self._thread = threading.Thread(target=self._run, name="kenning-model", daemon=True)
         self._thread.start()
 
@@ -68,6 +79,11 @@ class ModelWorker:
         ``preemptible`` background job is stopped when interactive work arrives and run again
         after it, so ``fn`` must be safe to repeat (an embedding pass is)."""
         future: Future[T] = Future()
+        with self._lock:
+            if self._stopped:
+                raise ModelStopped(STOPPED_MESSAGE)
+            self._unanswered.add(future)
+        future.add_done_callback(self._answered)
         target = self.model if model is None else model
         order = next(self._order)
 
@@ -109,9 +125,25 @@ class ModelWorker:
             self._interactive_waiting += delta
 
     def stop(self) -> None:
+        """Stop the thread; calls still queued fail with ``ModelStopped`` (their callers
+        would otherwise wait for ever), and so do calls made after."""
+        with self._lock:
+            self._stopped = True
         self._queue.put((-1, next(self._order), None))
         self._interactive_arrived.set()  # a held background job must not delay the stop
         self._thread.join(timeout=30)
+        with self._lock:
+            unanswered = list(self._unanswered)
+        for future in unanswered:
+            if future.done() or (not future.running()
+                                 and not future.set_running_or_notify_cancel()):
+                continue
+            with contextlib.suppress(InvalidStateError):  # answered just now after all
+                future.set_exception(ModelStopped(STOPPED_MESSAGE))
+
+    def _answered(self, future: Future[Any]) -> None:
+        with self._lock:
+            self._unanswered.discard(future)
 
     def _run(self) -> None:
         while True:

@@ -2,8 +2,10 @@ import threading
 import time
 from contextlib import contextmanager
 
+import pytest
+
 from core.cancel import PassInterrupt, Preempted
-from core.models.worker import ModelWorker, Priority
+from core.models.worker import ModelStopped, ModelWorker, Priority
 from tests.fakes import FakeModel
 
 
@@ -158,3 +160,29 @@ def test_interactive_and_chat_work_is_never_stopped():
         assert model.calls[1:] == ["documents x1 (plain)", "query"]
     finally:
         worker.stop()
+
+
+def test_calls_waiting_when_the_worker_stops_fail_instead_of_waiting_for_ever():
+    worker = ModelWorker(FakeModel())
+    started, release = threading.Event(), threading.Event()
+
+    def hold(model):
+        started.set()
+        release.wait(5)
+        return "held"
+
+    first = worker.submit(Priority.BACKGROUND, hold)
+    assert started.wait(5)
+    queued = worker.submit(Priority.INTERACTIVE, lambda m: m.embed_batch(["a"], query=True))
+    stopping = threading.Thread(target=worker.stop)
+    stopping.start()
+    deadline = time.monotonic() + 5
+    while worker._queue.qsize() < 2 and time.monotonic() < deadline:  # the stop is queued
+        time.sleep(0.01)
+    release.set()
+    stopping.join(10)
+    assert first.result(5) == "held"  # the call in flight finishes
+    with pytest.raises(ModelStopped):
+        queued.result(5)  # the one behind the stop is told, not left waiting
+    with pytest.raises(ModelStopped):
+        worker.client(Priority.INTERACTIVE).embed_batch(["b"], query=True)

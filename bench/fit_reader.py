@@ -11,13 +11,18 @@ first ``--at-most`` candidates, labelled by whether the sentence holds the gold 
 
 1. scores the feature set with 5 folds grouped by article (fit on 4/5 of the articles,
    predict the rest): correct / wrong / not found per threshold, the best candidate's
-   probability deciding found or not;
+   probability deciding found or not and its quote (the sentence and the one after it in
+   its paragraph, what the user is shown) judged;
 2. fits the weights on all rows and prints WEIGHTS, BIAS and the threshold with the most
-   correct answers at most 3% wrong, to put in core/answer/reader.py.
+   correct answers whose wrong share is at most 3% with 95% confidence (its Wilson upper
+   bound: a share measured on a few hundred questions is loose, and new questions are harder),
+   to put in core/answer/reader.py.
 
     nice -n 10 python bench/reader_rows.py --articles 20 --per-article 20 --at-most 16 \\
         --out bench/.cache/squad_train_rest/raw16.jsonl      # ~15 min on 2 cores
-    python bench/fit_reader.py bench/.cache/squad_train_rest/raw16.jsonl
+    nice -n 10 python bench/reader_rows.py --articles 20 --per-article 20 --at-most 16 \\
+        --first 1 --out bench/.cache/squad_train_rest/raw16-first1.jsonl   # the other 20
+    python bench/fit_reader.py bench/.cache/squad_train_rest/raw16*.jsonl
 """
 
 from __future__ import annotations
@@ -63,7 +68,19 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 1e-2,
     return w[:-1] / scale, float(w[-1] - (w[:-1] * mean / scale).sum())
 
 
-def tables(path: Path, at_most: int) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+def wilson_upper(share: float, n: int, z: float) -> float:
+    """Upper end of the Wilson score interval of a share seen in ``n`` trials: the threshold
+    must keep wrong answers rare on questions it was not chosen on, not only on these."""
+    if n == 0 or z == 0:
+        return share
+    centre = share + z * z / (2 * n)
+    spread = z * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
+    return float((centre + spread) / (1 + z * z / n))
+
+
+def tables(path: Path, at_most: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """Per question: the candidates' features, whether each sentence holds the gold answer
+    (what the weights learn), and whether the quote it would give does (what is judged)."""
     by_question: dict[str, list[dict]] = {}
     for line in path.open():
         row = json.loads(line)
@@ -72,23 +89,29 @@ def tables(path: Path, at_most: int) -> dict[str, tuple[np.ndarray, np.ndarray]]
     for qid, rows in by_question.items():
         rows = [r for r in rows if not r.get("none") and r["order"] < at_most]
         if not rows:
-            out[qid] = (np.zeros((0, len(reader.FEATURES))), np.zeros(0))
+            out[qid] = (np.zeros((0, len(reader.FEATURES))), np.zeros(0), np.zeros(0))
             continue
         x = reader.features(rows[0]["question"], [_Candidate(r) for r in rows],  # type: ignore[misc]
                             [np.array(r["fwd"]) for r in rows],
                             [np.array(r["null"]) for r in rows])
-        out[qid] = (np.array(x), np.array([float(r["label"]) for r in rows]))
+        out[qid] = (np.array(x), np.array([float(r["label"]) for r in rows]),
+                    np.array([float(r["quote_label"]) for r in rows]))
     return out
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("rows", type=Path)
+    parser.add_argument("rows", type=Path, nargs="+", help="reader_rows.py outputs, pooled")
     parser.add_argument("--at-most", type=int, default=reader.READ_AT_MOST)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--wrong", type=float, default=0.03)
+    parser.add_argument("--z", type=float, default=1.645,
+                        help="the wrong share's upper bound (Wilson, this many standard "
+                             "errors; 1.645: 95%% one-sided) must stay within --wrong")
     args = parser.parse_args()
-    data = tables(args.rows, args.at_most)
+    data = {}
+    for path in args.rows:
+        data.update(tables(path, args.at_most))
     ids = list(data)
     articles = sorted({q.split("-")[0] for q in ids})
     best: dict[str, tuple[float, bool]] = {}
@@ -99,23 +122,25 @@ def main() -> None:
                             np.concatenate([data[q][1] for q in fit]))
         for q in ids:
             if q.split("-")[0] in held:
-                x, y = data[q]
+                x, y, quoted = data[q]
                 if not len(y):
                     best[q] = (0.0, False)
                     continue
                 p = 1 / (1 + np.exp(-(b + x @ w)))
-                best[q] = (float(p.max()), bool(y[int(p.argmax())]))
+                best[q] = (float(p.max()), bool(quoted[int(p.argmax())]))
     n = len(ids)
     print(f"{n} questions, {len(articles)} articles, first {args.at_most} candidates; gold "
-          f"among them {sum(bool(data[q][1].any()) for q in ids) / n:.3f}")
+          f"among them {sum(bool(data[q][1].any()) for q in ids) / n:.3f}, among their quotes "
+          f"{sum(bool(data[q][2].any()) for q in ids) / n:.3f}")
     chosen = (0.0, 0.0, 1.0)
     for step in range(50, 96):
         t = step / 100
         found = [v for v in best.values() if v[0] >= t]
         correct, wrong = sum(v[1] for v in found) / n, (len(found) - sum(v[1] for v in found)) / n
+        bound = wilson_upper(wrong, n, args.z)
         print(f"held out, threshold {t:.2f}: correct {correct:.3f} wrong {wrong:.3f} "
-              f"not found {1 - correct - wrong:.3f}")
-        if wrong <= args.wrong and correct > chosen[1]:
+              f"(upper bound {bound:.3f}) not found {1 - correct - wrong:.3f}")
+        if bound <= args.wrong and correct > chosen[1]:
             chosen = (t, correct, wrong)
     print(f"threshold {chosen[0]:.2f}: held-out correct {chosen[1]:.3f}, wrong {chosen[2]:.3f}")
     rows = [q for q in ids if len(data[q][1])]

@@ -31,12 +31,14 @@ def main() -> None:
     p.add_argument("--out", type=Path, default=CACHE / "raw.jsonl")
     p.add_argument("--limit", type=int, default=0)
     p.add_argument("--indexed", type=int, default=40, help="articles indexed (distractors)")
+    p.add_argument("--first", type=int, default=0,
+                   help="start the choice of articles here (1: the indexed ones not chosen by 0)")
     a = p.parse_args()
     allq = questions(TRAIN)
     arts = sorted({q.article for q in allq}, key=int)
     step = max(1, len(arts) // a.indexed)
     indexed = arts[::step][: a.indexed]
-    chosen_articles = indexed[:: max(1, len(indexed) // a.articles)][: a.articles]
+    chosen_articles = indexed[a.first:: max(1, len(indexed) // a.articles)][: a.articles]
     chosen = sample(allq, chosen_articles, a.per_article, seed=1)
     if a.limit:
         chosen = chosen[: a.limit]
@@ -77,6 +79,7 @@ def main() -> None:
             for k, (c, t) in enumerate(zip(cands, titles, strict=True)):
                 row = {"q": q.id, "question": q.text, "text": c.text, "order": k,
                        "label": contains_answer(c.text, q.answers),
+                       "quote": c.quote, "quote_label": contains_answer(c.quote, q.answers),
                        "gold_paragraph": q.paragraph, "source_n": c.source.n,
                        "hit_index": hit_index.get(id(c.source.hit), -1),
                        "hit_score": c.source.hit.score, "lexical_rank": c.source.hit.lexical_rank,

@@ -166,27 +166,22 @@ class Answerer:
 
     def _quote(self, question: str, hits: list[Hit], sources: list[Source], evidence: bool,
                on_text: Callable[[str], None] | None, cancel: CancelToken | None) -> Answer:
-        """The sentence (or two) of the sources the model reads as answering, quoted. When
-        none does, the files "don't seem to say" if the sources are about the question
-        (``evidence``), else Kenning could not find it."""
+        """The sentence of the sources the model reads as answering and the one after it in its
+        paragraph, quoted (``Candidate.quote``). When none does, the files "don't seem to say"
+        if the sources are about the question (``evidence``), else Kenning could not find it."""
         try:
             readings = read(self.model, question, sources, cancel)
         except Cancelled:
             return Answer(question, "", False, [], [s.hit for s in sources], mode="quoted")
         chosen = answering(readings)
-        if not chosen:
+        if chosen is None:
             return self._not_found(question, hits, on_text, mode="quoted",
                                    text=NOT_SAID_TEXT if evidence else NOT_FOUND_TEXT)
-        quotes: list[str] = []
-        citations: list[Citation] = []
-        for reading in chosen:
-            c = reading.candidate
-            quotes.append(" ".join(c.text.split()))
-            citations.append(Citation(c.source.n, c.source.hit.path, c.source.hit.page,
-                                      c.start, c.end, c.text, c.source.hit.chunk_id,
-                                      c.source.hit.location_of(c.start, c.end)))
-        marks = "".join(f"[{n}]" for n in dict.fromkeys(c.n for c in citations))
-        text, emphasis = quoted_text(question, " ".join(quotes), marks)
+        c = chosen.candidate
+        hit = c.source.hit
+        citations = [Citation(c.source.n, hit.path, hit.page, c.start, c.quote_end, c.quote,
+                              hit.chunk_id, hit.location_of(c.start, c.quote_end))]
+        text, emphasis = quoted_text(question, " ".join(c.quote.split()), f"[{c.source.n}]")
         if on_text is not None:
             on_text(text)
         return Answer(question, text, True, citations, [s.hit for s in sources], [],
@@ -233,19 +228,12 @@ def answer_mode(model: TextModel, setting: str = "auto") -> str:
     return "quoted" if small else "written"
 
 
-def answering(readings: Sequence[Reading]) -> list[Reading]:
-    """The readings shown as the answer: the best when it is likely enough to answer, and
-    the sentence right after it in the same passage when that one is likely too (an answer
-    often runs over two sentences); in file order. Empty: the files do not seem to say."""
+def answering(readings: Sequence[Reading]) -> Reading | None:
+    """The reading given as the answer: the best when it is likely enough to answer; None
+    when the files do not seem to say."""
     if not readings or readings[0].probability < FOUND_PROBABILITY:
-        return []
-    best = readings[0].candidate
-    for other in readings[1:]:
-        c = other.candidate
-        if (other.probability >= FOUND_PROBABILITY and c.source.n == best.source.n
-                and 0 <= c.start - best.end <= 2):
-            return [readings[0], other]
-    return [readings[0]]
+        return None
+    return readings[0]
 
 
 def with_previous_question(question: str, history: Sequence[tuple[str, str]]) -> str:

@@ -9,8 +9,11 @@ question's order, whether it has the kind of span the question asks for: a figur
 much", a date for "when", a name for "who", the rank of its source) in a small logistic model
 whose weights were fitted on training questions (``bench/reader_rows.py`` then
 ``bench/fit_reader.py`` on ../shared/train/squad_train_rest).
-The answer is the best sentence quoted as it stands in the file, or nothing when even the
-best one is unlikely to answer.
+The answer is the best sentence quoted as it stands in the file together with the sentence
+after it in the same paragraph (a file often names its subject in one sentence and answers in
+the next: "...the Potala Palace is the most important example of Tibetan architecture. ...it
+contains over one thousand rooms within thirteen stories"), or nothing when even the best one
+is unlikely to answer.
 
 1. Candidates: each sentence of the sources' passages that is evidence (no instruction to an
    assistant, see ``core.support.evidence_spans``) and says something besides the question's
@@ -36,6 +39,7 @@ from core.answer.sources import Source
 from core.answer.support import evidence_spans, overlap
 from core.cancel import CancelToken
 from core.models.interface import ChatModel
+from core.text.sentences import same_paragraph
 from core.text.words import STOPWORDS, WORD, content_words, stem
 
 #: Candidates read per question: about two model passes of 512 tokens on two cores.
@@ -46,30 +50,40 @@ MIN_CHARACTERS = 20
 READ_CHARACTERS = 400
 
 # Logistic weights over ``features``, fitted on training questions (bench/fit_reader.py:
-# 400 questions of 20 articles of ../shared/train/squad_train_rest, 40 articles indexed,
-# keyword retrieval, 3,200 candidate rows; 2026-12-05); the order is the order of ``FEATURES``.
+# 800 questions of the 40 indexed articles of ../shared/train/squad_train_rest, keyword
+# retrieval, 6,400 candidate rows; 2026-12-06); the order is the order of ``FEATURES``.
 FEATURES = ("explains", "explains_per_token", "behind_best", "question_words", "source_rank",
             "new_words", "ahead_of_rest", "share", "kind_found", "kind_missing", "in_order",
             "order", "in_window", "length", "question_mean", "plain_mean", "token_gain_max",
             "token_gain_share", "candidates")
-WEIGHTS = (0.0172, 0.3578, -0.0391, 3.4904, -0.6378, 0.0055, 0.0514, 2.0535, -0.0327, -0.6113,
-           -2.3494, -0.0741, 0.6663, 0.2111, 0.2198, 0.1581, 0.0622, 0.9875, 0.0)
-BIAS = -3.7191
+WEIGHTS = (-0.0017, 0.0914, -0.0303, 2.1581, -0.7053, -0.0369, 0.0307, 2.4846, 0.085, -0.9945,
+           -0.8366, -0.1076, 0.518, 0.2726, 0.1205, 0.1131, 0.0642, 1.547, 0.173)
+BIAS = -5.3991
 #: The best sentence is given as the answer when its probability reaches this: on training
-#: questions held out by article (5 folds), the step with the most correct answers while at
-#: most 3% of all questions got a found answer without the gold one (0.85: 36.7% correct,
-#: 2.8% wrong).
-FOUND_PROBABILITY = 0.85
+#: questions held out by article (5 folds), the step with the most correct answers (the quote,
+#: the sentence and the one after it, holds the gold answer) while the share of questions
+#: given a found answer without it stays within 3% at 95% confidence (0.86: 34.0% correct,
+#: 2.0% wrong, upper bound 3.0%).
+FOUND_PROBABILITY = 0.86
 
 
 @dataclass(frozen=True)
 class Candidate:
-    """A sentence of a source's passage: ``start``/``end`` are offsets in the page text."""
+    """A sentence of a source's passage: ``start``/``end`` are offsets in the page text;
+    ``quote_end`` ends the quote it would give, the sentence and the one after it in the same
+    paragraph (``end`` when none follows, and in a sheet, whose rows are separate records)."""
 
     source: Source
     start: int
     end: int
     text: str
+    quote_end: int
+
+    @property
+    def quote(self) -> str:
+        """The text quoted when this candidate answers, as it stands in the passage."""
+        hit = self.source.hit
+        return hit.text[self.start - hit.start: self.quote_end - hit.start]
 
 
 @dataclass(frozen=True)
@@ -97,14 +111,20 @@ def candidates(question: str, sources: Sequence[Source]) -> list[Candidate]:
     order = 0
     for source in sources:
         text = source.hit.text
-        for start, end in evidence_spans(text):
+        spans = evidence_spans(text)
+        is_prose = source.hit.sheet_rows is None  # a sheet's next row is another record
+        for i, (start, end) in enumerate(spans):
             sentence = text[start:end]
             words = content_words(sentence)
             if len(sentence) < MIN_CHARACTERS or not words - question_words:
                 continue  # a restatement of the question, or a fragment
+            following = spans[i + 1] if i + 1 < len(spans) and is_prose else None
+            quote_end = (following[1] if following and same_paragraph(text, end, following[0])
+                         and not text[end:following[0]].strip() else end)
             offset = source.hit.start
             found.append((-overlap(question_words, words), order,
-                          Candidate(source, offset + start, offset + end, sentence)))
+                          Candidate(source, offset + start, offset + end, sentence,
+                                    offset + quote_end)))
             order += 1
     found.sort(key=lambda item: (item[0], item[1]))
     return [candidate for _, _, candidate in found]

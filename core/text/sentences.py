@@ -54,6 +54,11 @@ def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
         yield pending, len(text.rstrip())
 
 
+def same_paragraph(text: str, end: int, start: int) -> bool:
+    """Whether nothing but one paragraph's own line breaks lies between ``end`` and ``start``."""
+    return PARAGRAPH_BREAK.search(text, end, start) is None
+
+
 def next_visible(text: str, pos: int) -> str:
     """The first character of ``text`` from ``pos`` on that is not white space ("" if none)."""
     match = _VISIBLE.search(text, pos)

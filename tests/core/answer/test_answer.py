@@ -513,7 +513,8 @@ def test_real_model_quoted_answer_from_a_pdf_cites_its_page_and_quads(real_pdf_i
 @pytest.mark.model
 def test_real_model_quoted_answer_emphasises_the_figure_that_answers(real_pdf_index,
                                                                      real_model):
-    answer = Answerer(real_pdf_index, real_model).ask("How much notice must the tenant give?")
+    answer = Answerer(real_pdf_index, real_model).ask(
+        "How much written notice must the tenant give before leaving?")
     assert answer.found and answer.mode == "quoted", answer
     assert "sixty days written notice" in answer.text
     [(start, end)] = answer.emphasis

@@ -46,6 +46,15 @@ def minilm_gguf(tmp_path_factory: pytest.TempPathFactory):
 
 
 @pytest.fixture
+def reader_gives_its_best(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader quotes its best sentence whatever its probability: with the fake model the
+    calibrated threshold means nothing, and these tests are about how a quote is shown."""
+    import core.answer.answerer
+
+    monkeypatch.setattr(core.answer.answerer, "FOUND_PROBABILITY", 0.0)
+
+
+@pytest.fixture
 def hide_tesseract(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[[], contextlib.AbstractContextManager[None]]]:

@@ -39,7 +39,7 @@ from core.answer.sources import Source
 from core.answer.support import evidence_spans, overlap
 from core.cancel import CancelToken
 from core.models.interface import ChatModel
-from core.text.sentences import same_paragraph
+from core.text.sentences import runs_on
 from core.text.words import STOPWORDS, WORD, content_words, stem
 
 #: Candidates read per question: about two model passes of 512 tokens on two cores.
@@ -119,8 +119,7 @@ def candidates(question: str, sources: Sequence[Source]) -> list[Candidate]:
             if len(sentence) < MIN_CHARACTERS or not words - question_words:
                 continue  # a restatement of the question, or a fragment
             following = spans[i + 1] if i + 1 < len(spans) and is_prose else None
-            quote_end = (following[1] if following and same_paragraph(text, end, following[0])
-                         and not text[end:following[0]].strip() else end)
+            quote_end = following[1] if following and runs_on(text, end, following[0]) else end
             offset = source.hit.start
             found.append((-overlap(question_words, words), order,
                           Candidate(source, offset + start, offset + end, sentence,

@@ -135,10 +135,9 @@ class ModelWorker:
         with self._lock:
             unanswered = list(self._unanswered)
         for future in unanswered:
-            if future.done() or (not future.running()
-                                 and not future.set_running_or_notify_cancel()):
-                continue
-            with contextlib.suppress(InvalidStateError):  # answered just now after all
+            if future.running():
+                continue  # a pass longer than the join: the thread still answers it
+            with contextlib.suppress(InvalidStateError):  # answered or cancelled just now
                 future.set_exception(ModelStopped(STOPPED_MESSAGE))
 
     def _answered(self, future: Future[Any]) -> None:

@@ -54,9 +54,10 @@ def sentence_spans(text: str) -> Iterator[tuple[int, int]]:
         yield pending, len(text.rstrip())
 
 
-def same_paragraph(text: str, end: int, start: int) -> bool:
-    """Whether nothing but one paragraph's own line breaks lies between ``end`` and ``start``."""
-    return PARAGRAPH_BREAK.search(text, end, start) is None
+def runs_on(text: str, end: int, start: int) -> bool:
+    """Whether the sentence at ``start`` directly follows the one ending at ``end`` in the same
+    paragraph: only spaces and single line breaks between them."""
+    return not text[end:start].strip() and PARAGRAPH_BREAK.search(text, end, start) is None
 
 
 def next_visible(text: str, pos: int) -> str:

@@ -280,17 +280,8 @@ def ask_json(capsys, folder: Path, answer_mode: str) -> dict:
     return json.loads(out)
 
 
-def reader_answers_whatever_it_reads_best(monkeypatch) -> None:
-    """With the fake model, the reader's calibrated threshold means nothing: these tests are
-    about how a quoted answer is shown, so its best sentence is always given."""
-    import core.answer.answerer
-
-    monkeypatch.setattr(core.answer.answerer, "FOUND_PROBABILITY", 0.0)
-
-
 def test_ask_json_marks_the_answering_phrase_of_a_quoted_answer(home, folder, capsys,
-                                                                 monkeypatch):
-    reader_answers_whatever_it_reads_best(monkeypatch)
+                                                                 reader_gives_its_best):
     data = ask_json(capsys, folder, "quote")
     assert data["found"] is True and data["mode"] == "quoted", data
     assert data["supporting"] == []  # the answer is itself the quote
@@ -331,10 +322,9 @@ class Terminal:
 
 @pytest.mark.parametrize("answer_mode", ["quote", "write"])
 def test_the_terminal_shows_the_answering_phrase_in_bold_and_a_pipe_the_quote_as_it_is(
-        home, folder, capsys, monkeypatch, answer_mode):
+        home, folder, capsys, monkeypatch, answer_mode, reader_gives_its_best):
     from core.cli.output import BOLD, PLAIN
 
-    reader_answers_whatever_it_reads_best(monkeypatch)
     run(capsys, "index", str(folder))
     Settings(answer_mode=answer_mode).save(AppPaths.resolve(None).settings_file)
     question = "How many days of paid leave does an employee get?"

@@ -164,9 +164,7 @@ def test_a_span_of_a_sheet_passage_is_named_by_its_own_row(store, folder, extrac
 
 
 def test_a_quoted_answer_from_a_sheet_cites_the_row_it_quotes(store, tmp_path, extractor,
-                                                             monkeypatch):
-    import core.answer.answerer
-
+                                                             reader_gives_its_best):
     docs = tmp_path / "sheets"
     docs.mkdir()
     rows: list[list[object]] = [["Plant", "Note"]]
@@ -176,7 +174,6 @@ def test_a_quoted_answer_from_a_sheet_cites_the_row_it_quotes(store, tmp_path, e
     with Indexer(store, FakeModel(), Settings(), extractor) as indexer:
         indexer.add_folder(docs)
         indexer.run()
-    monkeypatch.setattr(core.answer.answerer, "FOUND_PROBABILITY", 0.0)
     answer = Answerer(store, FakeModel(), mode="quote").ask("When are moonwort seeds sown?")
     assert answer.found and answer.quoted
     first = answer.citations[0]

@@ -20,8 +20,11 @@ files, a fixed sample of questions from every fourth article): per answer mode (
 model's own words checked; quoted, the reader's sentences), correct (the answer holds a gold
 answer, normalised), wrong (given as found without one), not found, the gold paragraph cited,
 and time to the first shown sentence and in total. Both modes run in the same run.
+``quoted-plain`` (last in ``--modes``: it changes the reader for the rest of the run) is the
+reader before the model named answers in quotes: one threshold, 0.86, and the emphasis by rule.
 
     nice -n 10 python bench/answers.py --squad --per-article 30 --keywords-only
+    nice -n 5 python bench/answers.py --squad --keywords-only --modes quoted,quoted-plain
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import core.answer.reader  # noqa: E402
 import core.answer.sources  # noqa: E402
 from core.answer.answerer import (  # noqa: E402
     NOT_FOUND_TEXT,
@@ -85,7 +89,8 @@ def main() -> None:
                         "to build instead of an hour of embedding on 2 busy cores)")
     parser.add_argument("--squad", action="store_true", help="measure on eval/squad_train")
     parser.add_argument("--per-article", type=int, default=30)
-    parser.add_argument("--modes", default="written,quoted")
+    parser.add_argument("--modes", default="written,quoted",
+                        help="written, quoted, quoted-plain (--squad only; put it last)")
     args = parser.parse_args()
     if args.squad:
         squad(args)
@@ -183,7 +188,11 @@ def squad(args: argparse.Namespace) -> None:
           f"({', '.join(articles)}), retrieval "
           + ("keywords only" if args.keywords_only else "hybrid"))
     for mode in args.modes.split(","):
-        answerer = Answerer(store, model, mode="quote" if mode == "quoted" else "write")
+        answerer = Answerer(store, model, mode="quote" if mode.startswith("quoted") else "write")
+        if mode == "quoted-plain":
+            # The reader before the model named answers: one threshold, its weights unchanged.
+            core.answer.reader.FOUND_PROBABILITY = core.answer.reader.NAMED_PROBABILITY = 0.86
+            core.answer.reader.named_answer = lambda *_, **__: None  # type: ignore[assignment]
         answerer.ask("What is this about?")  # warm-up
         counts = {"correct": 0, "wrong": 0, "not found": 0, "gold cited": 0}
         first: list[float] = []

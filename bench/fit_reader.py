@@ -16,13 +16,19 @@ first ``--at-most`` candidates, labelled by whether the sentence holds the gold 
 2. fits the weights on all rows and prints WEIGHTS, BIAS and the threshold with the most
    correct answers whose wrong share is at most 3% with 95% confidence (its Wilson upper
    bound: a share measured on a few hundred questions is loose, and new questions are harder),
-   to put in core/answer/reader.py.
+   to put in core/answer/reader.py;
+3. with ``--named`` (``bench/reader_named_rows.py``: whether the model names an answer that
+   stands in the best quote), chooses FOUND_PROBABILITY and NAMED_PROBABILITY together by
+   the same rule, and says how the pair holds on articles it was not chosen on.
 
     nice -n 10 python bench/reader_rows.py --articles 20 --per-article 20 --at-most 16 \\
         --out bench/.cache/squad_train_rest/raw16.jsonl      # ~15 min on 2 cores
     nice -n 10 python bench/reader_rows.py --articles 20 --per-article 20 --at-most 16 \\
         --first 1 --out bench/.cache/squad_train_rest/raw16-first1.jsonl   # the other 20
-    python bench/fit_reader.py bench/.cache/squad_train_rest/raw16*.jsonl
+    nice -n 10 python bench/reader_named_rows.py bench/.cache/squad_train_rest/raw16*.jsonl \
+        --out bench/.cache/squad_train_rest/named.jsonl     # ~8 min
+    python bench/fit_reader.py bench/.cache/squad_train_rest/raw16*.jsonl \
+        --named bench/.cache/squad_train_rest/named.jsonl
 """
 
 from __future__ import annotations
@@ -99,35 +105,128 @@ def tables(path: Path, at_most: int) -> dict[str, tuple[np.ndarray, np.ndarray, 
     return out
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("rows", type=Path, nargs="+", help="reader_rows.py outputs, pooled")
-    parser.add_argument("--at-most", type=int, default=reader.READ_AT_MOST)
-    parser.add_argument("--folds", type=int, default=5)
-    parser.add_argument("--wrong", type=float, default=0.03)
-    parser.add_argument("--z", type=float, default=1.645,
-                        help="the wrong share's upper bound (Wilson, this many standard "
-                             "errors; 1.645: 95%% one-sided) must stay within --wrong")
-    args = parser.parse_args()
+def pooled_tables(paths: list[Path], at_most: int) -> dict[str, tuple[np.ndarray, np.ndarray,
+                                                                      np.ndarray]]:
     data = {}
-    for path in args.rows:
-        data.update(tables(path, args.at_most))
+    for path in paths:
+        data.update(tables(path, at_most))
+    return data
+
+
+def held_out_probabilities(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
+                           folds: int) -> dict[str, np.ndarray]:
+    """Each question's candidates' probabilities from weights fitted without its article
+    (``folds`` folds of the articles)."""
     ids = list(data)
     articles = sorted({q.split("-")[0] for q in ids})
-    best: dict[str, tuple[float, bool]] = {}
-    for fold in range(args.folds):
-        held = set(articles[fold:: args.folds])
+    out: dict[str, np.ndarray] = {}
+    for fold in range(folds):
+        held = set(articles[fold:: folds])
         fit = [q for q in ids if q.split("-")[0] not in held and len(data[q][1])]
         w, b = fit_logistic(np.vstack([data[q][0] for q in fit]),
                             np.concatenate([data[q][1] for q in fit]))
         for q in ids:
             if q.split("-")[0] in held:
-                x, y, quoted = data[q]
-                if not len(y):
-                    best[q] = (0.0, False)
-                    continue
-                p = 1 / (1 + np.exp(-(b + x @ w)))
-                best[q] = (float(p.max()), bool(quoted[int(p.argmax())]))
+                x = data[q][0]
+                out[q] = 1 / (1 + np.exp(-(b + x @ w))) if len(x) else np.zeros(0)
+    return out
+
+
+def _named_rows(path: Path) -> dict[str, dict[int, bool]]:
+    """Per question, per candidate read: whether the model named an answer in its quote."""
+    out: dict[str, dict[int, bool]] = {}
+    for line in path.open():
+        row = json.loads(line)
+        out[row["q"]] = {r["order"]: r["named"] for r in row["read"]}
+    return out
+
+
+def _outcome(questions: list[str], best: dict[str, tuple[float, bool, bool]], plain: float,
+             named: float) -> tuple[float, float]:
+    """Correct and wrong shares when the best quote is given at ``plain``, or at ``named``
+    when the model names an answer that stands in it."""
+    correct = wrong = 0
+    for q in questions:
+        p, right, names = best[q]
+        if p >= plain or (names and p >= named):
+            correct += right
+            wrong += not right
+    return correct / len(questions), wrong / len(questions)
+
+
+def _choose(questions: list[str], best: dict[str, tuple[float, bool, bool]],
+            args: argparse.Namespace) -> tuple[float, float, float, float]:
+    """The (plain, named) pair with the most correct answers whose wrong share stays within
+    ``args.wrong`` at the Wilson bound; with its correct and wrong shares."""
+    chosen = (1.0, 1.0, 0.0, 0.0)
+    steps = [step / 100 for step in range(30, 101)]
+    for plain in steps:
+        for named in (t for t in steps if t <= plain):
+            correct, wrong = _outcome(questions, best, plain, named)
+            if wilson_upper(wrong, len(questions), args.z) <= args.wrong and \
+                    correct > chosen[2]:
+                chosen = (plain, named, correct, wrong)
+    return chosen
+
+
+def named_thresholds(ids: list[str], best: dict[str, tuple[float, bool]],
+                     named: dict[str, dict[int, bool]], args: argparse.Namespace) -> None:
+    """Choose FOUND_PROBABILITY and NAMED_PROBABILITY together on all questions, and say how
+    well the rule holds on articles it was not chosen on (chosen on 4/5 of the articles,
+    applied to the rest, ``args.folds`` times)."""
+    data = pooled_tables(args.rows, args.at_most)
+    probabilities = held_out_probabilities(data, args.folds)
+    table: dict[str, tuple[float, bool, bool]] = {}
+    for q in ids:
+        p = probabilities[q]
+        top = int(p.argmax()) if len(p) else -1
+        table[q] = (best[q][0], best[q][1], named.get(q, {}).get(top, False))
+    n = len(ids)
+    print(f"named: {sum(v[2] for v in table.values())} of {n} best quotes hold the answer the "
+          f"model names; of the right ones {sum(v[2] and v[1] for v in table.values())}/"
+          f"{sum(v[1] for v in table.values())}, of the wrong ones "
+          f"{sum(v[2] and not v[1] for v in table.values())}/"
+          f"{sum(not v[1] for v in table.values())}")
+    articles = sorted({q.split("-")[0] for q in ids})
+    correct = wrong = 0.0
+    for fold in range(args.folds):
+        held = set(articles[fold:: args.folds])
+        plain, at_named, _, _ = _choose([q for q in ids if q.split("-")[0] not in held],
+                                        table, args)
+        test = [q for q in ids if q.split("-")[0] in held]
+        c, w = _outcome(test, table, plain, at_named)
+        correct += c * len(test)
+        wrong += w * len(test)
+        print(f"fold {fold}: FOUND {plain:.2f} NAMED {at_named:.2f} -> held-out correct "
+              f"{c:.3f} wrong {w:.3f} ({len(test)} questions)")
+    print(f"thresholds chosen without the article: correct {correct / n:.3f}, wrong "
+          f"{wrong / n:.3f}")
+    plain, at_named, c, w = _choose(ids, table, args)
+    print(f"FOUND_PROBABILITY {plain:.2f} NAMED_PROBABILITY {at_named:.2f}: correct {c:.3f} "
+          f"wrong {w:.3f} (upper bound {wilson_upper(w, n, args.z):.3f})")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("rows", type=Path, nargs="+", help="reader_rows.py outputs, pooled")
+    parser.add_argument("--at-most", type=int, default=reader.READ_AT_MOST)
+    parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--named", type=Path,
+                        help="reader_named_rows.py output: also choose NAMED_PROBABILITY, the "
+                             "lower threshold that holds when the model names an answer that "
+                             "stands in the quote")
+    parser.add_argument("--wrong", type=float, default=0.03)
+    parser.add_argument("--z", type=float, default=1.645,
+                        help="the wrong share's upper bound (Wilson, this many standard "
+                             "errors; 1.645: 95%% one-sided) must stay within --wrong")
+    args = parser.parse_args()
+    data = pooled_tables(args.rows, args.at_most)
+    ids = list(data)
+    articles = sorted({q.split("-")[0] for q in ids})
+    best: dict[str, tuple[float, bool]] = {}
+    for q, p in held_out_probabilities(data, args.folds).items():
+        quoted = data[q][2]
+        best[q] = (float(p.max()), bool(quoted[int(p.argmax())])) if len(p) else (0.0, False)
     n = len(ids)
     print(f"{n} questions, {len(articles)} articles, first {args.at_most} candidates; gold "
           f"among them {sum(bool(data[q][1].any()) for q in ids) / n:.3f}, among their quotes "
@@ -143,6 +242,8 @@ def main() -> None:
         if bound <= args.wrong and correct > chosen[1]:
             chosen = (t, correct, wrong)
     print(f"threshold {chosen[0]:.2f}: held-out correct {chosen[1]:.3f}, wrong {chosen[2]:.3f}")
+    if args.named:
+        named_thresholds(ids, best, _named_rows(args.named), args)
     rows = [q for q in ids if len(data[q][1])]
     w, b = fit_logistic(np.vstack([data[q][0] for q in rows]),
                         np.concatenate([data[q][1] for q in rows]))

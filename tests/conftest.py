@@ -49,9 +49,10 @@ def minilm_gguf(tmp_path_factory: pytest.TempPathFactory):
 def reader_gives_its_best(monkeypatch: pytest.MonkeyPatch) -> None:
     """The reader quotes its best sentence whatever its probability: with the fake model the
     calibrated threshold means nothing, and these tests are about how a quote is shown."""
-    import core.answer.answerer
+    import core.answer.reader
 
-    monkeypatch.setattr(core.answer.answerer, "FOUND_PROBABILITY", 0.0)
+    monkeypatch.setattr(core.answer.reader, "FOUND_PROBABILITY", 0.0)
+    monkeypatch.setattr(core.answer.reader, "NAMED_PROBABILITY", 0.0)
 
 
 @pytest.fixture

@@ -52,6 +52,9 @@ class FakeModel(TextModel):
         self.embedded_texts = 0
         #: How many (prompt, continuation) pairs were scored so far.
         self.scored_pairs = 0
+        #: What ``complete_line`` names as the answer (None: "not stated"), and its prompts.
+        self.named: str | None = None
+        self.completed_prompts: list[str] = []
         self.closed = False
 
     def count_tokens(self, text: str) -> int:
@@ -98,6 +101,12 @@ class FakeModel(TextModel):
                                   for t in _TOKEN.findall(continuation)] or [-4.0],
                                  dtype=np.float32))
         return rows
+
+    def complete_line(self, prompt: str, max_tokens: int = 16,
+                      cancel: CancelToken | None = None) -> str:
+        """``named``, or "not stated": the fake cannot tell what answers."""
+        self.completed_prompts.append(prompt)
+        return f" {self.named}" if self.named is not None else " not stated"
 
     def close(self) -> None:
         self.closed = True

@@ -9,8 +9,9 @@
    user (``CitationFilter``).
 5. Each answer sentence is mapped to the smallest span of its source that supports it; a
    sentence without a citation gets one when a given source clearly supports it.
-6. A quoted answer keeps where its answering phrase stands (``Answer.emphasis``, found by
-   ``core.answer.emphasis``); a written one carries the spans that back it, quoted, to be
+6. A quoted answer keeps where its answering phrase stands (``Answer.emphasis``: what the
+   model named as the answer when it stands in the quote, ``core.answer.reader.choose``, else
+   found by ``core.answer.emphasis``); a written one carries the spans that back it, quoted, to be
    shown under it (``Answer.supporting``).
 
 >>> answer = Answerer(store, model).ask("How much notice must the tenant give?",
@@ -28,7 +29,7 @@ import numpy as np
 
 from core.answer.citations import CitationFilter, parse_citations, strip_citations
 from core.answer.emphasis import answering_phrase
-from core.answer.reader import FOUND_PROBABILITY, Reading, read
+from core.answer.reader import Reading, choose, read
 from core.answer.sources import Source, select_sources
 from core.answer.support import (
     EMBEDDING_WEIGHT,
@@ -169,21 +170,25 @@ class Answerer:
         """The sentence of the sources the model reads as answering and the one after it in its
         paragraph, quoted (``Candidate.quote``). When none does, the files "don't seem to say"
         if the sources are about the question (``evidence``), else Kenning could not find it."""
+        def show(reading: Reading) -> None:
+            # The text does not depend on the emphasis, so it is shown as soon as it is chosen.
+            if on_text is not None:
+                on_text(quoted_text(question, _shown_quote(reading), _marks(reading))[0])
+
         try:
-            readings = read(self.model, question, sources, cancel)
+            chosen = choose(self.model, question,
+                            read(self.model, question, sources, cancel), cancel, show)
         except Cancelled:
             return Answer(question, "", False, [], [s.hit for s in sources], mode="quoted")
-        chosen = answering(readings)
         if chosen is None:
             return self._not_found(question, hits, on_text, mode="quoted",
                                    text=NOT_SAID_TEXT if evidence else NOT_FOUND_TEXT)
-        c = chosen.candidate
+        c = chosen.reading.candidate
         hit = c.source.hit
         citations = [Citation(c.source.n, hit.path, hit.page, c.start, c.quote_end, c.quote,
                               hit.chunk_id, hit.location_of(c.start, c.quote_end))]
-        text, emphasis = quoted_text(question, " ".join(c.quote.split()), f"[{c.source.n}]")
-        if on_text is not None:
-            on_text(text)
+        text, emphasis = quoted_text(question, _shown_quote(chosen.reading),
+                                     _marks(chosen.reading), chosen.named)
         return Answer(question, text, True, citations, [s.hit for s in sources], [],
                       quoted=True, mode="quoted", emphasis=emphasis)
 
@@ -228,12 +233,12 @@ def answer_mode(model: TextModel, setting: str = "auto") -> str:
     return "quoted" if small else "written"
 
 
-def answering(readings: Sequence[Reading]) -> Reading | None:
-    """The reading given as the answer: the best when it is likely enough to answer; None
-    when the files do not seem to say."""
-    if not readings or readings[0].probability < FOUND_PROBABILITY:
-        return None
-    return readings[0]
+def _shown_quote(reading: Reading) -> str:
+    return " ".join(reading.candidate.quote.split())
+
+
+def _marks(reading: Reading) -> str:
+    return f"[{reading.candidate.source.n}]"
 
 
 def with_previous_question(question: str, history: Sequence[tuple[str, str]]) -> str:
@@ -401,11 +406,13 @@ def restate(
     return None
 
 
-def quoted_text(question: str, quote: str, marks: str) -> tuple[str, list[tuple[int, int]]]:
+def quoted_text(question: str, quote: str, marks: str,
+                named: tuple[int, int] | None = None) -> tuple[str, list[tuple[int, int]]]:
     """A quoted answer as it is shown (``Your files say: “…” [1]``), and where in it the
-    phrase that answers ``question`` stands (empty when none stands out)."""
+    phrase that answers ``question`` stands (empty when none stands out): ``named``, where
+    the model named the answer in ``quote``, else the phrase the question's kind points at."""
     opening = f"{QUOTE_INTRO} “"
-    phrase = answering_phrase(question, quote)
+    phrase = named or answering_phrase(question, quote)
     emphasis = [] if phrase is None else [(len(opening) + phrase[0], len(opening) + phrase[1])]
     return f"{opening}{quote}” {marks}", emphasis
 

@@ -21,15 +21,21 @@ is unlikely to answer.
 2. Pruning: the ones that share most of the question's words go on to be read, at most
    ``READ_AT_MOST``, so reading stays one or two model passes.
 3. Reading: one scored continuation per candidate plus one without any, in one batch.
+4. Choosing (``choose``): the best candidate's quote answers when its probability is high, or
+   nearly so and the model, shown the quote and the question after a few worked examples
+   (``NAMING_EXAMPLES``), names an answer whose words stand in the quote. A base model that
+   finds its answer in the quote has read the quote as answering; one that answers from
+   memory, or says the passage does not say, has not. The named words are what the answer
+   shows in bold.
 
 >>> readings = read(model, "How much notice must the tenant give?", sources)
->>> best = readings[0] if readings and readings[0].probability >= FOUND_PROBABILITY else None
+>>> chosen = choose(model, "How much notice must the tenant give?", readings)  # or None
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,10 +43,10 @@ import numpy as np
 from core.answer.emphasis import kind_spans, question_kind
 from core.answer.sources import Source
 from core.answer.support import evidence_spans, overlap
-from core.cancel import CancelToken
+from core.cancel import Cancelled, CancelToken
 from core.models.interface import ChatModel
 from core.text.sentences import runs_on
-from core.text.words import STOPWORDS, WORD, content_words, stem
+from core.text.words import STOPWORDS, WORD, content_words, find_phrase, stem
 
 #: Candidates read per question: about two model passes of 512 tokens on two cores.
 READ_AT_MOST = 8
@@ -59,12 +65,33 @@ FEATURES = ("explains", "explains_per_token", "behind_best", "question_words", "
 WEIGHTS = (-0.0017, 0.0914, -0.0303, 2.1581, -0.7053, -0.0369, 0.0307, 2.4846, 0.085, -0.9945,
            -0.8366, -0.1076, 0.518, 0.2726, 0.1205, 0.1131, 0.0642, 1.547, 0.173)
 BIAS = -5.3991
-#: The best sentence is given as the answer when its probability reaches this: on training
-#: questions held out by article (5 folds), the step with the most correct answers (the quote,
-#: the sentence and the one after it, holds the gold answer) while the share of questions
-#: given a found answer without it stays within 3% at 95% confidence (0.86: 34.0% correct,
-#: 2.0% wrong, upper bound 3.0%).
-FOUND_PROBABILITY = 0.86
+#: The best sentence is given as the answer when its probability reaches this, whatever the
+#: model names in it. With ``NAMED_PROBABILITY``, chosen on training questions held out by
+#: article (5 folds): the pair with the most correct answers (the quote, the sentence and the
+#: one after it, holds the gold answer) while the share of questions given a found answer
+#: without it stays within 3% at 95% confidence (39.4% correct, 2.0% wrong, upper bound 3.0%).
+FOUND_PROBABILITY = 0.89
+
+#: Worked examples (written for Kenning) after which a base model names the answer in a
+#: passage: a date, a place, a length of time, and a passage that does not say.
+NAMING_EXAMPLES = (
+    "Passage: The boiler was serviced in March and the pressure valve was replaced.\n"
+    "Question: When was the boiler serviced?\nAnswer: in March\n\n"
+    "Passage: Any dispute arising from this agreement shall be settled by arbitration in "
+    "Geneva.\nQuestion: Where are disputes settled?\nAnswer: Geneva\n\n"
+    "Passage: The committee will review the application and reply within thirty days.\n"
+    "Question: How long does the committee take to reply?\nAnswer: thirty days\n\n"
+    "Passage: She described the novel as a quiet story about memory and grief.\n"
+    "Question: Who published the novel?\nAnswer: not stated\n\n")
+#: The best quote is also given from this probability up when the model, shown the quote and
+#: the question after ``NAMING_EXAMPLES``, names an answer whose words stand in it: a model
+#: that finds its answer in the quote has read it as answering. Chosen with
+#: ``FOUND_PROBABILITY`` by the same rule (bench/fit_reader.py --named).
+NAMED_PROBABILITY = 0.76
+#: What the examples teach the model to say when the passage does not answer.
+NOT_STATED = "not stated"
+#: Tokens the model may take to name an answer: a name, a figure with its unit, a short phrase.
+NAMING_TOKENS = 12
 
 
 @dataclass(frozen=True)
@@ -92,6 +119,15 @@ class Reading:
     #: Estimated probability that the sentence answers the question (0..1).
     probability: float
     features: tuple[float, ...]
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The reading given as the answer, and where the model named the answer in its quote
+    as shown (white space collapsed: ``" ".join(quote.split())``), None when it did not."""
+
+    reading: Reading
+    named: tuple[int, int] | None
 
 
 def passage_prompt(sentence: str, title: str) -> str:
@@ -150,6 +186,43 @@ def read(model: ChatModel, question: str, sources: Sequence[Source],
         readings.append(Reading(candidate, probability(row), row))
     readings.sort(key=lambda r: -r.probability)
     return readings
+
+
+def choose(model: ChatModel, question: str, readings: Sequence[Reading],
+           cancel: CancelToken | None = None,
+           on_chosen: Callable[[Reading], None] | None = None) -> Choice | None:
+    """The best reading when it answers: likely enough (``FOUND_PROBABILITY``), or nearly so
+    (``NAMED_PROBABILITY``) and the model names an answer that stands in its quote. None when
+    the files do not seem to say. ``on_chosen`` hears of the answer as soon as it is known:
+    a likely one before the model names its answer (only the emphasis waits for that).
+    Raises ``Cancelled`` when ``cancel`` is set while it reads."""
+    if not readings or readings[0].probability < min(NAMED_PROBABILITY, FOUND_PROBABILITY):
+        return None
+    best = readings[0]
+    likely = best.probability >= FOUND_PROBABILITY
+    if likely and on_chosen is not None:
+        on_chosen(best)
+    named = named_answer(model, question, " ".join(best.candidate.quote.split()), cancel)
+    if named is None and not likely:
+        return None
+    if not likely and on_chosen is not None:
+        on_chosen(best)
+    return Choice(best, named)
+
+
+def named_answer(model: ChatModel, question: str, quote: str,
+                 cancel: CancelToken | None = None) -> tuple[int, int] | None:
+    """Where in ``quote`` the model names the answer to ``question``, after the worked
+    examples; None when what it names is not in the quote (it answered from memory, or said
+    the passage does not say). Raises ``Cancelled`` when ``cancel`` is set while it reads."""
+    prompt = (f"{NAMING_EXAMPLES}Passage: {' '.join(quote.split())}\n"
+              f"Question: {' '.join(question.split())}\nAnswer:")
+    line = model.complete_line(prompt, NAMING_TOKENS, cancel)
+    if cancel is not None and cancel.cancelled:
+        raise Cancelled()
+    if " ".join(line.lower().split()).strip(" .") == NOT_STATED:
+        return None
+    return find_phrase(quote, line)
 
 
 def features(question: str, chosen: Sequence[Candidate], scores: Sequence[np.ndarray],

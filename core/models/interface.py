@@ -178,6 +178,13 @@ class ChatModel(ABC):
         candidate sentences. Raises ``Cancelled`` when ``cancel`` is set part-way."""
         raise NotImplementedError(f"{type(self).__name__} cannot score text")
 
+    def complete_line(self, prompt: str, max_tokens: int = 16,
+                      cancel: CancelToken | None = None) -> str:
+        """The most likely continuation of the plain text ``prompt`` (no chat turns) up to the
+        end of its line, at most ``max_tokens`` tokens: how the reader asks a base model to
+        name the answer in a quote, after a few worked examples. Works when ``can_score``."""
+        raise NotImplementedError(f"{type(self).__name__} cannot continue text")
+
     def close(self) -> None:  # noqa: B027 - optional hook
         """Free native resources. The default holds none."""
 

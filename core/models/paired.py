@@ -72,6 +72,10 @@ class PairedModel(TextModel):
     ) -> list[np.ndarray]:
         return self.chat.continuation_logprobs(pairs, cancel)
 
+    def complete_line(self, prompt: str, max_tokens: int = 16,
+                      cancel: CancelToken | None = None) -> str:
+        return self.chat.complete_line(prompt, max_tokens, cancel)
+
     def close(self) -> None:
         try:
             self.embedder.close()

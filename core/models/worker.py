@@ -221,6 +221,10 @@ class _WorkerClient(TextModel):
     ) -> list[np.ndarray]:
         return self._call(lambda m: m.continuation_logprobs(pairs, cancel))
 
+    def complete_line(self, prompt: str, max_tokens: int = 16,
+                      cancel: CancelToken | None = None) -> str:
+        return self._call(lambda m: m.complete_line(prompt, max_tokens, cancel))
+
     def chat_stream(
         self,
         messages: Sequence[ChatMessage],

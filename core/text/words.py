@@ -79,3 +79,68 @@ def word_spans(text: str, items: Sequence[str]) -> list[tuple[int, int]]:
     """
     pattern = word_pattern(items)
     return [m.span() for m in pattern.finditer(text)] if pattern else []
+
+
+#: Words a phrase may open with that the text need not repeat ("the Ottoman Empire" stands in
+#: "...retook it from Ottoman Empire rule").
+_LEADING_ARTICLES = frozenset(("a", "an", "the"))
+_SIGNS = "-−"
+_CURRENCIES = "£$€¥"
+
+
+def find_phrase(text: str, phrase: str) -> tuple[int, int] | None:
+    """Where the words of ``phrase`` stand in ``text`` one after another, any case, whatever
+    punctuation lies between them, as whole words: the first such place, from the start of its
+    first word to the end of its last, with the currency sign before it and the percent sign
+    after it when both have them; None when they do not (or ``phrase`` has no words). A
+    figure's sign must agree: "1" does not stand in "-1", nor "-1" in "1".
+
+    >>> find_phrase("Notice is sixty (60) days.", "60 days")
+    (17, 25)
+    >>> find_phrase("Founded in 1944.", "194") is None
+    True
+    >>> text = "A deposit of £1,325 and a level of -1."
+    >>> [text[a:b] for a, b in (find_phrase(text, "£1,325."), find_phrase(text, "-1"))]
+    ['£1,325', '-1']
+    >>> find_phrase(text, "level 1") is None
+    True
+    """
+    wanted_matches = list(WORD.finditer(phrase))
+    while len(wanted_matches) > 1 and wanted_matches[0].group().lower() in _LEADING_ARTICLES:
+        wanted_matches = wanted_matches[1:]
+    if not wanted_matches:
+        return None
+    wanted = [m.group().lower() for m in wanted_matches]
+    before = phrase[: wanted_matches[0].start()].strip()
+    after = phrase[wanted_matches[-1].end():].strip()
+    signed = before[-1:] in tuple(_SIGNS) if before else False
+    found = list(WORD.finditer(text))
+    size = len(wanted)
+    for i in range(len(found) - size + 1):
+        if not all(found[i + j].group().lower() == wanted[j] for j in range(size)):
+            continue
+        start, end = found[i].start(), found[i + size - 1].end()
+        figure = wanted[0][0].isdigit()
+        if figure and (_signed(text, start) != signed or _inside_figure(text, start, end)):
+            continue
+        if (figure and signed) or (before and before[-1] in _CURRENCIES
+                                    and text[start - 1: start] == before[-1]):
+            start -= 1
+        if after.startswith("%") and text[end: end + 1] == "%":
+            end += 1
+        return start, end
+    return None
+
+
+def _inside_figure(text: str, start: int, end: int) -> bool:
+    """Whether the digits at ``start:end`` are only part of a figure ("1" of "1,325")."""
+    def joins(at: int, digit_at: int) -> bool:
+        return (0 <= at < len(text) and text[at] in ".," and 0 <= digit_at < len(text)
+                and text[digit_at].isdigit())
+    return joins(start - 1, start - 2) or (text[end - 1].isdigit() and joins(end, end + 1))
+
+
+def _signed(text: str, start: int) -> bool:
+    """Whether the figure at ``start`` has a minus sign ("-1", not the hyphen of "pre-1990")."""
+    return start > 0 and text[start - 1] in _SIGNS and (start == 1 or not
+                                                        text[start - 2].isalnum())

@@ -59,6 +59,18 @@ class ChatRunner:
         stops = tuple(s for s in (*settings.stop, *default_stops(self.facts)) if s)
         return self._generate(prompt, min(settings.max_tokens, room), settings, stops, cancel)
 
+    def complete_line(self, prompt: str, max_tokens: int,
+                      cancel: CancelToken | None = None) -> str:
+        """The greedy continuation of the plain text ``prompt`` up to the end of its line (no
+        chat template: a base model continues a pattern of worked examples)."""
+        tokens = tokenize(self._vocab, prompt, add_special=True, parse_special=False)
+        room = self.n_ctx - len(tokens)
+        if room < 1:
+            raise ValueError(f"The prompt takes {len(tokens)} tokens but the model's context "
+                             f"holds {self.n_ctx}.")
+        greedy = GenerationSettings(max_tokens=max_tokens, temperature=0.0, repeat_penalty=1.0)
+        return "".join(self._generate(tokens, min(max_tokens, room), greedy, ("\n",), cancel))
+
     def close(self) -> None:
         if self._ctx is not None:
             llama_cpp.llama_free(self._ctx)

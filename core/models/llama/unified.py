@@ -308,6 +308,13 @@ class UnifiedModel(TextModel):
                                "answers. Choose a chat-capable GGUF in Settings to use Ask.")
         return self._chat.stream(messages, settings, cancel)
 
+    def complete_line(self, prompt: str, max_tokens: int = 16,
+                      cancel: CancelToken | None = None) -> str:
+        if self._chat is None:
+            raise RuntimeError(f"{self.path.name} is an embedding-only model and cannot read "
+                               "answers. Choose a chat-capable GGUF in Settings to use Ask.")
+        return self._chat.complete_line(prompt, max_tokens, cancel)
+
     def continuation_logprobs(self, pairs: Sequence[tuple[str, str]],
                               cancel: CancelToken | None = None) -> list[np.ndarray]:
         if self._scorer is None:

@@ -409,10 +409,29 @@ def test_quoted_mode_answers_with_the_files_own_sentence_and_its_offsets(indexed
     assert " ".join(first.quote.split()) in answer.text
 
 
-def test_quoted_mode_says_not_found_when_no_sentence_reads_as_an_answer(indexed, monkeypatch):
-    import core.answer.answerer
+def test_a_quoted_answer_emphasises_the_answer_the_model_names_in_it(indexed, monkeypatch):
+    import core.answer.reader
 
-    monkeypatch.setattr(core.answer.answerer, "FOUND_PROBABILITY", 1.01)
+    monkeypatch.setattr(core.answer.reader, "FOUND_PROBABILITY", 1.01)  # only when it names
+    monkeypatch.setattr(core.answer.reader, "NAMED_PROBABILITY", 0.0)
+    model = FakeModel()
+    model.named = "sixty days written notice"
+    answer = Answerer(indexed, model, mode="quote").ask(
+        "How many days of written notice must the tenant give?")
+    assert answer.found and answer.mode == "quoted", answer.text
+    [(start, end)] = answer.emphasis
+    assert answer.text[start:end] == "sixty days written notice"
+    model.named = "ninety days"  # not what the quote says: not an answer at this probability
+    answer = Answerer(indexed, model, mode="quote").ask(
+        "How many days of written notice must the tenant give?")
+    assert not answer.found and answer.text == NOT_SAID_TEXT
+
+
+def test_quoted_mode_says_not_found_when_no_sentence_reads_as_an_answer(indexed, monkeypatch):
+    import core.answer.reader
+
+    monkeypatch.setattr(core.answer.reader, "FOUND_PROBABILITY", 1.01)
+    monkeypatch.setattr(core.answer.reader, "NAMED_PROBABILITY", 1.01)
     answer = Answerer(indexed, FakeModel(), mode="quote").ask("When is the rent due?")
     # The passages were found; they just do not seem to say it.
     assert not answer.found and answer.text == NOT_SAID_TEXT and answer.mode == "quoted"

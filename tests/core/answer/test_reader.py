@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from core.answer.reader import candidates, read
+from core.answer import reader
+from core.answer.reader import Reading, candidates, choose, named_answer, read
 from core.answer.sources import Source
 from core.cancel import Cancelled, CancelToken
 from core.types import Hit
@@ -116,3 +117,81 @@ def test_features_say_whether_a_sentence_has_what_the_question_asks_for() -> Non
     assert deposit["kind_found"] == 0.0 and deposit["kind_missing"] == 1.0
     assert notice["explains"] == 3.0 and notice["share"] == 1 / len(chosen)
     assert len(FEATURES) == len(rows[0])
+
+
+def _best_reading(probability: float, text: str = LEASE) -> list[Reading]:
+    best = candidates("How much notice must the tenant give?", [_source(1, text)])[0]
+    return [Reading(best, probability, ())]
+
+
+@pytest.fixture
+def thresholds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reader, "FOUND_PROBABILITY", 0.9)
+    monkeypatch.setattr(reader, "NAMED_PROBABILITY", 0.7)
+
+
+def test_a_nearly_likely_quote_is_given_when_the_model_names_an_answer_in_it(thresholds) -> None:
+    model = FakeModel()
+    model.named = "Sixty days."
+    chosen = choose(model, "How much notice must the tenant give?", _best_reading(0.8))
+    assert chosen is not None
+    quote = " ".join(chosen.reading.candidate.quote.split())
+    assert chosen.named is not None
+    assert quote[chosen.named[0]:chosen.named[1]] == "sixty days"
+    # the model read the quote and the question after the worked examples
+    [prompt] = model.completed_prompts
+    assert prompt.startswith(reader.NAMING_EXAMPLES)
+    assert prompt.endswith(f"Passage: {quote}\nQuestion: How much notice must the tenant "
+                           "give?\nAnswer:")
+
+
+@pytest.mark.parametrize("named", [None, "ninety days", "six"])
+def test_a_nearly_likely_quote_is_not_given_when_the_model_names_nothing_in_it(
+        thresholds, named: str | None) -> None:
+    """ "not stated", an answer from elsewhere, or a word that is only part of one in the
+    quote ("six" of "sixty") do not make the quote an answer."""
+    model = FakeModel()
+    model.named = named
+    assert choose(model, "How much notice must the tenant give?", _best_reading(0.8)) is None
+
+
+def test_a_likely_quote_is_given_and_an_unlikely_one_is_not_read_again(thresholds) -> None:
+    model = FakeModel()
+    chosen = choose(model, "How much notice must the tenant give?", _best_reading(0.95))
+    assert chosen is not None and chosen.named is None  # likely enough on its own
+    model = FakeModel()
+    model.named = "sixty days"
+    assert choose(model, "How much notice must the tenant give?", _best_reading(0.5)) is None
+    assert model.completed_prompts == []  # too unlikely to be worth asking
+    assert choose(model, "How much notice must the tenant give?", []) is None
+
+
+def test_a_cancel_stops_naming() -> None:
+    cancel = CancelToken()
+    cancel.cancel()
+    model = FakeModel()
+    model.named = "sixty days"
+    with pytest.raises(Cancelled):
+        named_answer(model, "How much notice?", LEASE, cancel)
+
+
+def test_a_likely_answer_is_told_before_the_model_names_it_a_named_one_after(
+        thresholds) -> None:
+    events: list[str] = []
+
+    class Recording(FakeModel):
+        def complete_line(self, prompt: str, max_tokens: int = 16,
+                          cancel: CancelToken | None = None) -> str:
+            events.append("named")
+            return " sixty days"
+
+    def chosen(_reading: Reading) -> None:
+        events.append("chosen")
+
+    choose(Recording(), "How much notice must the tenant give?", _best_reading(0.95),
+           on_chosen=chosen)
+    assert events == ["chosen", "named"]  # shown at once; only the emphasis waits
+    events.clear()
+    choose(Recording(), "How much notice must the tenant give?", _best_reading(0.8),
+           on_chosen=chosen)
+    assert events == ["named", "chosen"]  # an answer only once the model named it

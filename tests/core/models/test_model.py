@@ -179,6 +179,21 @@ def test_a_shared_opening_is_evaluated_once_and_restored_exactly(real_model):
 
 
 @model_test
+def test_the_model_names_the_answer_in_a_quote_on_one_line(real_model):
+    from core.answer.reader import named_answer
+
+    quote = "The tenant must give sixty days written notice before leaving the flat."
+    span = named_answer(real_model, "How much notice must the tenant give?", quote)
+    assert span is not None and "sixty days" in quote[span[0]:span[1]], span
+    line = real_model.complete_line("Capital of France: Paris\nCapital of Italy:", 8)
+    assert "\n" not in line and line.strip().startswith("Rome"), line
+    # a line is the same every time (greedy), and chat is unchanged by it
+    before = "".join(real_model.chat_stream(CAPITAL, GREEDY))
+    assert real_model.complete_line("Capital of France: Paris\nCapital of Italy:", 8) == line
+    assert "".join(real_model.chat_stream(CAPITAL, GREEDY)) == before
+
+
+@model_test
 def test_max_tokens_bounds_a_long_reply(real_model):
     prompt = [ChatMessage("user", "Write a long story about a lighthouse keeper.")]
     settings = GenerationSettings(max_tokens=5, temperature=0.0)

@@ -68,3 +68,21 @@ def profile_for(grit_style: bool, causal_attention: bool, architecture: str = ""
             return replace(ENCODER, document_prefix=document, query_prefix=query)
         return ENCODER
     return GENERIC
+
+
+#: How each profile's models embed, in a user's words: a model trained to embed, or the
+#: zero-shot recipe a decoder never trained for it gets (no trained embed mode exists yet for
+#: any such model, the bundled one included: docs/models.md).
+_EMBED_RECIPES = {
+    GRIT.name: ("trained", "trained (GritLM-style: one model embeds and answers)"),
+    ENCODER.name: ("trained", "trained (a sentence encoder)"),
+    GENERIC.name: ("zero-shot", "zero-shot recipe (the mean of an inner layer, centred); no "
+                                "trained embed mode exists for this model, so search leans on "
+                                "keywords"),
+}
+
+
+def embed_recipe(profile_name: str) -> tuple[str, str]:
+    """("trained" or "zero-shot", and how the models of ``profile_name`` embed, in a user's
+    words)."""
+    return _EMBED_RECIPES.get(profile_name, ("zero-shot", "zero-shot recipe"))

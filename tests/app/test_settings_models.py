@@ -155,3 +155,14 @@ def test_starting_at_login_is_the_users_choice_in_the_settings(
     login.box.setChecked(False)
     qtbot.waitUntil(lambda: not entry.exists(), timeout=10_000)
     assert login.note.text() == ""
+
+
+def test_the_dialog_says_which_embed_recipe_a_model_uses(qtbot, make_window, tmp_path):
+    window = make_window(show=False)
+    dialog = SettingsDialog(window.engine, window.tasks)
+    qtbot.addWidget(dialog)
+    dialog.model_path.setText("")
+    assert "Embed mode: zero-shot recipe" in dialog.model_info.text()  # the bundled model
+    encoder = write_tiny_gguf(tmp_path / "encoder.gguf", arch="bert", causal=False)
+    dialog.model_path.setText(str(encoder))
+    qtbot.waitUntil(lambda: "Embed mode: trained" in dialog.model_info.text(), timeout=10_000)

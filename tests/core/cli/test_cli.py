@@ -338,3 +338,26 @@ def test_the_terminal_shows_the_answering_phrase_in_bold_and_a_pipe_the_quote_as
     shown = "".join(terminal.written)
     assert f"{BOLD}twenty-eight days{PLAIN}" in shown
     assert shown.replace(BOLD, "").replace(PLAIN, "") == piped
+
+
+def test_model_list_says_how_search_embeds_trained_or_zero_shot(home, tmp_path, capsys):
+    from tests.gguf_factory import write_tiny_gguf
+
+    assert main(["model", "list", "--json"]) == 0
+    listing = json.loads(capsys.readouterr().out)
+    assert listing["embed_recipe"] == "zero-shot"  # the bundled model: no trained embed mode
+    recipes = {row["profile"]: row["embed_recipe"] for row in listing["models"]}
+    assert recipes.get("grit", "trained") == "trained"
+    assert main(["model", "list"]) == 0
+    assert "Search by meaning: zero-shot recipe" in capsys.readouterr().out
+
+    encoder = write_tiny_gguf(tmp_path / "encoder.gguf", arch="bert", causal=False)
+    assert main(["model", "use-embedder", str(encoder)]) == 0
+    capsys.readouterr()
+    assert main(["model", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["embed_recipe"] == "trained"
+    assert main(["model", "list"]) == 0
+    assert "Search by meaning: trained (a sentence encoder)" in capsys.readouterr().out
+    encoder.unlink()  # unreadable now: the list still works and does not guess
+    assert main(["model", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["embed_recipe"] is None

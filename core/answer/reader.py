@@ -69,18 +69,25 @@ BIAS = -5.3991
 #: model names in it. With ``NAMED_PROBABILITY``, chosen on training questions held out by
 #: article (5 folds): the pair with the most correct answers (the quote, the sentence and the
 #: one after it, holds the gold answer) while the share of questions given a found answer
-#: without it stays within 3% at 95% confidence (39.4% correct, 2.0% wrong, upper bound 3.0%).
+#: without it stays within 3% at 95% confidence (40.4% correct, 2.0% wrong, upper bound 3.0%).
 FOUND_PROBABILITY = 0.89
 
 #: Worked examples (written for Kenning) after which a base model names the answer in a
-#: passage: a date, a place, a length of time, and a passage that does not say.
+#: passage: a date, a name, a place, a count, a thing, a length of time written in words (the
+#: answer keeps the passage's own words), and a passage that does not say.
 NAMING_EXAMPLES = (
     "Passage: The boiler was serviced in March and the pressure valve was replaced.\n"
     "Question: When was the boiler serviced?\nAnswer: in March\n\n"
+    "Passage: The report was written by Dr. Amara Okafor, who led the survey team.\n"
+    "Question: Who wrote the report?\nAnswer: Dr. Amara Okafor\n\n"
     "Passage: Any dispute arising from this agreement shall be settled by arbitration in "
     "Geneva.\nQuestion: Where are disputes settled?\nAnswer: Geneva\n\n"
-    "Passage: The committee will review the application and reply within thirty days.\n"
-    "Question: How long does the committee take to reply?\nAnswer: thirty days\n\n"
+    "Passage: The library holds about 40,000 volumes, most of them donated.\n"
+    "Question: How many volumes does the library hold?\nAnswer: about 40,000\n\n"
+    "Passage: The bread is baked with rye flour and a little honey from the farm.\n"
+    "Question: What flour is the bread baked with?\nAnswer: rye flour\n\n"
+    "Passage: The lease runs for twelve months from the first of May.\n"
+    "Question: How long does the lease run?\nAnswer: twelve months\n\n"
     "Passage: She described the novel as a quiet story about memory and grief.\n"
     "Question: Who published the novel?\nAnswer: not stated\n\n")
 #: The best quote is also given from this probability up when the model, shown the quote and

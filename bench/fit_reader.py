@@ -170,12 +170,11 @@ def _choose(questions: list[str], best: dict[str, tuple[float, bool, bool]],
 
 
 def named_thresholds(ids: list[str], best: dict[str, tuple[float, bool]],
-                     named: dict[str, dict[int, bool]], args: argparse.Namespace) -> None:
+                     probabilities: dict[str, np.ndarray], named: dict[str, dict[int, bool]],
+                     args: argparse.Namespace) -> None:
     """Choose FOUND_PROBABILITY and NAMED_PROBABILITY together on all questions, and say how
     well the rule holds on articles it was not chosen on (chosen on 4/5 of the articles,
-    applied to the rest, ``args.folds`` times)."""
-    data = pooled_tables(args.rows, args.at_most)
-    probabilities = held_out_probabilities(data, args.folds)
+    applied to the rest, ``args.folds`` times). ``probabilities``: held out, as ``best``."""
     table: dict[str, tuple[float, bool, bool]] = {}
     for q in ids:
         p = probabilities[q]
@@ -224,7 +223,8 @@ def main() -> None:
     ids = list(data)
     articles = sorted({q.split("-")[0] for q in ids})
     best: dict[str, tuple[float, bool]] = {}
-    for q, p in held_out_probabilities(data, args.folds).items():
+    probabilities = held_out_probabilities(data, args.folds)
+    for q, p in probabilities.items():
         quoted = data[q][2]
         best[q] = (float(p.max()), bool(quoted[int(p.argmax())])) if len(p) else (0.0, False)
     n = len(ids)
@@ -243,7 +243,7 @@ def main() -> None:
             chosen = (t, correct, wrong)
     print(f"threshold {chosen[0]:.2f}: held-out correct {chosen[1]:.3f}, wrong {chosen[2]:.3f}")
     if args.named:
-        named_thresholds(ids, best, _named_rows(args.named), args)
+        named_thresholds(ids, best, probabilities, _named_rows(args.named), args)
     rows = [q for q in ids if len(data[q][1])]
     w, b = fit_logistic(np.vstack([data[q][0] for q in rows]),
                         np.concatenate([data[q][1] for q in rows]))

@@ -4,8 +4,9 @@ fit_reader: the second, cheaper-to-pass threshold).
 For each question of ``bench/reader_rows.py``'s rows, the candidates are scored with weights
 fitted without the question's article (``fit_reader.held_out_probabilities``: the same folds as
 ``fit_reader``), and the model reads the quotes of the best two the way the product does
-(``core.answer.reader.named_answer``). One row per question: for each of the two, its place
-among the candidates, whether the model's named answer stands in the quote, and the line.
+(``core.answer.reader.naming_prompt`` and ``named_in``, as ``named_answer`` does). One row
+per question: for each of the two, its place among the candidates, whether the model's named
+answer stands in the quote, and the line.
 
     nice -n 10 python bench/reader_named_rows.py bench/.cache/squad_train_rest/raw16*.jsonl \\
         --out bench/.cache/squad_train_rest/named.jsonl      # ~8 min on 2 cores
@@ -54,29 +55,17 @@ def main() -> None:
             read = []
             for k in np.argsort(-p)[: args.best]:
                 row = raw[q][int(k)]
-                line = model.complete_line(
-                    f"{reader.NAMING_EXAMPLES}Passage: {' '.join(row['quote'].split())}\n"
-                    f"Question: {' '.join(row['question'].split())}\nAnswer:",
-                    reader.NAMING_TOKENS)
+                quote = " ".join(row["quote"].split())
+                line = model.complete_line(reader.naming_prompt(row["question"], quote),
+                                           reader.NAMING_TOKENS)
                 read.append({"order": int(k), "probability": float(p[k]), "line": line,
-                             "named": reader.named_answer(_Fixed(line), row["question"],
-                                                          row["quote"]) is not None,
+                             "named": reader.named_in(quote, line) is not None,
                              "quote_label": bool(row["quote_label"])})
             sink.write(json.dumps({"q": q, "read": read}) + "\n")
             sink.flush()
             if n % 50 == 0:
                 print(f"{n}/{len(probabilities)} {time.perf_counter() - started:.0f}s",
                       file=sys.stderr, flush=True)
-
-
-class _Fixed:
-    """Answers ``complete_line`` with a line already read, so the product's check judges it."""
-
-    def __init__(self, line: str) -> None:
-        self.line = line
-
-    def complete_line(self, *_: object) -> str:
-        return self.line
 
 
 if __name__ == "__main__":

@@ -222,11 +222,21 @@ def named_answer(model: ChatModel, question: str, quote: str,
     """Where in ``quote`` the model names the answer to ``question``, after the worked
     examples; None when what it names is not in the quote (it answered from memory, or said
     the passage does not say). Raises ``Cancelled`` when ``cancel`` is set while it reads."""
-    prompt = (f"{NAMING_EXAMPLES}Passage: {' '.join(quote.split())}\n"
-              f"Question: {' '.join(question.split())}\nAnswer:")
-    line = model.complete_line(prompt, NAMING_TOKENS, cancel)
+    line = model.complete_line(naming_prompt(question, quote), NAMING_TOKENS, cancel)
     if cancel is not None and cancel.cancelled:
         raise Cancelled()
+    return named_in(quote, line)
+
+
+def naming_prompt(question: str, quote: str) -> str:
+    """What the model continues to name the answer: the worked examples, then this case."""
+    return (f"{NAMING_EXAMPLES}Passage: {' '.join(quote.split())}\n"
+            f"Question: {' '.join(question.split())}\nAnswer:")
+
+
+def named_in(quote: str, line: str) -> tuple[int, int] | None:
+    """Where the answer the model named on ``line`` stands in ``quote``; None when it said the
+    passage does not say or named words the quote does not hold."""
     if " ".join(line.lower().split()).strip(" .") == NOT_STATED:
         return None
     return find_phrase(quote, line)

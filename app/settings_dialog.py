@@ -31,6 +31,7 @@ from app.tasks import TaskContext, TaskRunner
 from core.config import AppPaths
 from core.integrate import Report, change_here, installed_here, launch_command
 from core.models.check import ModelReport, check_model
+from core.models.embed_head import BUNDLED_HEAD
 from core.models.profiles import GENERIC, embed_recipe
 from core.service.autostart import change_login_start, starts_at_login
 
@@ -161,7 +162,8 @@ class SettingsDialog(QDialog):
             else ""
         )
         if not path:
-            self.model_info.setText(f"{BUNDLED}. Embed mode: {embed_recipe(GENERIC.name)[1]}.")
+            recipe = embed_recipe(GENERIC.name, BUNDLED_HEAD.tag)[1]
+            self.model_info.setText(f"{BUNDLED}. Embed mode: {recipe}.")
             return
         self.model_info.setText("Checking the file…")
         self._refused = ""
@@ -178,7 +180,7 @@ class SettingsDialog(QDialog):
             f"{report.name}: {describe_size(report.size_bytes)}, {report.architecture}, "
             f"{report.quantization}, context {report.context_length} tokens, "
             f"{PROFILE_TEXT.get(report.profile, report.profile)}. Embed mode: "
-            f"{embed_recipe(report.profile)[1]}."
+            f"{embed_recipe(report.profile, report.embed_head)[1]}."
         )
 
     def _show_refusal(self, error: BaseException) -> None:

@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from core.config import AppPaths, Settings
@@ -113,13 +114,16 @@ def embed_pass_tokens(settings: Settings) -> int:
     return max(needed, LATE_CHUNKING_PASS) if settings.late_chunking else needed
 
 
-def load_gguf(path: Path, settings: Settings, paths: AppPaths) -> TextModel:
-    """One GGUF loaded as the settings ask (threads, embedding pass), its facts cached."""
+def load_gguf(path: Path, settings: Settings, paths: AppPaths, *,
+              trained_head: bool = True) -> TextModel:
+    """One GGUF loaded as the settings ask (threads, embedding pass), its facts cached;
+    ``trained_head=False`` embeds with the zero-shot recipe even where Kenning ships a trained
+    head for the file."""
     from core.models.llama.unified import UnifiedModel
 
     return UnifiedModel.load(path, n_threads=settings.threads or None,
                              embed_batch_tokens=embed_pass_tokens(settings),
-                             cache_dir=paths.model_cache_dir)
+                             cache_dir=paths.model_cache_dir, trained_head=trained_head)
 
 
 def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextModel:
@@ -274,10 +278,12 @@ class Services:
         if self._search_model is None:
             from core.search.handover import with_previous_vectors
 
-            self._search_model = with_previous_vectors(store, self.model, self.load_for_queries)
+            self._search_model = with_previous_vectors(
+                store, self.model, self.load_for_queries,
+                partial(self.load_for_queries, trained_head=False))
         return self._search_model
 
-    def load_for_queries(self, path: Path) -> TextModel:
+    def load_for_queries(self, path: Path, trained_head: bool = True) -> TextModel:
         """Load a second model beside ``model`` to embed queries, when memory allows."""
         from core.models.check import memory_needed, total_ram
 
@@ -286,7 +292,7 @@ class Services:
         # not repeated.)
         if memory_needed(path.stat().st_size) > (total_ram() or 2**62) // 2:
             raise ModelUnavailable(f"{path.name} is too large to load beside the new model.")
-        return load_gguf(path, self.settings, self.paths)
+        return load_gguf(path, self.settings, self.paths, trained_head=trained_head)
 
     def close(self) -> None:
         if self._search_model is not None and self._search_model is not self._model:

@@ -42,6 +42,7 @@ from core.models.embed_recipe import rms_rows  # noqa: E402
 from core.models.llama.bindings import copy_tensor as _copy_tensor  # noqa: E402
 from core.models.llama.bindings import tensor_name  # noqa: E402
 from core.models.llama.embed_input import EmbedInput  # noqa: E402
+from core.models.llama.gguf_info import GENERIC  # noqa: E402
 from core.models.llama.unified import UnifiedModel  # noqa: E402
 from core.search.query import parse_query  # noqa: E402
 from core.search.retrieval import file_filter, lexical_ids  # noqa: E402
@@ -116,9 +117,10 @@ def load_tap_model(threads: int | None = None) -> TapModel:
     paths = AppPaths.resolve(ROOT / "bench" / ".cache" / "home")
     path = default_model_path(paths.models_dir)
     settings = Settings(threads=threads or 0)
+    # The zero-shot profile: heads are trained on (and compared with) its features.
     model = TapModel.load(path, n_threads=threads,
                           embed_batch_tokens=embed_pass_tokens(settings),
-                          cache_dir=paths.model_cache_dir)
+                          cache_dir=paths.model_cache_dir, profile=GENERIC)
     assert isinstance(model, TapModel)
     if model.profile.embed_layer != 15:
         raise SystemExit(f"expected the product recipe at block 15, got {model.profile}")
@@ -247,13 +249,16 @@ def cache_texts(source: Path, out: Path, teacher: Path | None, chunk: int = 400,
     collect(source, out)
 
 
-def collect(source: Path, out: Path) -> int:
-    """Gather the finished chunks of ``source`` (a prefix of its texts) into ``out``."""
+def collect(source: Path, out: Path, at_most: int | None = None) -> int:
+    """Gather the finished chunks of ``source`` (a prefix of its texts, of at most
+    ``at_most`` texts when given) into ``out``."""
     parts = sorted(out.with_suffix(".parts").glob("[0-9]*[0-9].npz"))
     loaded = []
     for part in parts:
         if int(part.stem) != sum(len(p["f15"]) for p in loaded):
             break  # a gap: only the unbroken prefix is usable
+        if at_most is not None and int(part.stem) >= at_most:
+            break
         loaded.append(np.load(part))
     if not loaded:
         raise SystemExit(f"no finished chunks for {out}")
@@ -282,6 +287,7 @@ def main() -> None:
     co = sub.add_parser("collect", help="gather the chunks finished so far")
     co.add_argument("source", type=Path)
     co.add_argument("out", type=Path)
+    co.add_argument("--texts", type=int, help="at most this many texts (whole chunks)")
     for each in (ev, tx):
         each.add_argument("--threads", type=int, help="model threads (default: all cores)")
     args = parser.parse_args()
@@ -290,7 +296,7 @@ def main() -> None:
         for name in args.collections:
             print(cache_eval(name, args.max_docs, args.threads))
     elif args.what == "collect":
-        collect(args.source, args.out)
+        collect(args.source, args.out, args.texts)
     else:
         cache_texts(args.source, args.out, args.teacher, threads=args.threads)
 

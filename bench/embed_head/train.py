@@ -9,6 +9,10 @@ are only reported.
     python bench/embed_head/train.py ridge            # closed-form distillation, per layer
     python bench/embed_head/train.py fit --layers 15,12+15 --distill 0,1 --steps 2000
     python bench/embed_head/train.py fit --hidden 256 --query-rank 32
+    # the shipped head (resources/embed_heads/; its sha256 goes in core.models.embed_head):
+    python bench/embed_head/train.py fit --layers 12 --distill 300 --steps 1500 --lr 3e-4 \
+        --export resources/embed_heads/gemma-3-270m-b12-v1.npz
+    python bench/embed_head/train.py shipped    # that file through the product's code
 """
 
 from __future__ import annotations
@@ -27,9 +31,10 @@ sys.path.insert(0, str(ROOT))
 from bench.embed_head.heads import Adam, Head, info_nce, relational, unit  # noqa: E402
 from bench.embed_head.measure import CACHE, Collection, measure, product_head  # noqa: E402
 from bench.embed_head.measure import Head as HeadFn  # noqa: E402
+from core.models.embed_head import BUNDLED_HEAD, EmbedHead, save_head  # noqa: E402
 from core.models.embed_recipe import normalise_rows  # noqa: E402
 
-EVAL_TAGS = ("adi", "medline", "cranfield", "scifact-1000")
+EVAL_TAGS = ("adi", "medline", "cranfield", "scifact-1000", "docugami_sec10q")
 SHOWN = ("bm25", "dense", "default", "guarded 0.5", "guarded 1", "rrf 1")
 
 
@@ -130,6 +135,22 @@ def baseline(data: Data, collections: list[Collection]) -> None:
     report("product (L15 centred)", data, train_vec,
            lambda f, q: normalise_rows(normalise_rows(f[15]) - data.centre15), collections)
     report("teacher (MiniLM, train only)", data, data.teacher, lambda f, q: f[15], [])
+
+
+def shipped(data: Data, collections: list[Collection]) -> None:
+    """The head Kenning ships, read and applied by the product's own code
+    (``core.models.embed_head``), beside the zero-shot recipe and BM25 of the same run."""
+    head = EmbedHead.load(BUNDLED_HEAD)
+    layer = head.spec.layer
+    for coll in collections:
+        for label, fn in (("zero-shot", product_head(coll.centre)),
+                          (BUNDLED_HEAD.tag, lambda f, q: head.apply(f[layer]))):
+            figures = measure(coll, fn)
+            print(f"{coll.name:16} {label:22} bm25 {figures['bm25']:.3f} ({figures['bm25 r']:.3f}) "
+                  f"dense {figures['dense']:.3f} ({figures['dense r']:.3f}) hybrid "
+                  f"{figures['default']:.3f} ({figures['default r']:.3f})", flush=True)
+    report(f"shipped {BUNDLED_HEAD.tag}", data, head.apply(data.feats[layer]),
+           lambda f, q: head.apply(f[layer]), collections)
 
 
 def ridge(data: Data, collections: list[Collection], layer_sets: list[tuple[int, ...]],
@@ -233,6 +254,19 @@ def fit(data: Data, collections: list[Collection], layers: tuple[int, ...], out_
     return head
 
 
+def export(head: Head, out: Path) -> None:
+    """Write ``head`` as the product reads a trained head (``core.models.embed_head``): one
+    block, a square linear map, nothing else; prints the sha256 its ``HeadSpec`` must carry."""
+    if len(head.layers) != 1 or head.hidden_a is not None or head.query_a is not None:
+        raise SystemExit("only a linear head on one block can be shipped")
+    (layer,) = head.layers
+    if head.w.shape != (len(head.means[layer]),) * 2:
+        raise SystemExit(f"the head maps {head.w.shape}; the product needs a square map")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    digest = save_head(out, layer, head.means[layer], head.w)
+    print(f"{out}: block {layer}, sha256 {digest}")
+
+
 def table(collections: list[str]) -> None:
     """The rows of ``results.jsonl`` as a markdown table (nDCG@10 dense / default hybrid)."""
     rows = [json.loads(line) for line in (CACHE / "results.jsonl").open()]
@@ -251,7 +285,7 @@ def table(collections: list[str]) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=("baseline", "ridge", "fit", "table"))
+    parser.add_argument("what", choices=("baseline", "ridge", "fit", "shipped", "table"))
     parser.add_argument("--eval", default=",".join(EVAL_TAGS))
     parser.add_argument("--data", default="train")
     parser.add_argument("--layers", default="15", help="comma-separated sets, e.g. 15,12+15")
@@ -264,6 +298,8 @@ def main() -> None:
     parser.add_argument("--lr", type=float, default=1e-3)
     parser.add_argument("--scale", type=float, default=20.0)
     parser.add_argument("--anchor", type=float, default=0.0, help="pull toward the start")
+    parser.add_argument("--export", type=Path,
+                        help="write the fitted head as the product's head file (one fit only)")
     args = parser.parse_args()
     if args.what == "table":
         table([t for t in args.eval.split(",") if t])
@@ -275,13 +311,19 @@ def main() -> None:
     sets = [tuple(int(x) for x in s.split("+")) for s in args.layers.split(",")]
     if args.what == "baseline":
         baseline(data, collections)
+    elif args.what == "shipped":
+        shipped(data, collections)
     elif args.what == "ridge":
         ridge(data, collections, sets, [float(x) for x in args.lambdas.split(",")])
     else:
-        for layers in sets:
-            for distill in args.distill.split(","):
-                fit(data, collections, layers, args.dim, args.query_rank, args.hidden,
-                    float(distill), args.steps, args.lr, scale=args.scale, anchor=args.anchor)
+        fits = [(layers, float(distill)) for layers in sets for distill in args.distill.split(",")]
+        if args.export and len(fits) != 1:
+            raise SystemExit("--export takes one layer set and one distillation weight")
+        for layers, distill in fits:
+            head = fit(data, collections, layers, args.dim, args.query_rank, args.hidden,
+                       distill, args.steps, args.lr, scale=args.scale, anchor=args.anchor)
+            if args.export:
+                export(head, args.export)
     print(f"{time.perf_counter() - started:.0f}s", file=sys.stderr)
 
 

@@ -66,6 +66,7 @@ def current_model_path(paths: AppPaths, settings: Settings) -> Path:
 def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
     from core.models.catalogue import load_catalogue
     from core.models.download import part_path
+    from core.models.embed_head import BUNDLED_HEAD
     from core.models.profiles import GENERIC, embed_recipe
 
     in_use = current_model_path(paths, settings).resolve()
@@ -82,8 +83,8 @@ def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
     embedder = current_embedder_path(settings)
     # Search embeds with the separate embedder when there is one, else with the model.
     searching = embedder or (None if not settings.model_path else in_use)
-    profile = _profile_of(searching) if searching else GENERIC.name
-    recipe = embed_recipe(profile)[0] if profile else None
+    profile = _profile_of(searching) if searching else (GENERIC.name, BUNDLED_HEAD.tag)
+    recipe = embed_recipe(*profile)[0] if profile else None
     if args.json:
         print(json.dumps({"in_use": str(in_use), "bundled": not settings.model_path,
                           "embedder": str(embedder) if embedder else None,
@@ -93,7 +94,7 @@ def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
     if embedder:
         print(f"Search uses a separate embedder: {embedder}")
     if profile:
-        print(f"Search by meaning: {embed_recipe(profile)[1]}.")
+        print(f"Search by meaning: {embed_recipe(*profile)[1]}.")
     for entry, row in zip(entries, rows, strict=True):
         mark = "*" if row["in_use"] else ("✓" if row["downloaded"] else " ")
         size = f"{entry.shown_size / 1e9:.2f} GB" if entry.shown_size else "size unknown"
@@ -103,14 +104,16 @@ def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
     return exit_codes.OK
 
 
-def _profile_of(path: Path) -> str | None:
-    """The profile the GGUF at ``path`` gets (read from its header); None when unreadable."""
+def _profile_of(path: Path) -> tuple[str, str] | None:
+    """The profile the GGUF at ``path`` gets and its trained head's tag ("" for none), read
+    from its header; None when unreadable."""
     from core.models.check import UnusableModel, check_model
 
     try:
-        return check_model(path).profile
+        report = check_model(path)
     except (UnusableModel, OSError):
         return None
+    return report.profile, report.embed_head
 
 
 def current_embedder_path(settings: Settings) -> Path | None:

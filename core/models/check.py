@@ -13,8 +13,14 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from core.models.llama.gguf_header import GgufHeader, HeaderUnreadable, read_header
-from core.models.profiles import ENCODER, is_grit_style, profile_for
+from core.models.interface import ModelProfile
+from core.models.llama.gguf_header import (
+    GgufHeader,
+    HeaderUnreadable,
+    file_fingerprint,
+    read_header,
+)
+from core.models.profiles import ENCODER, is_grit_style, profile_for, with_trained_head
 
 GGUF_MAGIC = b"GGUF"
 
@@ -45,6 +51,7 @@ class ModelReport:
     context_length: int
     profile: str  # "grit", "generic" or "encoder"
     ram_needed_bytes: int
+    embed_head: str = ""  # the trained head Kenning ships for this file, if any
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -73,6 +80,7 @@ def check_model(path: Path, available_ram: int | None = None) -> ModelReport:
     if arch not in SUPPORTED_ARCHITECTURES:
         raise UnusableModel(f"{path.name} is a '{arch}' model, which Kenning does not "
                             "support. Choose a llama, mistral, gemma, qwen or BERT-family GGUF.")
+    profile = with_trained_head(_profile(header, arch, path), file_fingerprint(path))
     ram_needed = memory_needed(size)
     available = total_ram() if available_ram is None else available_ram
     if available and ram_needed > available:
@@ -86,8 +94,9 @@ def check_model(path: Path, available_ram: int | None = None) -> ModelReport:
         name=header.string("general.name") or path.stem,
         quantization=_quantization(header),
         context_length=int(header.scalar(f"{arch}.context_length") or 0),
-        profile=_profile(header, arch, path),
+        profile=profile.name,
         ram_needed_bytes=ram_needed,
+        embed_head=profile.embed_head,
     )
 
 
@@ -112,11 +121,11 @@ def _read(path: Path) -> GgufHeader:
                             "truncated or damaged; download it again.") from error
 
 
-def _profile(header: GgufHeader, arch: str, path: Path) -> str:
+def _profile(header: GgufHeader, arch: str, path: Path) -> ModelProfile:
     causal = header.scalar(f"{arch}.attention.causal")
     names = (header.string("general.name"), header.string("general.basename"), path.name)
     return profile_for(is_grit_style(header.has_token("<|embed|>"), names),
-                       arch not in _ENCODERS and causal is not False, arch).name
+                       arch not in _ENCODERS and causal is not False, arch)
 
 
 def _quantization(header: GgufHeader) -> str:

@@ -64,6 +64,9 @@ class ModelProfile:
     #: Subtract the model's common direction (estimated at load from built-in reference text
     #: embedded the same way) before normalising: raw decoder vectors all point one way.
     centred: bool = False
+    #: The tag of a trained head (``core.models.embed_head``) that maps the pooled block to the
+    #: vector instead of centring; set at load for a model Kenning has trained one for.
+    embed_head: str = ""
     #: At most this many passages found only by meaning join a hybrid result.
     dense_only: int = 10
     #: Scale ``dense_weight`` per query by how far the meaning side agrees with the keywords

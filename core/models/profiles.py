@@ -9,6 +9,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import replace
 
+from core.models.embed_head import head_by_tag, head_for
 from core.models.interface import ModelProfile
 
 # GritLM / EGTLM style: trained to embed, so bidirectional attention and a mean over the text
@@ -70,9 +71,19 @@ def profile_for(grit_style: bool, causal_attention: bool, architecture: str = ""
     return GENERIC
 
 
+def with_trained_head(profile: ModelProfile, fingerprint: str) -> ModelProfile:
+    """``profile`` with the trained head Kenning ships for the GGUF of ``fingerprint``, if there
+    is one: the head reads its own block and replaces the centring. Only the zero-shot profile
+    takes one; models trained to embed keep their own recipe."""
+    spec = head_for(fingerprint)
+    if spec is None or profile.name != GENERIC.name:
+        return profile
+    return replace(profile, embed_head=spec.tag, embed_layer=spec.layer, centred=False)
+
+
 #: How each profile's models embed, in a user's words: a model trained to embed, or the
-#: zero-shot recipe a decoder never trained for it gets (no trained embed mode exists yet for
-#: any such model, the bundled one included: docs/models.md).
+#: zero-shot recipe a decoder never trained for it gets unless Kenning ships a trained head
+#: for that very file (``with_trained_head``; the bundled model has one: docs/models.md).
 _EMBED_RECIPES = {
     GRIT.name: ("trained", "trained (GritLM-style: one model embeds and answers)"),
     ENCODER.name: ("trained", "trained (a sentence encoder)"),
@@ -82,7 +93,11 @@ _EMBED_RECIPES = {
 }
 
 
-def embed_recipe(profile_name: str) -> tuple[str, str]:
+def embed_recipe(profile_name: str, head_tag: str = "") -> tuple[str, str]:
     """("trained" or "zero-shot", and how the models of ``profile_name`` embed, in a user's
-    words)."""
+    words); ``head_tag`` names the trained head the model gets, if any."""
+    spec = head_by_tag(head_tag) if head_tag else None
+    if spec is not None and profile_name == GENERIC.name:
+        return ("trained", f"trained for this model ({spec.description}), combined with "
+                           "keywords")
     return _EMBED_RECIPES.get(profile_name, ("zero-shot", "zero-shot recipe"))

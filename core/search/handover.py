@@ -89,26 +89,37 @@ class PreviousVectorsModel(PairedModel):
 
 
 def with_previous_vectors(
-    store: Store, current: TextModel, load: Callable[[Path], TextModel]
+    store: Store, current: TextModel, load: Callable[[Path], TextModel],
+    load_zero_shot: Callable[[Path], TextModel] | None = None,
 ) -> TextModel:
     """``current``, or while its vectors are still filling in after a switch, a model that
     searches the fuller set of the previous model (``load`` opens that model's file). Falls
     back to ``current`` when the previous model cannot be loaded or is no longer the model
-    that made those vectors (its file was replaced)."""
+    that made those vectors (its file was replaced). ``load_zero_shot`` opens a file with the
+    zero-shot recipe: the same file made the previous set before Kenning shipped a trained
+    head for it (``core.models.embed_head``), which an upgrade re-embeds."""
     fuller = fuller_previous_set(store, current.model_id)
     if fuller is None:
         return current
-    try:
-        previous = load(Path(fuller.source))
-    except Exception as exc:  # any failure means: search the new set as it is
-        log.warning("keeping to the new model's vectors: could not load %s (%s)",
-                    fuller.source, exc)
-        return current
-    if previous.model_id != fuller.model_id:
-        log.warning("keeping to the new model's vectors: %s now makes different vectors",
-                    fuller.source)
-        previous.close()
+    previous = _load_matching(Path(fuller.source), fuller.model_id, load)
+    if previous is None and load_zero_shot is not None:
+        previous = _load_matching(Path(fuller.source), fuller.model_id, load_zero_shot)
+    if previous is None:
         return current
     log.info("searching %s's %d vectors until %s has embedded as many", fuller.model_id,
              fuller.vectors, current.model_id)
     return PreviousVectorsModel(previous, current)
+
+
+def _load_matching(path: Path, model_id: str,
+                   load: Callable[[Path], TextModel]) -> TextModel | None:
+    try:
+        model = load(path)
+    except Exception as exc:  # any failure means: search the new set as it is
+        log.warning("keeping to the new model's vectors: could not load %s (%s)", path, exc)
+        return None
+    if model.model_id != model_id:
+        log.warning("keeping to the new model's vectors: %s now makes different vectors", path)
+        model.close()
+        return None
+    return model

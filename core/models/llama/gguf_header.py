@@ -14,6 +14,7 @@ The Python reader remains the fallback when that library or its reader cannot be
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
@@ -24,6 +25,18 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 Scalar = int | float | bool
+
+
+def file_fingerprint(path: Path, header_bytes: int = 1 << 20) -> str:
+    """A short digest of the file size and its first MiB (GGUF metadata and tensor table).
+
+    Cheap on every start; a different quantisation, conversion or model changes the header.
+    """
+    digest = hashlib.sha256()
+    digest.update(path.stat().st_size.to_bytes(8, "little"))
+    with path.open("rb") as handle:
+        digest.update(handle.read(header_bytes))
+    return digest.hexdigest()[:12]
 
 
 class HeaderUnreadable(ValueError):

@@ -10,7 +10,6 @@ loads weights itself.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,10 +19,11 @@ import llama_cpp
 from core.models.interface import ChatMessage, ModelProfile
 from core.models.llama.bindings import apply_chat_template, tokenize
 from core.models.llama.bindings import model_meta as _meta
+from core.models.llama.gguf_header import file_fingerprint
 from core.models.profiles import ENCODER as ENCODER
 from core.models.profiles import GENERIC as GENERIC
 from core.models.profiles import GRIT as GRIT
-from core.models.profiles import is_grit_style, profile_for
+from core.models.profiles import is_grit_style, profile_for, with_trained_head
 
 #: Bump when the embedding recipe (prefixes, pooling, attention) changes: vectors made by an
 #: older recipe must not be mixed with new ones, so the recipe is part of ``model_id``.
@@ -71,26 +71,15 @@ class ModelFacts:
         attention = "causal" if profile.causal else "bidir"
         layer = f"-L{profile.embed_layer}" if profile.embed_layer >= 0 else ""
         centred = "-centred" if profile.centred else ""
+        head = f"-head-{profile.embed_head}" if profile.embed_head else ""
         # task prefixes change an encoder's vectors (grit's are part of its profile)
         tasks = "-tasks" if profile.pools_in_model and profile.document_prefix else ""
-        return (f"{profile.name}-{profile.pooling}{layer}{centred}{tasks}-{attention}"
+        return (f"{profile.name}-{profile.pooling}{layer}{centred}{head}{tasks}-{attention}"
                 f"-r{RECIPE_VERSION}")
 
     def model_id(self, profile: ModelProfile) -> str:
         """Names weights and recipe, so stored vectors say what made them."""
         return f"{self.file_name}:{self.fingerprint}:{self.recipe(profile)}"
-
-
-def file_fingerprint(path: Path, header_bytes: int = 1 << 20) -> str:
-    """A short digest of the file size and its first MiB (GGUF metadata and tensor table).
-
-    Cheap on every start; a different quantisation, conversion or model changes the header.
-    """
-    digest = hashlib.sha256()
-    digest.update(path.stat().st_size.to_bytes(8, "little"))
-    with path.open("rb") as handle:
-        digest.update(handle.read(header_bytes))
-    return digest.hexdigest()[:12]
 
 
 def read_facts(model: llama_cpp.llama_model_p, path: Path) -> ModelFacts:
@@ -116,8 +105,9 @@ def read_facts(model: llama_cpp.llama_model_p, path: Path) -> ModelFacts:
     )
 
 
-def detect_profile(facts: ModelFacts) -> ModelProfile:
-    return profile_for(facts.grit_style, facts.causal_attention, facts.architecture)
+def detect_profile(facts: ModelFacts, trained_head: bool = True) -> ModelProfile:
+    profile = profile_for(facts.grit_style, facts.causal_attention, facts.architecture)
+    return with_trained_head(profile, facts.fingerprint) if trained_head else profile
 
 
 def default_stops(facts: ModelFacts) -> tuple[str, ...]:

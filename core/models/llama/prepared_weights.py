@@ -33,8 +33,12 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from core.models.llama.bindings import gguf_can_rewrite, gguf_meta_bytes
-from core.models.llama.gguf_header import HeaderUnreadable, ggml_library, opened_table
-from core.models.llama.gguf_info import file_fingerprint
+from core.models.llama.gguf_header import (
+    HeaderUnreadable,
+    file_fingerprint,
+    ggml_library,
+    opened_table,
+)
 
 log = logging.getLogger(__name__)
 

@@ -34,6 +34,7 @@ import llama_cpp
 import numpy as np
 
 from core.cancel import CancelToken, PassInterrupt, Preempted
+from core.models.embed_head import EmbedHead, EmbedHeadError, head_by_tag
 from core.models.embed_recipe import (
     CENTRE_REFERENCE,
     cached_centre,
@@ -70,11 +71,19 @@ _EMBED_NODE = b"result_embd_pooled"
 _MAX_SEQUENCES = 64
 
 
-
-
-
 class ModelLoadError(RuntimeError):
     """The GGUF could not be loaded; the message says why and what to do."""
+
+
+def _load_head(tag: str, path: Path) -> EmbedHead:
+    spec = head_by_tag(tag)
+    if spec is None:
+        raise ModelLoadError(f"Kenning has no trained search head named {tag} for {path.name}. "
+                             "Reinstall Kenning, or choose another model in Settings.")
+    try:
+        return EmbedHead.load(spec)
+    except EmbedHeadError as error:
+        raise ModelLoadError(str(error)) from error
 
 
 class UnifiedModel(TextModel):
@@ -90,7 +99,8 @@ class UnifiedModel(TextModel):
         if profile.embed_layer >= 0 and copy_tensor is None:
             log.warning("This llama.cpp build cannot read inner layers; embedding from the "
                         "last layer of %s instead", path.name)
-            profile = replace(profile, embed_layer=-1)
+            profile = replace(profile, embed_layer=-1, embed_head="")
+        self._head: EmbedHead | None = None
         self.profile = profile
         self.model_id = facts.model_id(profile)
         self.n_threads = n_threads
@@ -113,6 +123,8 @@ class UnifiedModel(TextModel):
         self._scorer: ScoreRunner | None = None
         self._node_callback = llama_cpp.ggml_backend_sched_eval_callback(self._on_graph_node)
         try:  # from here on this object owns the weights and frees them if it fails
+            if profile.embed_head:
+                self._head = _load_head(profile.embed_head, path)
             self._embed_ctx = self._new_embed_context(embed_batch_tokens)
             self._pooled_by_llama = (llama_cpp.llama_pooling_type(self._embed_ctx)
                                      != llama_cpp.LLAMA_POOLING_TYPE_NONE)
@@ -130,7 +142,8 @@ class UnifiedModel(TextModel):
                 log.warning("Block %d of %s could not be read; embedding from its last layer",
                             profile.embed_layer, path.name)
                 self._layer_node = None
-                self.profile = replace(profile, embed_layer=-1)
+                self._head = None  # it was trained on that block's output
+                self.profile = replace(profile, embed_layer=-1, embed_head="")
                 self.model_id = facts.model_id(self.profile)
             if profile.centred:
                 # One sentence per decode: a load touches no more of the embed context's
@@ -148,11 +161,13 @@ class UnifiedModel(TextModel):
     def load(cls, path: Path | str, n_threads: int | None = None, n_ctx: int = 4096,
              embed_batch_tokens: int = 512,
              profile: ModelProfile | None = None,
-             cache_dir: Path | None = None) -> UnifiedModel:
+             cache_dir: Path | None = None, trained_head: bool = True) -> UnifiedModel:
         """Load ``path`` once; ``profile`` overrides the one detected from the GGUF.
         ``cache_dir`` keeps what a load works out about the model (its embedding centre, and
         for a small model its weights prepared for the CPU: ``prepared_weights``), so the
-        next load of the same model skips that work.
+        next load of the same model skips that work. A detected profile takes the trained
+        embed head Kenning ships for this file, if any (``core.models.embed_head``), unless
+        ``trained_head`` is False.
 
         ``embed_batch_tokens`` bounds the tokens of one embedding pass, and so the longest text
         embedded whole; a decoder's embed context takes about 1 MB per batch token for a
@@ -183,7 +198,7 @@ class UnifiedModel(TextModel):
             raise
         context = min(n_ctx, facts.n_ctx_train) if facts.n_ctx_train > 0 else n_ctx
         return cls(path=path, llama_model=llama_model, facts=facts,
-                   profile=profile or detect_profile(facts),
+                   profile=profile or detect_profile(facts, trained_head=trained_head),
                    n_threads=n_threads or default_thread_count(), n_ctx=context,
                    embed_batch_tokens=min(embed_batch_tokens, context), cache_dir=cache_dir)
 
@@ -226,6 +241,8 @@ class UnifiedModel(TextModel):
             row += len(item.spans)
         if group:
             self._decode_group(group, vectors)
+        if self._head is not None:
+            return self._head.apply(vectors)
         if self._centre is None:
             return normalise_rows(vectors)
         return normalise_rows(normalise_rows(vectors) - self._centre)

@@ -345,9 +345,17 @@ def test_model_list_says_how_search_embeds_trained_or_zero_shot(home, tmp_path, 
 
     assert main(["model", "list", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    assert listing["embed_recipe"] == "zero-shot"  # the bundled model: no trained embed mode
+    assert listing["embed_recipe"] == "trained"  # the bundled model has its trained head
     recipes = {row["profile"]: row["embed_recipe"] for row in listing["models"]}
     assert recipes.get("grit", "trained") == "trained"
+    assert main(["model", "list"]) == 0
+    assert "Search by meaning: trained for this model" in capsys.readouterr().out
+
+    decoder = write_tiny_gguf(tmp_path / "decoder.gguf", arch="llama")  # a GGUF of the user's
+    assert main(["model", "use-embedder", str(decoder)]) == 0
+    capsys.readouterr()
+    assert main(["model", "list", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["embed_recipe"] == "zero-shot"
     assert main(["model", "list"]) == 0
     assert "Search by meaning: zero-shot recipe" in capsys.readouterr().out
 

@@ -1,5 +1,6 @@
-"""Embedding recipes of the generic profile on the real default GGUF: the vector taken from an
-inner layer, and centring on the model's common direction (both on by default)."""
+"""Zero-shot embedding recipes of the generic profile on the real default GGUF: the vector taken
+from an inner layer, and centring on the model's common direction (both on by default for a
+GGUF Kenning has no trained head for)."""
 
 from __future__ import annotations
 
@@ -53,10 +54,13 @@ def test_embed_depth_resolves_to_a_block_of_any_model():
 
 
 @model_test
-def test_the_default_recipe_reads_block_15_and_ranks_the_paraphrase_first(real_model):
-    assert real_model.profile.embed_layer == 15 and real_model.profile.centred
-    query = real_model.embed_query(RELATED[0])
-    others = real_model.embed_documents([RELATED[1], *UNRELATED])
+def test_the_zero_shot_recipe_reads_block_15_and_ranks_the_paraphrase_first(default_gguf):
+    # What a GGUF without a trained head gets (the bundled one has a head: test_embed_head.py).
+    with UnifiedModel.load(default_gguf, embed_batch_tokens=256, profile=GENERIC) as model:
+        assert model.profile.embed_layer == 15 and model.profile.centred
+        assert model.model_id.endswith("generic-mean-L15-centred-causal-r1")
+        query = model.embed_query(RELATED[0])
+        others = model.embed_documents([RELATED[1], *UNRELATED])
     np.testing.assert_allclose(np.linalg.norm(others, axis=1), 1.0, atol=1e-5)
     assert int(np.argmax(others @ query)) == 0
 
@@ -147,8 +151,11 @@ def test_the_centre_is_kept_for_the_next_load_and_rebuilt_when_unusable(tmp_path
 def test_a_load_with_a_kept_centre_embeds_exactly_as_a_fresh_one(
     default_gguf: Path, tmp_path: Path
 ) -> None:
-    with UnifiedModel.load(default_gguf, embed_batch_tokens=256, cache_dir=tmp_path) as fresh:
+    # The zero-shot recipe centres (the bundled file's trained head does not).
+    with UnifiedModel.load(default_gguf, embed_batch_tokens=256, cache_dir=tmp_path,
+                           trained_head=False) as fresh:
         expected = fresh.embed_documents(RELATED)
     assert len(list(tmp_path.glob("centre-*.npy"))) == 1
-    with UnifiedModel.load(default_gguf, embed_batch_tokens=256, cache_dir=tmp_path) as kept:
+    with UnifiedModel.load(default_gguf, embed_batch_tokens=256, cache_dir=tmp_path,
+                           trained_head=False) as kept:
         assert np.allclose(kept.embed_documents(RELATED), expected, atol=1e-5)

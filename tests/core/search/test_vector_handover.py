@@ -102,6 +102,30 @@ def test_the_new_set_is_searched_when_the_previous_model_cannot_be(switched) -> 
     assert fuller_previous_set(store, new.model_id) is None
 
 
+def test_after_an_upgrade_gives_a_file_a_trained_head_its_zero_shot_vectors_are_searched(
+        switched) -> None:
+    # The previous set came from the same file before Kenning shipped a head for it: loaded
+    # as usual the file now makes other vectors; loaded zero-shot it makes the set's own.
+    store, _, new, source = switched
+    with_head = FakeModel(dim=48)
+    zero_shot: list[Path] = []
+
+    def load_zero_shot(path: Path) -> FakeModel:
+        zero_shot.append(path)
+        return old_model(path)
+
+    model = with_previous_vectors(store, new, lambda path: with_head, load_zero_shot)
+    assert isinstance(model, PreviousVectorsModel) and model.model_id == "fake-bow-64"
+    assert with_head.closed and zero_shot == [source]
+    result = search(store, "tomatoes in full sun", model, mode="semantic")
+    assert Path(result.hits[0].path).name == "garden.txt"
+    # Neither recipe of the file made the set: the new set is searched as it is.
+    other = FakeModel(dim=40)
+    assert with_previous_vectors(store, new, lambda path: FakeModel(dim=48),
+                                 lambda path: other) is new
+    assert other.closed
+
+
 def test_closing_the_handover_frees_the_previous_model_only(switched) -> None:
     store, _, new, source = switched
     previous = old_model(source)

@@ -1,0 +1,119 @@
+"""Trained embed heads: a linear map, learned offline, from a decoder's pooled inner-block state
+to its search vector, in place of the zero-shot centring (``embed_recipe``).
+
+A head belongs to one GGUF (known by ``gguf_header.file_fingerprint``) and one block of it; it
+ships in Kenning's resources with a version and a sha256, and its tag is part of the model's
+recipe (``ModelFacts.recipe``), so vectors made with another head, or none, are never ranked
+beside its own: the index embeds again instead. How the bundled model's head was trained and
+what it measured: docs/models.md ("A trained embed head"), ``bench/embed_head/``.
+
+    spec = head_for(fingerprint)            # None: the model keeps the zero-shot recipe
+    head = EmbedHead.load(spec)             # EmbedHeadError if the file is missing or changed
+    vectors = head.apply(pooled)            # pooled: the mean of the block's RMS-scaled rows
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from core.models.embed_recipe import normalise_rows
+from core.resources import resource
+
+
+class EmbedHeadError(RuntimeError):
+    """A trained head's file is missing, damaged or not the one this Kenning was built with."""
+
+
+@dataclass(frozen=True)
+class HeadSpec:
+    """Which head a model gets and how its file is checked."""
+
+    name: str
+    version: int
+    model_fingerprint: str  # the GGUF it was trained on (``file_fingerprint``)
+    layer: int  # the block whose pooled output it reads (llama.cpp's ``l_out-<layer>``)
+    file: str  # under resources/embed_heads/
+    sha256: str
+    description: str  # for Settings and ``kenning model list``
+
+    @property
+    def tag(self) -> str:
+        """Names the head in the model's recipe: a new version re-embeds the index."""
+        return f"{self.name}-v{self.version}"
+
+
+# The bundled gemma-3-270m Q4_K_M: trained by bench/embed_head/train.py on SQuAD pairs from
+# ../shared/train and all-MiniLM-L6-v2's similarities on technical prose (docs/models.md).
+GEMMA_270M_BLOCK12 = HeadSpec(
+    name="gemma-3-270m-b12",
+    version=1,
+    model_fingerprint="b0cebc97492b",
+    layer=12,
+    file="gemma-3-270m-b12-v1.npz",
+    sha256="492ec3f3a657b6ebddb98e14a077ea188c3947f2eef9ba7e39942aac2bba7671",
+    description="a linear map trained for search on block 12 of 18",
+)
+
+HEADS = (GEMMA_270M_BLOCK12,)
+#: The head of the model Kenning ships (tests/core/models/test_embed_head.py checks that the
+#: bundled file's fingerprint is this head's).
+BUNDLED_HEAD = GEMMA_270M_BLOCK12
+
+
+def head_for(fingerprint: str) -> HeadSpec | None:
+    """The trained head of the GGUF with this fingerprint, if Kenning has one."""
+    return next((spec for spec in HEADS if spec.model_fingerprint == fingerprint), None)
+
+
+def head_by_tag(tag: str) -> HeadSpec | None:
+    return next((spec for spec in HEADS if spec.tag == tag), None)
+
+
+@dataclass(frozen=True)
+class EmbedHead:
+    """``vector = unit((unit(pooled) - mean) @ weight)``."""
+
+    spec: HeadSpec
+    mean: np.ndarray  # (width,)
+    weight: np.ndarray  # (width, out)
+
+    @classmethod
+    def load(cls, spec: HeadSpec, folder: Path | None = None) -> EmbedHead:
+        path = (folder or resource("embed_heads")) / spec.file
+        fix = "Reinstall Kenning to restore it; your index is kept as it is."
+        try:
+            data = path.read_bytes()
+        except OSError as error:
+            raise EmbedHeadError(f"Kenning's trained search head {spec.file} could not be "
+                                 f"read ({error.strerror or error}). {fix}") from error
+        if hashlib.sha256(data).hexdigest() != spec.sha256:
+            raise EmbedHeadError(f"Kenning's trained search head {spec.file} is damaged or "
+                                 f"has been changed (its checksum does not match). {fix}")
+        with np.load(path, allow_pickle=False) as arrays:
+            mean = arrays["mean"].astype(np.float32)
+            weight = arrays["weight"].astype(np.float32)
+            layer = int(arrays["layer"])
+        # Square: the vector keeps the model's width, which the index was sized for.
+        if (layer != spec.layer or mean.ndim != 1 or weight.shape != (len(mean), len(mean))
+                or not (np.isfinite(mean).all() and np.isfinite(weight).all())):
+            raise EmbedHeadError(f"Kenning's trained search head {spec.file} does not fit its "
+                                 f"model. {fix}")
+        return cls(spec=spec, mean=mean, weight=weight)
+
+    def apply(self, pooled: np.ndarray) -> np.ndarray:
+        if pooled.shape[1] != self.mean.shape[0]:
+            raise EmbedHeadError(f"The trained search head {self.spec.file} reads vectors of "
+                                 f"{self.mean.shape[0]} values, not {pooled.shape[1]}.")
+        return normalise_rows((normalise_rows(pooled) - self.mean) @ self.weight)
+
+
+def save_head(path: Path, layer: int, mean: np.ndarray, weight: np.ndarray) -> str:
+    """Write a head file as ``EmbedHead.load`` reads it; returns its sha256 (for its spec)."""
+    with path.open("wb") as out:
+        np.savez(out, layer=np.array(layer), mean=mean.astype(np.float32),
+                 weight=weight.astype(np.float32))
+    return hashlib.sha256(path.read_bytes()).hexdigest()

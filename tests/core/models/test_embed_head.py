@@ -1,0 +1,134 @@
+"""The bundled model's trained embed head (``core.models.embed_head``): shipped intact, applied to
+documents and queries, refused when its file is damaged, kept out of chat, and named in the
+model's recipe so vectors of two recipes never share an index."""
+
+from __future__ import annotations
+
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.models import embed_head
+from core.models.embed_head import (
+    BUNDLED_HEAD,
+    EmbedHead,
+    EmbedHeadError,
+    head_for,
+    save_head,
+)
+from core.models.llama.gguf_header import file_fingerprint
+from core.models.profiles import ENCODER, GENERIC, GRIT, embed_recipe, with_trained_head
+from core.resources import resource
+
+model_test = pytest.mark.model
+
+QUESTION = "How much notice must a tenant give before leaving?"
+PASSAGES = ("The tenant must give sixty days written notice before leaving the flat.",
+            "Tomatoes need full sun and regular watering in summer.",
+            "Quarterly revenue rose twelve percent on strong cloud sales.")
+
+
+def test_the_shipped_head_file_is_intact_and_fits_its_block():
+    head = EmbedHead.load(BUNDLED_HEAD)
+    assert head.spec.layer == 12 and head.weight.shape == (640, 640)
+    assert np.isfinite(head.weight).all() and head.mean.shape == (640,)
+    # a trained map, not the identity the training starts from
+    assert not np.allclose(head.weight, np.eye(640), atol=1e-2)
+
+
+def test_a_damaged_changed_or_missing_head_is_refused_with_a_way_out(tmp_path: Path):
+    shutil.copy(resource("embed_heads", BUNDLED_HEAD.file), tmp_path / BUNDLED_HEAD.file)
+    damaged = bytearray((tmp_path / BUNDLED_HEAD.file).read_bytes())
+    damaged[len(damaged) // 2] ^= 0xFF
+    (tmp_path / BUNDLED_HEAD.file).write_bytes(bytes(damaged))
+    with pytest.raises(EmbedHeadError, match=r"damaged or has been changed.*Reinstall Kenning"):
+        EmbedHead.load(BUNDLED_HEAD, tmp_path)
+    (tmp_path / BUNDLED_HEAD.file).unlink()
+    with pytest.raises(EmbedHeadError, match=r"could not be read.*Reinstall Kenning"):
+        EmbedHead.load(BUNDLED_HEAD, tmp_path)
+    # a well-formed file for another block, with its own checksum, still does not fit
+    sha = save_head(tmp_path / "other.npz", 9, np.zeros(640), np.eye(640))
+    other = replace(BUNDLED_HEAD, file="other.npz", sha256=sha)
+    with pytest.raises(EmbedHeadError, match="does not fit"):
+        EmbedHead.load(other, tmp_path)
+
+
+def test_the_head_maps_the_unit_pooled_state_through_its_trained_map():
+    head = EmbedHead.load(BUNDLED_HEAD)
+    pooled = np.random.default_rng(0).normal(size=(3, 640)).astype(np.float32) * 7
+    vectors = head.apply(pooled)
+    unit = pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+    expected = (unit - head.mean) @ head.weight
+    expected /= np.linalg.norm(expected, axis=1, keepdims=True)
+    np.testing.assert_allclose(vectors, expected, atol=1e-5)
+    np.testing.assert_allclose(head.apply(pooled * 3), vectors, atol=1e-5)  # scale-free
+    with pytest.raises(EmbedHeadError, match="640 values"):
+        head.apply(pooled[:, :320])
+
+
+def test_only_the_zero_shot_profile_of_the_trained_file_takes_the_head():
+    trained = with_trained_head(GENERIC, BUNDLED_HEAD.model_fingerprint)
+    assert (trained.embed_head, trained.embed_layer, trained.centred) == (
+        BUNDLED_HEAD.tag, 12, False)
+    assert with_trained_head(GENERIC, "0123456789ab") == GENERIC  # a user's own GGUF
+    assert with_trained_head(GRIT, BUNDLED_HEAD.model_fingerprint) == GRIT
+    assert with_trained_head(ENCODER, BUNDLED_HEAD.model_fingerprint) == ENCODER
+    assert head_for("0123456789ab") is None
+    assert embed_recipe(GENERIC.name, BUNDLED_HEAD.tag)[0] == "trained"
+    assert embed_recipe(GENERIC.name)[0] == "zero-shot"
+
+
+def test_the_bundled_model_is_the_file_its_head_was_trained_on(default_gguf: Path):
+    assert file_fingerprint(default_gguf) == BUNDLED_HEAD.model_fingerprint
+    from core.models.check import check_model
+
+    assert check_model(default_gguf).embed_head == BUNDLED_HEAD.tag
+
+
+@model_test
+def test_the_bundled_model_embeds_documents_and_queries_through_its_head(real_model,
+                                                                         default_gguf: Path):
+    from core.models.llama.unified import UnifiedModel
+
+    assert real_model.profile.embed_head == BUNDLED_HEAD.tag
+    assert real_model.profile.embed_layer == 12 and not real_model.profile.centred
+    assert f"-L12-head-{BUNDLED_HEAD.tag}-" in real_model.model_id
+    head = EmbedHead.load(BUNDLED_HEAD)
+    # The same block without a head gives the plain pooled state; the head maps it.
+    plain_profile = replace(GENERIC, embed_layer=12, centred=False)
+    with UnifiedModel.load(default_gguf, n_ctx=2048, profile=plain_profile) as plain:
+        assert "head" not in plain.model_id and plain.model_id != real_model.model_id
+        pooled_docs = plain.embed_documents(list(PASSAGES))
+        pooled_query = plain.embed_query(QUESTION)
+    docs = real_model.embed_documents(list(PASSAGES))
+    query = real_model.embed_query(QUESTION)
+    np.testing.assert_allclose(docs, head.apply(pooled_docs), atol=2e-3)
+    np.testing.assert_allclose(query, head.apply(pooled_query[None])[0], atol=2e-3)
+    assert not np.allclose(docs, pooled_docs, atol=0.05)
+    assert int(np.argmax(docs @ query)) == 0  # the notice passage answers the question
+
+
+@model_test
+def test_a_damaged_head_stops_the_load_with_a_clear_message(default_gguf: Path,
+                                                             monkeypatch: pytest.MonkeyPatch):
+    from core.models.llama.unified import ModelLoadError, UnifiedModel
+
+    changed = replace(BUNDLED_HEAD, sha256="0" * 64)
+    monkeypatch.setattr(embed_head, "HEADS", (changed,))
+    with pytest.raises(ModelLoadError, match="damaged or has been changed"):
+        UnifiedModel.load(default_gguf, n_ctx=512)
+
+
+@model_test
+def test_chat_writes_the_same_bytes_with_and_without_the_head(real_model, default_gguf: Path):
+    from core.models.llama.unified import UnifiedModel
+
+    prompt = "User: Name a colour of the sky.\n\nAssistant:"
+    with_head = real_model.complete_line(prompt, max_tokens=12)
+    with UnifiedModel.load(default_gguf, n_ctx=2048, profile=GENERIC) as zero_shot:
+        assert zero_shot.profile.embed_head == ""
+        assert zero_shot.complete_line(prompt, max_tokens=12) == with_head
+    assert with_head.strip()

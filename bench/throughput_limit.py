@@ -64,7 +64,7 @@ TIME_SPLIT = (
     ("hashing the file", "core/index/indexer.py", "_hash_regular_file"),
     ("chunking", "core/index/chunking.py", "chunk_document"),
     ("SQLite: chunks + FTS5 (replace_chunks)", "core/store/chunks.py", "replace_chunks"),
-    ("embedding calls (embed_documents)", "core/models/llama/unified.py", "embed_documents"),
+    ("embedding calls (embed_documents)", "core/models/interface.py", "embed_documents"),
     ("  of which tokenizing", "core/models/llama/unified.py", "_embed_input"),
     ("  of which decode + pooling (_decode_group)", "core/models/llama/unified.py",
      "_decode_group"),

@@ -132,3 +132,44 @@ def test_chat_writes_the_same_bytes_with_and_without_the_head(real_model, defaul
         assert zero_shot.profile.embed_head == ""
         assert zero_shot.complete_line(prompt, max_tokens=12) == with_head
     assert with_head.strip()
+
+
+@model_test
+def test_an_index_from_before_the_head_is_searched_until_the_head_has_caught_up(
+        real_model, default_gguf: Path, tmp_path: Path, extractor):
+    # An upgrade: the folder was embedded by the zero-shot recipe of the same file.
+    from core.config import Settings
+    from core.index.indexer import Indexer
+    from core.models.llama.unified import UnifiedModel
+    from core.search.handover import PreviousVectorsModel, with_previous_vectors
+    from core.search.retrieval import search
+    from core.store.database import Store
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    for number, text in enumerate(PASSAGES):
+        (folder / f"note{number}.txt").write_text(text, encoding="utf-8")
+    store = Store.open(tmp_path / "index.db")
+    with UnifiedModel.load(default_gguf, n_ctx=2048, trained_head=False) as before:
+        with Indexer(store, before, Settings(), extractor) as indexer:
+            indexer.add_folder(folder)
+            indexer.run()
+        old_id = before.model_id
+
+    def load(path: Path) -> UnifiedModel:
+        return UnifiedModel.load(path, n_ctx=2048)
+
+    def load_zero_shot(path: Path) -> UnifiedModel:
+        return UnifiedModel.load(path, n_ctx=2048, trained_head=False)
+
+    model = with_previous_vectors(store, real_model, load, load_zero_shot)
+    try:
+        assert isinstance(model, PreviousVectorsModel) and model.model_id == old_id
+        result = search(store, QUESTION, model, mode="semantic")
+        assert result.semantic_used and Path(result.hits[0].path).name == "note0.txt"
+    finally:
+        model.close()
+    with Indexer(store, real_model, Settings(), extractor) as indexer:
+        indexer.embed_pending()
+    assert with_previous_vectors(store, real_model, load, load_zero_shot) is real_model
+    store.close()

@@ -130,6 +130,7 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextMod
     """The user's chosen GGUF, or the bundled default model; paired with a separate embedder
     when ``settings.embedding_model_path`` names one (the model then only writes answers)."""
     from core.models.default_model import DefaultModelError, default_model_path
+    from core.models.embed_head import EmbedHeadError
 
     # The embedder's file is checked before anything loads, so a bad setting costs nothing.
     embedder_path = _chosen_embedder(settings)
@@ -143,10 +144,13 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths) -> TextMod
         _check_chosen_model(path)
     try:
         model = load_gguf(path, settings, paths)
+    except EmbedHeadError as exc:  # Kenning's own file, not the model's: another model won't help
+        raise ModelUnavailable(str(exc)) from exc
     except (OSError, ValueError, RuntimeError) as exc:
         raise ModelUnavailable(
-            f"Could not load the model {path}: {exc}. Choose another GGUF file in the settings "
-            "(or `kenning --model PATH`), or remove the setting to use the bundled model."
+            f"Could not load the model {path}: {str(exc).rstrip('.')}. Choose another GGUF file "
+            "in the settings (or `kenning --model PATH`), or remove the setting to use the "
+            "bundled model."
         ) from exc
     if embedder_path is None or embedder_path.resolve() == path.resolve():
         return model  # the same file in both roles is one model doing both

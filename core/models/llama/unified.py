@@ -76,14 +76,13 @@ class ModelLoadError(RuntimeError):
 
 
 def _load_head(tag: str, path: Path) -> EmbedHead:
+    """The trained head ``tag``; ``EmbedHeadError`` (a broken install, not a bad model file)
+    when Kenning has none of that name or its file is missing or changed."""
     spec = head_by_tag(tag)
     if spec is None:
-        raise ModelLoadError(f"Kenning has no trained search head named {tag} for {path.name}. "
-                             "Reinstall Kenning, or choose another model in Settings.")
-    try:
-        return EmbedHead.load(spec)
-    except EmbedHeadError as error:
-        raise ModelLoadError(str(error)) from error
+        raise EmbedHeadError(f"Kenning has no trained search head named {tag} for "
+                             f"{path.name}. Reinstall Kenning to restore it.")
+    return EmbedHead.load(spec)
 
 
 class UnifiedModel(TextModel):

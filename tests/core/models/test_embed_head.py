@@ -112,14 +112,18 @@ def test_the_bundled_model_embeds_documents_and_queries_through_its_head(real_mo
 
 
 @model_test
-def test_a_damaged_head_stops_the_load_with_a_clear_message(default_gguf: Path,
+def test_a_damaged_head_stops_the_load_with_a_clear_message(home: Path,
                                                              monkeypatch: pytest.MonkeyPatch):
-    from core.models.llama.unified import ModelLoadError, UnifiedModel
+    from core.config import AppPaths, Settings
+    from core.services import ModelUnavailable, load_default_or_chosen_model
 
     changed = replace(BUNDLED_HEAD, sha256="0" * 64)
     monkeypatch.setattr(embed_head, "HEADS", (changed,))
-    with pytest.raises(ModelLoadError, match="damaged or has been changed"):
-        UnifiedModel.load(default_gguf, n_ctx=512)
+    with pytest.raises(ModelUnavailable) as refused:
+        load_default_or_chosen_model(Settings(), AppPaths.resolve(home))
+    message = str(refused.value)
+    assert "damaged or has been changed" in message and "Reinstall Kenning" in message
+    assert "Choose another GGUF" not in message  # another model is not the way out
 
 
 @model_test

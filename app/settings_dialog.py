@@ -31,7 +31,7 @@ from app.tasks import TaskContext, TaskRunner
 from core.config import AppPaths
 from core.integrate import Report, change_here, installed_here, launch_command
 from core.models.check import ModelReport, check_model
-from core.models.embed_head import BUNDLED_HEAD
+from core.models.embed_head import bundled_head_tag
 from core.models.profiles import GENERIC, embed_recipe
 from core.service.autostart import change_login_start, starts_at_login
 
@@ -162,7 +162,7 @@ class SettingsDialog(QDialog):
             else ""
         )
         if not path:
-            recipe = embed_recipe(GENERIC.name, BUNDLED_HEAD.tag)[1]
+            recipe = embed_recipe(GENERIC.name, bundled_head_tag())[1]
             self.model_info.setText(f"{BUNDLED}. Embed mode: {recipe}.")
             return
         self.model_info.setText("Checking the file…")

@@ -115,10 +115,10 @@ def embed_pass_tokens(settings: Settings) -> int:
 
 
 def load_gguf(path: Path, settings: Settings, paths: AppPaths, *,
-              trained_head: bool = True) -> TextModel:
+              trained_head: bool | None = None) -> TextModel:
     """One GGUF loaded as the settings ask (threads, embedding pass), its facts cached;
     ``trained_head=False`` embeds with the zero-shot recipe even where Kenning ships a trained
-    head for the file."""
+    head for the file that is on by default."""
     from core.models.llama.unified import UnifiedModel
 
     return UnifiedModel.load(path, n_threads=settings.threads or None,
@@ -287,7 +287,7 @@ class Services:
                 partial(self.load_for_queries, trained_head=False))
         return self._search_model
 
-    def load_for_queries(self, path: Path, trained_head: bool = True) -> TextModel:
+    def load_for_queries(self, path: Path, trained_head: bool | None = None) -> TextModel:
         """Load a second model beside ``model`` to embed queries, when memory allows."""
         from core.models.check import memory_needed, total_ram
 

@@ -66,7 +66,7 @@ def current_model_path(paths: AppPaths, settings: Settings) -> Path:
 def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
     from core.models.catalogue import load_catalogue
     from core.models.download import part_path
-    from core.models.embed_head import BUNDLED_HEAD
+    from core.models.embed_head import bundled_head_tag
     from core.models.profiles import GENERIC, embed_recipe
 
     in_use = current_model_path(paths, settings).resolve()
@@ -83,7 +83,7 @@ def _list(args: argparse.Namespace, paths: AppPaths, settings: Settings) -> int:
     embedder = current_embedder_path(settings)
     # Search embeds with the separate embedder when there is one, else with the model.
     searching = embedder or (None if not settings.model_path else in_use)
-    profile = _profile_of(searching) if searching else (GENERIC.name, BUNDLED_HEAD.tag)
+    profile = _profile_of(searching) if searching else (GENERIC.name, bundled_head_tag())
     recipe = embed_recipe(*profile)[0] if profile else None
     if args.json:
         print(json.dumps({"in_use": str(in_use), "bundled": not settings.model_path,

@@ -71,11 +71,12 @@ def profile_for(grit_style: bool, causal_attention: bool, architecture: str = ""
     return GENERIC
 
 
-def with_trained_head(profile: ModelProfile, fingerprint: str) -> ModelProfile:
+def with_trained_head(profile: ModelProfile, fingerprint: str, *,
+                      asked: bool = False) -> ModelProfile:
     """``profile`` with the trained head Kenning ships for the GGUF of ``fingerprint``, if there
-    is one: the head reads its own block and replaces the centring. Only the zero-shot profile
-    takes one; models trained to embed keep their own recipe."""
-    spec = head_for(fingerprint)
+    is one on by default (or any, when ``asked``): the head reads its own block and replaces the
+    centring. Only the zero-shot profile takes one; models trained to embed keep their own."""
+    spec = head_for(fingerprint, asked=asked)
     if spec is None or profile.name != GENERIC.name:
         return profile
     return replace(profile, embed_head=spec.tag, embed_layer=spec.layer, centred=False)
@@ -83,7 +84,8 @@ def with_trained_head(profile: ModelProfile, fingerprint: str) -> ModelProfile:
 
 #: How each profile's models embed, in a user's words: a model trained to embed, or the
 #: zero-shot recipe a decoder never trained for it gets unless Kenning ships a trained head
-#: for that very file (``with_trained_head``; the bundled model has one: docs/models.md).
+#: for that very file and turns it on (``with_trained_head``; the bundled model has one, off by
+#: default: docs/models.md).
 _EMBED_RECIPES = {
     GRIT.name: ("trained", "trained (GritLM-style: one model embeds and answers)"),
     ENCODER.name: ("trained", "trained (a sentence encoder)"),

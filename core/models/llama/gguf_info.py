@@ -105,9 +105,13 @@ def read_facts(model: llama_cpp.llama_model_p, path: Path) -> ModelFacts:
     )
 
 
-def detect_profile(facts: ModelFacts, trained_head: bool = True) -> ModelProfile:
+def detect_profile(facts: ModelFacts, trained_head: bool | None = None) -> ModelProfile:
+    """``trained_head``: None takes a head that is on by default, True any head Kenning has for
+    the file, False none (the zero-shot recipe)."""
     profile = profile_for(facts.grit_style, facts.causal_attention, facts.architecture)
-    return with_trained_head(profile, facts.fingerprint) if trained_head else profile
+    if trained_head is False:
+        return profile
+    return with_trained_head(profile, facts.fingerprint, asked=bool(trained_head))
 
 
 def default_stops(facts: ModelFacts) -> tuple[str, ...]:

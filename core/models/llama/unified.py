@@ -160,13 +160,14 @@ class UnifiedModel(TextModel):
     def load(cls, path: Path | str, n_threads: int | None = None, n_ctx: int = 4096,
              embed_batch_tokens: int = 512,
              profile: ModelProfile | None = None,
-             cache_dir: Path | None = None, trained_head: bool = True) -> UnifiedModel:
+             cache_dir: Path | None = None,
+             trained_head: bool | None = None) -> UnifiedModel:
         """Load ``path`` once; ``profile`` overrides the one detected from the GGUF.
         ``cache_dir`` keeps what a load works out about the model (its embedding centre, and
         for a small model its weights prepared for the CPU: ``prepared_weights``), so the
         next load of the same model skips that work. A detected profile takes the trained
-        embed head Kenning ships for this file, if any (``core.models.embed_head``), unless
-        ``trained_head`` is False.
+        embed head Kenning ships for this file if it is on by default
+        (``core.models.embed_head``); ``trained_head`` True takes it even when off, False never.
 
         ``embed_batch_tokens`` bounds the tokens of one embedding pass, and so the longest text
         embedded whole; a decoder's embed context takes about 1 MB per batch token for a

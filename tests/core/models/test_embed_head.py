@@ -1,6 +1,7 @@
 """The bundled model's trained embed head (``core.models.embed_head``): shipped intact, applied to
-documents and queries, refused when its file is damaged, kept out of chat, and named in the
-model's recipe so vectors of two recipes never share an index."""
+documents and queries when asked for (it is off by default until it passes on every set),
+refused when its file is damaged, kept out of chat, and named in the model's recipe so vectors
+of two recipes never share an index."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from core.models.embed_head import (
     BUNDLED_HEAD,
     EmbedHead,
     EmbedHeadError,
+    bundled_head_tag,
     head_for,
     save_head,
 )
@@ -69,14 +71,21 @@ def test_the_head_maps_the_unit_pooled_state_through_its_trained_map():
         head.apply(pooled[:, :320])
 
 
-def test_only_the_zero_shot_profile_of_the_trained_file_takes_the_head():
-    trained = with_trained_head(GENERIC, BUNDLED_HEAD.model_fingerprint)
+def test_only_the_zero_shot_profile_of_the_trained_file_takes_the_head(
+        monkeypatch: pytest.MonkeyPatch):
+    fingerprint = BUNDLED_HEAD.model_fingerprint
+    trained = with_trained_head(GENERIC, fingerprint, asked=True)
     assert (trained.embed_head, trained.embed_layer, trained.centred) == (
         BUNDLED_HEAD.tag, 12, False)
-    assert with_trained_head(GENERIC, "0123456789ab") == GENERIC  # a user's own GGUF
-    assert with_trained_head(GRIT, BUNDLED_HEAD.model_fingerprint) == GRIT
-    assert with_trained_head(ENCODER, BUNDLED_HEAD.model_fingerprint) == ENCODER
-    assert head_for("0123456789ab") is None
+    # Off by default, it is taken only when asked for; a head that is on needs no asking.
+    assert not BUNDLED_HEAD.on_by_default and bundled_head_tag() == ""
+    assert with_trained_head(GENERIC, fingerprint) == GENERIC
+    monkeypatch.setattr(embed_head, "HEADS", (replace(BUNDLED_HEAD, on_by_default=True),))
+    assert with_trained_head(GENERIC, fingerprint) == trained
+    assert with_trained_head(GENERIC, "0123456789ab", asked=True) == GENERIC  # a user's GGUF
+    assert with_trained_head(GRIT, fingerprint, asked=True) == GRIT
+    assert with_trained_head(ENCODER, fingerprint, asked=True) == ENCODER
+    assert head_for("0123456789ab", asked=True) is None
     assert embed_recipe(GENERIC.name, BUNDLED_HEAD.tag)[0] == "trained"
     assert embed_recipe(GENERIC.name)[0] == "zero-shot"
 
@@ -85,26 +94,35 @@ def test_the_bundled_model_is_the_file_its_head_was_trained_on(default_gguf: Pat
     assert file_fingerprint(default_gguf) == BUNDLED_HEAD.model_fingerprint
     from core.models.check import check_model
 
-    assert check_model(default_gguf).embed_head == BUNDLED_HEAD.tag
+    assert check_model(default_gguf).embed_head == bundled_head_tag()
+
+
+@pytest.fixture(scope="module")
+def head_model(default_gguf: Path):
+    """The bundled model embedding through its trained head (asked for: it is off by default)."""
+    from core.models.llama.unified import UnifiedModel
+
+    with UnifiedModel.load(default_gguf, n_ctx=2048, trained_head=True) as model:
+        yield model
 
 
 @model_test
-def test_the_bundled_model_embeds_documents_and_queries_through_its_head(real_model,
+def test_the_bundled_model_embeds_documents_and_queries_through_its_head(head_model,
                                                                          default_gguf: Path):
     from core.models.llama.unified import UnifiedModel
 
-    assert real_model.profile.embed_head == BUNDLED_HEAD.tag
-    assert real_model.profile.embed_layer == 12 and not real_model.profile.centred
-    assert f"-L12-head-{BUNDLED_HEAD.tag}-" in real_model.model_id
+    assert head_model.profile.embed_head == BUNDLED_HEAD.tag
+    assert head_model.profile.embed_layer == 12 and not head_model.profile.centred
+    assert f"-L12-head-{BUNDLED_HEAD.tag}-" in head_model.model_id
     head = EmbedHead.load(BUNDLED_HEAD)
     # The same block without a head gives the plain pooled state; the head maps it.
     plain_profile = replace(GENERIC, embed_layer=12, centred=False)
     with UnifiedModel.load(default_gguf, n_ctx=2048, profile=plain_profile) as plain:
-        assert "head" not in plain.model_id and plain.model_id != real_model.model_id
+        assert "head" not in plain.model_id and plain.model_id != head_model.model_id
         pooled_docs = plain.embed_documents(list(PASSAGES))
         pooled_query = plain.embed_query(QUESTION)
-    docs = real_model.embed_documents(list(PASSAGES))
-    query = real_model.embed_query(QUESTION)
+    docs = head_model.embed_documents(list(PASSAGES))
+    query = head_model.embed_query(QUESTION)
     np.testing.assert_allclose(docs, head.apply(pooled_docs), atol=2e-3)
     np.testing.assert_allclose(query, head.apply(pooled_query[None])[0], atol=2e-3)
     assert not np.allclose(docs, pooled_docs, atol=0.05)
@@ -117,7 +135,7 @@ def test_a_damaged_head_stops_the_load_with_a_clear_message(home: Path,
     from core.config import AppPaths, Settings
     from core.services import ModelUnavailable, load_default_or_chosen_model
 
-    changed = replace(BUNDLED_HEAD, sha256="0" * 64)
+    changed = replace(BUNDLED_HEAD, sha256="0" * 64, on_by_default=True)
     monkeypatch.setattr(embed_head, "HEADS", (changed,))
     with pytest.raises(ModelUnavailable) as refused:
         load_default_or_chosen_model(Settings(), AppPaths.resolve(home))
@@ -127,20 +145,17 @@ def test_a_damaged_head_stops_the_load_with_a_clear_message(home: Path,
 
 
 @model_test
-def test_chat_writes_the_same_bytes_with_and_without_the_head(real_model, default_gguf: Path):
-    from core.models.llama.unified import UnifiedModel
-
+def test_chat_writes_the_same_bytes_with_and_without_the_head(head_model, real_model):
     prompt = "User: Name a colour of the sky.\n\nAssistant:"
-    with_head = real_model.complete_line(prompt, max_tokens=12)
-    with UnifiedModel.load(default_gguf, n_ctx=2048, profile=GENERIC) as zero_shot:
-        assert zero_shot.profile.embed_head == ""
-        assert zero_shot.complete_line(prompt, max_tokens=12) == with_head
+    with_head = head_model.complete_line(prompt, max_tokens=12)
+    assert real_model.profile.embed_head == ""
+    assert real_model.complete_line(prompt, max_tokens=12) == with_head
     assert with_head.strip()
 
 
 @model_test
 def test_an_index_from_before_the_head_is_searched_until_the_head_has_caught_up(
-        real_model, default_gguf: Path, tmp_path: Path, extractor):
+        head_model, default_gguf: Path, tmp_path: Path, extractor):
     # An upgrade: the folder was embedded by the zero-shot recipe of the same file.
     from core.config import Settings
     from core.index.indexer import Indexer
@@ -161,19 +176,19 @@ def test_an_index_from_before_the_head_is_searched_until_the_head_has_caught_up(
         old_id = before.model_id
 
     def load(path: Path) -> UnifiedModel:
-        return UnifiedModel.load(path, n_ctx=2048)
+        return UnifiedModel.load(path, n_ctx=2048, trained_head=True)
 
     def load_zero_shot(path: Path) -> UnifiedModel:
         return UnifiedModel.load(path, n_ctx=2048, trained_head=False)
 
-    model = with_previous_vectors(store, real_model, load, load_zero_shot)
+    model = with_previous_vectors(store, head_model, load, load_zero_shot)
     try:
         assert isinstance(model, PreviousVectorsModel) and model.model_id == old_id
         result = search(store, QUESTION, model, mode="semantic")
         assert result.semantic_used and Path(result.hits[0].path).name == "note0.txt"
     finally:
         model.close()
-    with Indexer(store, real_model, Settings(), extractor) as indexer:
+    with Indexer(store, head_model, Settings(), extractor) as indexer:
         indexer.embed_pending()
-    assert with_previous_vectors(store, real_model, load, load_zero_shot) is real_model
+    assert with_previous_vectors(store, head_model, load, load_zero_shot) is head_model
     store.close()

@@ -42,8 +42,8 @@ TEXTS = [
 def test_gemma_gets_the_generic_profile_and_a_descriptive_id(real_model):
     assert real_model.profile.name == "generic" and real_model.profile.causal
     assert real_model.model_id.startswith("gemma-3-270m-q4_k_m.gguf:")
-    # the bundled file gets its trained head (core.models.embed_head), named in the recipe
-    assert real_model.model_id.endswith("generic-mean-L12-head-gemma-3-270m-b12-v1-causal-r1")
+    # the zero-shot recipe: the bundled file's trained head is off by default (embed_head.py)
+    assert real_model.model_id.endswith("generic-mean-L15-centred-causal-r1")
     assert real_model.dim == 640 and real_model.n_ctx == 2048
     assert 0 < real_model.embed_max_tokens <= real_model.n_ctx
 

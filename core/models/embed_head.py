@@ -15,6 +15,7 @@ what it measured: docs/models.md ("A trained embed head"), ``bench/embed_head/``
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,7 +80,8 @@ def head_for(fingerprint: str, *, asked: bool = False) -> HeadSpec | None:
 
 def bundled_head_tag() -> str:
     """The tag of the head the bundled model embeds through by default ("" for none)."""
-    return BUNDLED_HEAD.tag if BUNDLED_HEAD.on_by_default else ""
+    spec = head_for(BUNDLED_HEAD.model_fingerprint)
+    return spec.tag if spec is not None else ""
 
 
 def head_by_tag(tag: str) -> HeadSpec | None:
@@ -106,7 +108,8 @@ class EmbedHead:
         if hashlib.sha256(data).hexdigest() != spec.sha256:
             raise EmbedHeadError(f"Kenning's trained search head {spec.file} is damaged or "
                                  f"has been changed (its checksum does not match). {fix}")
-        with np.load(path, allow_pickle=False) as arrays:
+        # The bytes just checked are the ones loaded: the file is read once.
+        with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             mean = arrays["mean"].astype(np.float32)
             weight = arrays["weight"].astype(np.float32)
             layer = int(arrays["layer"])
@@ -126,7 +129,8 @@ class EmbedHead:
 
 def save_head(path: Path, layer: int, mean: np.ndarray, weight: np.ndarray) -> str:
     """Write a head file as ``EmbedHead.load`` reads it; returns its sha256 (for its spec)."""
-    with path.open("wb") as out:
-        np.savez(out, layer=np.array(layer), mean=mean.astype(np.float32),
-                 weight=weight.astype(np.float32))
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    buffer = io.BytesIO()
+    np.savez(buffer, layer=np.array(layer), mean=mean.astype(np.float32),
+             weight=weight.astype(np.float32))
+    path.write_bytes(buffer.getvalue())
+    return hashlib.sha256(buffer.getvalue()).hexdigest()

@@ -88,16 +88,22 @@ def main() -> None:
                         help="retrieve by keywords alone from an index without vectors (minutes "
                         "to build instead of an hour of embedding on 2 busy cores)")
     parser.add_argument("--squad", action="store_true", help="measure on eval/squad_train")
+    parser.add_argument("--trained-reader", action="store_true",
+                        help="read with the reader Kenning trained for the model, also while "
+                             "it is off by default (core.models.reader_head)")
     parser.add_argument("--per-article", type=int, default=30)
     parser.add_argument("--modes", default="written,quoted",
-                        help="written, quoted, quoted-plain (--squad only; put it last)")
+                        help="written, quoted, quoted-untrained (the reader's own weights, "
+                             "not the model's trained reader; --squad only, after quoted), "
+                             "quoted-plain (--squad only; put it last)")
     args = parser.parse_args()
     if args.squad:
         squad(args)
         return
 
     paths = AppPaths.resolve()
-    model = load_default_or_chosen_model(Settings(), paths)
+    model = load_default_or_chosen_model(Settings(), paths,
+                                         trained_reader=args.trained_reader or None)
     CACHE.mkdir(parents=True, exist_ok=True)
     name = "keywords" if args.keywords_only else model.model_id.replace("/", "_").replace(":", "_")
     store = Store.open(CACHE / f"{name}.db")
@@ -171,7 +177,8 @@ def squad(args: argparse.Namespace) -> None:
 
     cache = ROOT / "bench" / ".cache" / "squad_train"
     files = write_articles(SQUAD, cache / "files")
-    model = load_default_or_chosen_model(Settings(), AppPaths.resolve())
+    model = load_default_or_chosen_model(Settings(), AppPaths.resolve(),
+                                         trained_reader=args.trained_reader or None)
     name = "keywords" if args.keywords_only else model.model_id.replace("/", "_").replace(":", "_")
     store = Store.open(cache / f"{name}.db")
     started = time.perf_counter()
@@ -189,6 +196,8 @@ def squad(args: argparse.Namespace) -> None:
           + ("keywords only" if args.keywords_only else "hybrid"))
     for mode in args.modes.split(","):
         answerer = Answerer(store, model, mode="quote" if mode.startswith("quoted") else "write")
+        if mode in ("quoted-untrained", "quoted-plain"):
+            model.reader_head = None
         if mode == "quoted-plain":
             # The reader before the model named answers: one threshold, its weights unchanged.
             core.answer.reader.FOUND_PROBABILITY = core.answer.reader.NAMED_PROBABILITY = 0.86

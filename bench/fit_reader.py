@@ -171,7 +171,7 @@ def _choose(questions: list[str], best: dict[str, tuple[float, bool, bool]],
 
 def named_thresholds(ids: list[str], best: dict[str, tuple[float, bool]],
                      probabilities: dict[str, np.ndarray], named: dict[str, dict[int, bool]],
-                     args: argparse.Namespace) -> None:
+                     args: argparse.Namespace) -> tuple[float, float]:
     """Choose FOUND_PROBABILITY and NAMED_PROBABILITY together on all questions, and say how
     well the rule holds on articles it was not chosen on (chosen on 4/5 of the articles,
     applied to the rest, ``args.folds`` times). ``probabilities``: held out, as ``best``."""
@@ -203,6 +203,7 @@ def named_thresholds(ids: list[str], best: dict[str, tuple[float, bool]],
     plain, at_named, c, w = _choose(ids, table, args)
     print(f"FOUND_PROBABILITY {plain:.2f} NAMED_PROBABILITY {at_named:.2f}: correct {c:.3f} "
           f"wrong {w:.3f} (upper bound {wilson_upper(w, n, args.z):.3f})")
+    return plain, at_named
 
 
 def main() -> None:

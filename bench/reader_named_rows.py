@@ -36,6 +36,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--folds", type=int, default=5)
     parser.add_argument("--best", type=int, default=2, help="quotes read per question")
+    parser.add_argument("--probabilities", type=Path,
+                        help="held-out probabilities from bench/fit_reader_head.py "
+                             "--write-probabilities, instead of the reader's own weights")
     args = parser.parse_args()
     data = pooled_tables(args.rows, reader.READ_AT_MOST)
     raw: dict[str, list[dict]] = {}
@@ -44,7 +47,11 @@ def main() -> None:
             row = json.loads(line)
             if not row.get("none") and row["order"] < reader.READ_AT_MOST:
                 raw.setdefault(row["q"], []).append(row)
-    probabilities = held_out_probabilities(data, args.folds)
+    if args.probabilities:
+        probabilities = {q: np.array(p) for q, p in
+                         json.loads(args.probabilities.read_text()).items()}
+    else:
+        probabilities = held_out_probabilities(data, args.folds)
     done = {json.loads(line)["q"] for line in args.out.open()} if args.out.exists() else set()
     model = load_default_or_chosen_model(Settings(), AppPaths.resolve())
     started = time.perf_counter()

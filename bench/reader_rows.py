@@ -10,16 +10,48 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.squad import TRAIN, contains_answer, questions, sample, write_articles  # noqa: E402
+from bench.squad import (  # noqa: E402
+    TRAIN,
+    Question,
+    contains_answer,
+    questions,
+    sample,
+    write_articles,
+)
 from core.answer import reader  # noqa: E402
 from core.answer.answerer import Answerer  # noqa: E402
 from core.answer.sources import select_sources  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402
 from core.index.indexer import Indexer  # noqa: E402
+from core.models.interface import TextModel  # noqa: E402
 from core.services import load_default_or_chosen_model  # noqa: E402
 from core.store.database import Store  # noqa: E402
 
 CACHE = ROOT / "bench" / ".cache" / "squad_train_rest"
+
+
+def chosen_questions(indexed_count: int, articles: int, per_article: int, first: int,
+                     seed: int) -> tuple[list[Question], list[str]]:
+    """Every ``len/indexed_count``-th training article is indexed; ``articles`` of those
+    (from the ``first``-th, evenly spread) give ``per_article`` questions each."""
+    allq = questions(TRAIN)
+    arts = sorted({q.article for q in allq}, key=int)
+    step = max(1, len(arts) // indexed_count)
+    indexed = arts[::step][:indexed_count]
+    chosen_articles = indexed[first:: max(1, len(indexed) // articles)][:articles]
+    return sample(allq, chosen_articles, per_article, seed=seed), indexed
+
+
+def keyword_answerer(model: TextModel, indexed: list[str]) -> tuple[Answerer, Store]:
+    """The indexed articles written as files and indexed by keywords alone (minutes, not the
+    hour embedding would take); one folder and index per set of articles."""
+    CACHE.mkdir(parents=True, exist_ok=True)
+    files = write_articles(TRAIN, CACHE / f"files{len(indexed)}", set(indexed))
+    store = Store.open(CACHE / f"keywords{len(indexed)}.db")
+    with Indexer(store, None, Settings(use_gitignore=False)) as indexer:
+        indexer.add_folder(files[0].parent)
+        indexer.run(lambda p: None)
+    return Answerer(store, model), store
 
 
 def main() -> None:
@@ -34,22 +66,11 @@ def main() -> None:
     p.add_argument("--first", type=int, default=0,
                    help="start the choice of articles here (1: the indexed ones not chosen by 0)")
     a = p.parse_args()
-    allq = questions(TRAIN)
-    arts = sorted({q.article for q in allq}, key=int)
-    step = max(1, len(arts) // a.indexed)
-    indexed = arts[::step][: a.indexed]
-    chosen_articles = indexed[a.first:: max(1, len(indexed) // a.articles)][: a.articles]
-    chosen = sample(allq, chosen_articles, a.per_article, seed=1)
+    chosen, indexed = chosen_questions(a.indexed, a.articles, a.per_article, a.first, seed=1)
     if a.limit:
         chosen = chosen[: a.limit]
-    CACHE.mkdir(parents=True, exist_ok=True)
-    files = write_articles(TRAIN, CACHE / "files", set(indexed))
     model = load_default_or_chosen_model(Settings(), AppPaths.resolve())
-    store = Store.open(CACHE / f"keywords{a.indexed}.db")
-    with Indexer(store, None, Settings(use_gitignore=False)) as indexer:
-        indexer.add_folder(files[0].parent)
-        indexer.run(lambda p: None)
-    answerer = Answerer(store, model)
+    answerer, store = keyword_answerer(model, indexed)
     t0 = time.perf_counter()
     with a.out.open("w") as sink:
         for i, q in enumerate(chosen):

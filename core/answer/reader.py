@@ -8,7 +8,10 @@ as the sentence's share among the candidates and token by token; cheap text sign
 question's order, whether it has the kind of span the question asks for: a figure for "how
 much", a date for "when", a name for "who", the rank of its source) in a small logistic model
 whose weights were fitted on training questions (``bench/reader_rows.py`` then
-``bench/fit_reader.py`` on ../shared/train/squad_train_rest).
+``bench/fit_reader.py`` on ../shared/train/squad_train_rest). A model Kenning has trained a
+reader for (``ChatModel.reader_head``, the bundled one) also hands over its inner states while
+it reads each sentence, from the same passes; its head weighs them beside those features and
+brings its own calibrated thresholds (``thresholds``).
 The answer is the best sentence quoted as it stands in the file together with the sentence
 after it in the same paragraph (a file often names its subject in one sentence and answers in
 the next: "...the Potala Palace is the most important example of Tibetan architecture. ...it
@@ -185,12 +188,16 @@ def read(model: ChatModel, question: str, sources: Sequence[Source],
     pairs = [(passage_prompt(_for_reading(c.text), title), question_text)
              for c, title in zip(chosen, titles, strict=True)]
     pairs += [(empty_prompt(title), question_text) for title in plain_titles]
-    scores = model.continuation_logprobs(pairs, cancel)
+    scores, states = model.read_continuations(pairs, cancel)
     plain = {title: scores[len(chosen) + i] for i, title in enumerate(plain_titles)}
-    readings = []
     rows = features(question, chosen, scores[: len(chosen)], [plain[t] for t in titles])
-    for candidate, row in zip(chosen, rows, strict=True):
-        readings.append(Reading(candidate, probability(row), row))
+    head = model.reader_head
+    if head is not None and states is not None:
+        likely = head.probabilities(np.array(rows), states[: len(chosen)]).tolist()
+    else:
+        likely = [probability(row) for row in rows]
+    readings = [Reading(candidate, p, row)
+                for candidate, p, row in zip(chosen, likely, rows, strict=True)]
     readings.sort(key=lambda r: -r.probability)
     return readings
 
@@ -203,10 +210,11 @@ def choose(model: ChatModel, question: str, readings: Sequence[Reading],
     the files do not seem to say. ``on_chosen`` hears of the answer as soon as it is known:
     a likely one before the model names its answer (only the emphasis waits for that).
     Raises ``Cancelled`` when ``cancel`` is set while it reads."""
-    if not readings or readings[0].probability < min(NAMED_PROBABILITY, FOUND_PROBABILITY):
+    found, named_from = thresholds(model)
+    if not readings or readings[0].probability < min(named_from, found):
         return None
     best = readings[0]
-    likely = best.probability >= FOUND_PROBABILITY
+    likely = best.probability >= found
     if likely and on_chosen is not None:
         on_chosen(best)
     named = named_answer(model, question, " ".join(best.candidate.quote.split()), cancel)
@@ -215,6 +223,16 @@ def choose(model: ChatModel, question: str, readings: Sequence[Reading],
     if not likely and on_chosen is not None:
         on_chosen(best)
     return Choice(best, named)
+
+
+def thresholds(model: ChatModel) -> tuple[float, float]:
+    """(found, named): the probabilities from which the best quote is given, whatever the
+    model names in it and when it names an answer in it; a trained reader's own, calibrated
+    with it, or ``FOUND_PROBABILITY`` and ``NAMED_PROBABILITY``."""
+    head = model.reader_head
+    if head is not None:
+        return head.found, head.named
+    return FOUND_PROBABILITY, NAMED_PROBABILITY
 
 
 def named_answer(model: ChatModel, question: str, quote: str,

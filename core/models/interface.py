@@ -25,6 +25,7 @@ from typing import TypeVar
 import numpy as np
 
 from core.cancel import CancelToken, PassInterrupt
+from core.models.reader_head import ReaderHead
 
 Item = TypeVar("Item")
 
@@ -158,6 +159,9 @@ class ChatModel(ABC):
     can_score: bool = False
     #: Parameters of the model that writes and reads (0: unknown).
     n_params: int = 0
+    #: The reader Kenning trained on this model's inner states (``core.models.reader_head``);
+    #: None: the reader uses its own weights.
+    reader_head: ReaderHead | None = None
 
     @abstractmethod
     def count_tokens(self, text: str) -> int:
@@ -180,6 +184,13 @@ class ChatModel(ABC):
         given the prompt and the tokens of the continuation before it: how the reader scores
         candidate sentences. Raises ``Cancelled`` when ``cancel`` is set part-way."""
         raise NotImplementedError(f"{type(self).__name__} cannot score text")
+
+    def read_continuations(
+        self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None
+    ) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """``continuation_logprobs``, and with a ``reader_head`` each pair's inner states for
+        it from the same passes (pairs × the head's state width); None without one."""
+        return self.continuation_logprobs(pairs, cancel), None
 
     def complete_line(self, prompt: str, max_tokens: int = 16,
                       cancel: CancelToken | None = None) -> str:

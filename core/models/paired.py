@@ -44,6 +44,7 @@ class PairedModel(TextModel):
         self.n_ctx = chat.n_ctx
         self.can_score = chat.can_score
         self.n_params = chat.n_params
+        self.reader_head = chat.reader_head
 
     def count_tokens(self, text: str) -> int:
         # Chunks are sized by this and read by the embedder, so they must fit its window.
@@ -71,6 +72,11 @@ class PairedModel(TextModel):
         self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None
     ) -> list[np.ndarray]:
         return self.chat.continuation_logprobs(pairs, cancel)
+
+    def read_continuations(
+        self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None
+    ) -> tuple[list[np.ndarray], np.ndarray | None]:
+        return self.chat.read_continuations(pairs, cancel)
 
     def complete_line(self, prompt: str, max_tokens: int = 16,
                       cancel: CancelToken | None = None) -> str:

@@ -185,6 +185,7 @@ class _WorkerClient(TextModel):
         self.embed_max_tokens = model.embed_max_tokens
         self.can_score = model.can_score
         self.n_params = model.n_params
+        self.reader_head = model.reader_head
 
     def _call(self, fn: Callable[[TextModel], T], preemptible: bool = False) -> T:
         interactive = self._priority == Priority.INTERACTIVE
@@ -220,6 +221,11 @@ class _WorkerClient(TextModel):
         self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None
     ) -> list[np.ndarray]:
         return self._call(lambda m: m.continuation_logprobs(pairs, cancel))
+
+    def read_continuations(
+        self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None
+    ) -> tuple[list[np.ndarray], np.ndarray | None]:
+        return self._call(lambda m: m.read_continuations(pairs, cancel))
 
     def complete_line(self, prompt: str, max_tokens: int = 16,
                       cancel: CancelToken | None = None) -> str:

@@ -9,6 +9,11 @@ that predict a continuation token ask for logits (a logits row is the size of th
 
 The context is made on first use, so a model that never reads pays nothing for it.
 
+With ``taps`` (a trained reader's, ``core.models.reader_head``), the same passes also keep
+those blocks' rows of each continuation's tokens, pooled: what the model's state was while it
+read the question after the sentence. The rows are copied as llama.cpp computes them, so the
+states cost no pass of their own.
+
     scorer = ScoreRunner(vocab=vocab, context_params=model._context_params,
                          new_context=model._new_context)
     [row] = scorer.logprobs([("Notice is 60 days.\\nQuestion:", " How much notice?")])
@@ -24,7 +29,16 @@ import llama_cpp
 import numpy as np
 
 from core.cancel import Cancelled, CancelToken
-from core.models.llama.bindings import TokenBatch, clear_memory, output_logits, tokenize
+from core.models.embed_recipe import rms_rows
+from core.models.llama.bindings import (
+    TokenBatch,
+    clear_memory,
+    copy_tensor,
+    output_logits,
+    tensor_name,
+    tokenize,
+)
+from core.models.reader_head import StateTap, pool_states
 
 #: Tokens (prompt and continuation) read in one pass; a pass is the step at which a cancel is
 #: seen, so it is kept short enough to stop within a fraction of a second.
@@ -36,19 +50,33 @@ class ScoreRunner:
     """Log-probabilities of continuations; owns a context of its own, not the weights."""
 
     def __init__(self, *, vocab: Any, context_params: Callable[[int, int], Any],
-                 new_context: Callable[[Any, str], Any]) -> None:
+                 new_context: Callable[[Any, str], Any], width: int = 0,
+                 taps: Sequence[StateTap] = ()) -> None:
         self._vocab = vocab
         self._context_params = context_params
         self._new_context = new_context
         self._ctx: Any = None
         self._batch = TokenBatch(_PASS_TOKENS)
         self._n_vocab = int(llama_cpp.llama_vocab_n_tokens(vocab))
+        self.taps = tuple(taps) if copy_tensor is not None else ()
+        self._width = width
+        self._tapped = {f"l_out-{t.layer}".encode(): t.layer for t in self.taps}
+        self._tap_rows = {t.layer: np.zeros(_PASS_TOKENS * width, dtype=np.float32)
+                          for t in self.taps}
+        self._tap_values = dict.fromkeys(self._tap_rows, 0)
+        self._node_callback = llama_cpp.ggml_backend_sched_eval_callback(self._on_graph_node)
 
     def logprobs(self, pairs: Sequence[tuple[str, str]],
                  cancel: CancelToken | None = None) -> list[np.ndarray]:
         """For each (prompt, continuation), the log-probability of each continuation token
         given the prompt and the continuation tokens before it. A pair too long for one pass
         keeps the end of its prompt (the words nearest the continuation)."""
+        return self.read(pairs, cancel)[0]
+
+    def read(self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None
+             ) -> tuple[list[np.ndarray], np.ndarray | None]:
+        """``logprobs``, and with ``taps`` each pair's pooled states (pairs × the taps' width;
+        None without taps)."""
         sequences: list[tuple[list[int], int]] = []
         for prompt, continuation in pairs:
             head = tokenize(self._vocab, prompt, add_special=True, parse_special=False)
@@ -57,20 +85,23 @@ class ScoreRunner:
             head = head[-(_PASS_TOKENS - len(tail)):]
             sequences.append((head + tail, len(head)))
         results: list[np.ndarray] = [np.zeros(0, dtype=np.float32)] * len(sequences)
+        states = (np.zeros((len(sequences), self._width * len(self.taps)), dtype=np.float32)
+                  if self.taps else None)
         group: list[int] = []
         used = 0
         for index, (tokens, _) in enumerate(sequences):
             if group and (used + len(tokens) > _PASS_TOKENS or len(group) == _SEQUENCES):
-                self._score_group(sequences, group, results, cancel)
+                self._score_group(sequences, group, results, states, cancel)
                 group, used = [], 0
             group.append(index)
             used += len(tokens)
         if group:
-            self._score_group(sequences, group, results, cancel)
-        return results
+            self._score_group(sequences, group, results, states, cancel)
+        return results, states
 
     def _score_group(self, sequences: list[tuple[list[int], int]], group: list[int],
-                     results: list[np.ndarray], cancel: CancelToken | None) -> None:
+                     results: list[np.ndarray], states: np.ndarray | None,
+                     cancel: CancelToken | None) -> None:
         if cancel is not None and cancel.cancelled:
             raise Cancelled()
         if self._ctx is None:
@@ -85,10 +116,14 @@ class ScoreRunner:
             self._batch.outputs[offset + prompt_length - 1: offset + len(tokens) - 1] = 1
             offset += len(tokens)
         clear_memory(self._ctx)
+        for layer in self._tap_values:
+            self._tap_values[layer] = 0
         status = llama_cpp.llama_decode(self._ctx, self._batch.batch)
         if status != 0:
             raise RuntimeError(f"llama.cpp could not read {total} tokens to score them "
                                f"(status {status}).")
+        if states is not None:
+            states[group] = self._pooled_states(chosen, total)
         rows = int(self._batch.outputs[:total].sum())
         logits = output_logits(self._ctx, rows, self._n_vocab)
         targets = np.concatenate([np.asarray(tokens[length:], dtype=np.int64)
@@ -102,6 +137,27 @@ class ScoreRunner:
             results[index] = picked[row: row + count].astype(np.float32)
             row += count
 
+    def _pooled_states(self, chosen: list[tuple[list[int], int]], total: int) -> np.ndarray:
+        if any(values < total * self._width for values in self._tap_values.values()):
+            raise RuntimeError("llama.cpp did not hand over the reader's inner rows.")
+        rows = {layer: rms_rows(buffer[: total * self._width].reshape(total, self._width))
+                for layer, buffer in self._tap_rows.items()}
+        spans = []
+        offset = 0
+        for tokens, prompt_length in chosen:
+            spans.append((offset + prompt_length, offset + len(tokens)))
+            offset += len(tokens)
+        return pool_states(rows, spans, self.taps)
+
+    def _on_graph_node(self, tensor: int, ask: bool, _user_data: int) -> bool:
+        # ask=True: "do you want to see this node?"; ask=False: "it is computed; go on?"
+        if ask:
+            return tensor_name(tensor) in self._tapped
+        layer = self._tapped[tensor_name(tensor)]
+        if copy_tensor is not None:
+            self._tap_values[layer] = copy_tensor(tensor, self._tap_rows[layer])
+        return True  # the later blocks and the logits are still to come
+
     def _new_score_context(self) -> Any:
         params = self._context_params(_PASS_TOKENS, _PASS_TOKENS)
         params.n_ubatch = _PASS_TOKENS
@@ -109,6 +165,8 @@ class ScoreRunner:
         params.kv_unified = True  # sequences differ in length
         params.embeddings = False
         params.swa_full = False
+        if self.taps:
+            params.cb_eval = self._node_callback
         return self._new_context(params, "reading")
 
     def close(self) -> None:

@@ -63,6 +63,7 @@ from core.models.llama.embed_input import EmbedInput, EmbedInputBuilder, pools_t
 from core.models.llama.gguf_info import ModelFacts, detect_profile, read_facts
 from core.models.llama.prepared_weights import discard, prepared_weights
 from core.models.llama.score import ScoreRunner
+from core.models.reader_head import ReaderHead, reader_head_for
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +91,8 @@ class UnifiedModel(TextModel):
 
     def __init__(self, *, path: Path, llama_model: Any, facts: ModelFacts,
                  profile: ModelProfile, n_threads: int, n_ctx: int,
-                 embed_batch_tokens: int, cache_dir: Path | None = None) -> None:
+                 embed_batch_tokens: int, cache_dir: Path | None = None,
+                 trained_reader: bool | None = None) -> None:
         self.path = path
         self.vector_source = str(path)
         self.facts = facts
@@ -132,9 +134,15 @@ class UnifiedModel(TextModel):
                 self._chat = ChatRunner(vocab=self._vocab, facts=facts, n_ctx=n_ctx,
                                         context_params=self._context_params,
                                         new_context=self._new_context)
+                reader_spec = (None if trained_reader is False else
+                               reader_head_for(facts.fingerprint, asked=bool(trained_reader)))
+                head = ReaderHead.load(reader_spec) if reader_spec is not None else None
                 self._scorer = ScoreRunner(vocab=self._vocab,
                                            context_params=self._context_params,
-                                           new_context=self._new_context)
+                                           new_context=self._new_context, width=self.dim,
+                                           taps=head.spec.taps if head is not None else ())
+                # Without a way to read inner blocks the head has nothing to read.
+                self.reader_head = head if self._scorer.taps else None
                 self.can_score = True
                 self._stop_after_embd = self._early_stop_matches_full_run()
             if self._layer_node is not None and not self._layer_tap_works():
@@ -161,13 +169,16 @@ class UnifiedModel(TextModel):
              embed_batch_tokens: int = 512,
              profile: ModelProfile | None = None,
              cache_dir: Path | None = None,
-             trained_head: bool | None = None) -> UnifiedModel:
+             trained_head: bool | None = None,
+             trained_reader: bool | None = None) -> UnifiedModel:
         """Load ``path`` once; ``profile`` overrides the one detected from the GGUF.
         ``cache_dir`` keeps what a load works out about the model (its embedding centre, and
         for a small model its weights prepared for the CPU: ``prepared_weights``), so the
         next load of the same model skips that work. A detected profile takes the trained
         embed head Kenning ships for this file if it is on by default
         (``core.models.embed_head``); ``trained_head`` True takes it even when off, False never.
+        ``trained_reader`` does the same for the reader Kenning trained for the file
+        (``core.models.reader_head``).
 
         ``embed_batch_tokens`` bounds the tokens of one embedding pass, and so the longest text
         embedded whole; a decoder's embed context takes about 1 MB per batch token for a
@@ -200,7 +211,8 @@ class UnifiedModel(TextModel):
         return cls(path=path, llama_model=llama_model, facts=facts,
                    profile=profile or detect_profile(facts, trained_head=trained_head),
                    n_threads=n_threads or default_thread_count(), n_ctx=context,
-                   embed_batch_tokens=min(embed_batch_tokens, context), cache_dir=cache_dir)
+                   embed_batch_tokens=min(embed_batch_tokens, context), cache_dir=cache_dir,
+                   trained_reader=trained_reader)
 
     # --- embed mode -------------------------------------------------------------------------
 
@@ -338,6 +350,13 @@ class UnifiedModel(TextModel):
             raise RuntimeError(f"{self.path.name} is an embedding-only model and cannot read "
                                "answers. Choose a chat-capable GGUF in Settings to use Ask.")
         return self._scorer.logprobs(pairs, cancel)
+
+    def read_continuations(
+        self, pairs: Sequence[tuple[str, str]], cancel: CancelToken | None = None
+    ) -> tuple[list[np.ndarray], np.ndarray | None]:
+        if self._scorer is None:
+            return self.continuation_logprobs(pairs, cancel), None
+        return self._scorer.read(pairs, cancel)
 
     # --- lifecycle --------------------------------------------------------------------------
 

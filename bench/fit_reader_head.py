@@ -1,0 +1,176 @@
+"""Fit the bundled model's trained reader (``core.models.reader_head``) on TRAINING questions.
+
+Input: ``bench/reader_probe_rows.py`` outputs (questions of ../shared/train/squad_train_rest,
+never ../shared/eval): for each question the product's candidates with the model's scores
+(the reader's features) and its pooled inner states while reading them. The head is a
+logistic model over the reader's features and the first ``--dims`` principal components of
+the states (each question's mean state taken off, then standardised), L2-regularised.
+
+1. 5 folds grouped by article: fitted on 4/5 of the articles, it scores the rest. Printed:
+   how often the best candidate's quote holds the answer, and correct / wrong at each
+   threshold, as ``bench/fit_reader.py`` does for the reader's own weights on the same rows.
+2. ``--write-probabilities F``: those held-out probabilities, for
+   ``bench/reader_named_rows.py --probabilities F`` (the model naming the answer in the best
+   two quotes).
+3. ``--named N``: FOUND and NAMED chosen together by fit_reader's rule (the most correct
+   answers whose wrong share stays within 3% at 95% confidence, Wilson) and how the pair
+   holds on articles it was not chosen on.
+4. ``--export PATH``: the head fitted on all rows, with the chosen thresholds; prints its
+   sha256 for ``ReaderHeadSpec``.
+
+    nice -n 10 python bench/reader_probe_rows.py --articles 20 --per-article 20 \\
+        --out bench/.cache/squad_train_rest/probe0            # ~10 min each
+    ... --first 1 --out .../probe1
+    ... --indexed 80 --articles 40 --per-article 15 --first 1 --seed 2 --out .../probe2
+    python bench/fit_reader_head.py .../probe0 .../probe1 .../probe2 \\
+        --write-probabilities .../head-heldout.json
+    nice -n 10 python bench/reader_named_rows.py .../probe0.jsonl .../probe1.jsonl \\
+        .../probe2.jsonl --probabilities .../head-heldout.json --out .../head-named.jsonl
+    python bench/fit_reader_head.py .../probe0 .../probe1 .../probe2 \\
+        --named .../head-named.jsonl --export resources/reader_heads/gemma-3-270m-reader-v1.npz
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.fit_reader import (  # noqa: E402
+    _Candidate,
+    _named_rows,
+    fit_logistic,
+    named_thresholds,
+    wilson_upper,
+)
+from core.answer import reader  # noqa: E402
+from core.models.reader_head import (  # noqa: E402
+    GEMMA_270M_READER,
+    ReaderHead,
+    save_reader_head,
+)
+
+
+class Rows:
+    """Every candidate of every question, in file order."""
+
+    def __init__(self, prefixes: list[Path], taps: list[str]) -> None:
+        self.qids: list[str] = []
+        features: list[tuple[float, ...]] = []
+        labels: list[float] = []
+        quote_labels: list[float] = []
+        states: list[np.ndarray] = []
+        for prefix in prefixes:
+            by_q: dict[str, list[dict]] = {}
+            for line in prefix.with_suffix(".jsonl").open():
+                row = json.loads(line)
+                if not row.get("none"):
+                    by_q.setdefault(row["q"], []).append(row)
+            for q, rows in by_q.items():
+                features += reader.features(
+                    rows[0]["question"], [_Candidate(r) for r in rows],  # type: ignore[misc]
+                    [np.array(r["fwd"]) for r in rows], [np.array(r["null"]) for r in rows])
+                self.qids += [q] * len(rows)
+                labels += [float(r["label"]) for r in rows]
+                quote_labels += [float(r["quote_label"]) for r in rows]
+            with np.load(prefix.with_suffix(".npz")) as npz:
+                states.append(np.hstack([npz[tap] for tap in taps]))
+        self.features = np.array(features)
+        self.labels = np.array(labels)
+        self.quote_labels = np.array(quote_labels)
+        self.states = np.concatenate(states)
+        ids = np.array(self.qids)
+        self.groups = {q: np.flatnonzero(ids == q) for q in dict.fromkeys(self.qids)}
+        self.articles = np.array([q.split("-")[0] for q in self.qids])
+
+
+def fit_head(rows: Rows, where: np.ndarray, dims: int, l2: float, found: float = 1.0,
+             named: float = 1.0) -> ReaderHead:
+    shared = rows.states.copy()
+    for members in rows.groups.values():
+        shared[members] -= shared[members].mean(axis=0)
+    shared = shared[where]
+    centre = shared.mean(axis=0)
+    scale = shared.std(axis=0) + 1e-6
+    standard = (shared - centre) / scale
+    _, _, vt = np.linalg.svd(standard[:: max(1, len(standard) // 4000)], full_matrices=False)
+    basis = vt[:dims]
+    x = np.hstack([rows.features[where], standard @ basis.T])
+    weights, bias = fit_logistic(x, rows.labels[where], l2=l2, steps=20)
+    n = rows.features.shape[1]
+    return ReaderHead(spec=GEMMA_270M_READER, centre=centre.astype(np.float32),
+                      scale=scale.astype(np.float32), basis=basis.astype(np.float32),
+                      feature_weights=weights[:n], state_weights=weights[n:], bias=bias,
+                      found=found, named=named)
+
+
+def held_out(rows: Rows, dims: int, l2: float, folds: int = 5) -> dict[str, np.ndarray]:
+    names = sorted(set(rows.articles))
+    out: dict[str, np.ndarray] = {}
+    for fold in range(folds):
+        held = np.isin(rows.articles, names[fold::folds])
+        head = fit_head(rows, ~held, dims, l2)
+        for q, members in rows.groups.items():
+            if held[members[0]]:
+                out[q] = head.probabilities(rows.features[members], rows.states[members])
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("prefixes", nargs="+", type=Path)
+    ap.add_argument("--taps", default="mean6,last9",
+                    help="the states (reader_probe_rows.py names), as the spec's taps")
+    ap.add_argument("--dims", type=int, default=64)
+    ap.add_argument("--l2", type=float, default=30.0)
+    ap.add_argument("--folds", type=int, default=5)
+    ap.add_argument("--wrong", type=float, default=0.03)
+    ap.add_argument("--z", type=float, default=1.645)
+    ap.add_argument("--write-probabilities", type=Path)
+    ap.add_argument("--named", type=Path)
+    ap.add_argument("--export", type=Path)
+    a = ap.parse_args()
+    rows = Rows(a.prefixes, a.taps.split(","))
+    probabilities = held_out(rows, a.dims, a.l2, a.folds)
+    ids = list(rows.groups)
+    n = len(ids)
+    best: dict[str, tuple[float, bool]] = {}
+    for q, p in probabilities.items():
+        top = rows.groups[q][int(p.argmax())]
+        best[q] = (float(p.max()), bool(rows.quote_labels[top]))
+    holds = np.mean([v[1] for v in best.values()])
+    print(f"{n} questions, {len(set(rows.articles))} articles, {len(rows.qids)} candidates; "
+          f"held out, the best quote holds the answer for {holds:.3f}")
+    chosen = (1.0, 0.0, 0.0)
+    for t in np.arange(0.5, 0.99, 0.01):
+        given = [v for v in best.values() if v[0] >= t]
+        correct = sum(v[1] for v in given) / n
+        wrong = (len(given) - sum(v[1] for v in given)) / n
+        if wilson_upper(wrong, n, a.z) <= a.wrong and correct > chosen[1]:
+            chosen = (float(t), correct, wrong)
+    print(f"one threshold {chosen[0]:.2f}: held-out correct {chosen[1]:.3f}, wrong {chosen[2]:.3f}")
+    if a.write_probabilities:
+        a.write_probabilities.write_text(json.dumps({q: p.tolist()
+                                                     for q, p in probabilities.items()}))
+    found, named = chosen[0], chosen[0]
+    if a.named:
+        found, named = named_thresholds(ids, best, probabilities, _named_rows(a.named), a)
+    if a.export:
+        head = fit_head(rows, np.ones(len(rows.qids), dtype=bool), a.dims, a.l2)
+        layers = [int(re.fullmatch(r"(?:mean|last)(\d+)", tap)[1])  # type: ignore[index]
+                  for tap in a.taps.split(",")]
+        sha = save_reader_head(a.export, layers, centre=head.centre, scale=head.scale,
+                               basis=head.basis, feature_weights=head.feature_weights,
+                               state_weights=head.state_weights, bias=head.bias, found=found,
+                               named=named)
+        print(f"wrote {a.export}: sha256 {sha}")
+
+
+if __name__ == "__main__":
+    main()

@@ -25,10 +25,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.reader_rows import CACHE, chosen_questions, keyword_answerer  # noqa: E402
+from bench.reader_rows import CACHE, Reading, chosen_questions, keyword_answerer  # noqa: E402
 from bench.squad import contains_answer  # noqa: E402
 from core.answer import reader  # noqa: E402
-from core.answer.sources import select_sources  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402
 from core.models.llama.score import ScoreRunner  # noqa: E402
 from core.models.reader_head import POOLS, StateTap  # noqa: E402
@@ -58,20 +57,13 @@ def main() -> None:
     t0 = time.perf_counter()
     with a.out.with_suffix(".jsonl").open("w") as sink:
         for i, q in enumerate(chosen):
-            hits = answerer.retrieve(q.text, None)
-            sources = select_sources(q.text, hits, model)
-            cands = reader.candidates(q.text, sources)[: a.at_most]
+            reading = Reading(answerer, model, q.text, a.at_most)
+            cands, titles, plain = reading.candidates, reading.titles, reading.plain
             if not cands:
                 sink.write(json.dumps({"q": q.id, "none": True}) + "\n")
                 continue
-            qt = " " + " ".join(q.text.split())
-            titles = [reader._title(c.source.hit.path) for c in cands]
-            plain = list(dict.fromkeys(titles))
-            pairs = [(reader.passage_prompt(reader._for_reading(c.text), t), qt)
-                     for c, t in zip(cands, titles, strict=True)]
-            pairs += [(reader.empty_prompt(t), qt) for t in plain]
             s0 = time.perf_counter()
-            scores, states = scorer.read(pairs)
+            scores, states = scorer.read(reading.pairs)
             el = time.perf_counter() - s0
             assert states is not None
             for k, t in enumerate(taps):

@@ -54,6 +54,23 @@ def keyword_answerer(model: TextModel, indexed: list[str]) -> tuple[Answerer, St
     return Answerer(store, model), store
 
 
+class Reading:
+    """One question's candidates as the product reads them: the pairs it scores (one per
+    candidate, then one per file name with no sentence)."""
+
+    def __init__(self, answerer: Answerer, model: TextModel, question: str,
+                 at_most: int) -> None:
+        self.hits = answerer.retrieve(question, None)
+        self.sources = select_sources(question, self.hits, model)
+        self.candidates = reader.candidates(question, self.sources)[:at_most]
+        self.question_text = " " + " ".join(question.split())
+        self.titles = [reader._title(c.source.hit.path) for c in self.candidates]
+        self.plain = list(dict.fromkeys(self.titles))
+        self.pairs = [(reader.passage_prompt(reader._for_reading(c.text), t), self.question_text)
+                      for c, t in zip(self.candidates, self.titles, strict=True)]
+        self.pairs += [(reader.empty_prompt(t), self.question_text) for t in self.plain]
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--articles", type=int, default=20)
@@ -74,18 +91,12 @@ def main() -> None:
     t0 = time.perf_counter()
     with a.out.open("w") as sink:
         for i, q in enumerate(chosen):
-            hits = answerer.retrieve(q.text, None)
-            sources = select_sources(q.text, hits, model)
-            cands = reader.candidates(q.text, sources)[: a.at_most]
+            reading = Reading(answerer, model, q.text, a.at_most)
+            cands, titles, plain = reading.candidates, reading.titles, reading.plain
             if not cands:
                 sink.write(json.dumps({"q": q.id, "none": True}) + "\n")
                 continue
-            qt = " " + " ".join(q.text.split())
-            titles = [reader._title(c.source.hit.path) for c in cands]
-            plain = list(dict.fromkeys(titles))
-            pairs = [(reader.passage_prompt(reader._for_reading(c.text), t), qt)
-                     for c, t in zip(cands, titles, strict=True)]
-            pairs += [(reader.empty_prompt(t), qt) for t in plain]
+            hits, qt, pairs = reading.hits, reading.question_text, list(reading.pairs)
             nb = len(pairs)
             if a.backward:
                 pairs += [(f"{t}\nQuestion:{qt}\nAnswer:", " " + reader._for_reading(c.text))
@@ -106,7 +117,7 @@ def main() -> None:
                        "hit_score": c.source.hit.score, "lexical_rank": c.source.hit.lexical_rank,
                        "in_window": c.start >= c.source.start and c.end <= c.source.end,
                        "fwd": scores[k].tolist(), "null": null[t], "seconds": el,
-                       "n_sources": len(sources), "n_hits": len(hits)}
+                       "n_sources": len(reading.sources), "n_hits": len(hits)}
                 if a.backward:
                     row["bwd"] = scores[nb + k].tolist()
                     row["bwd_null"] = scores[nb + len(cands) + k].tolist()

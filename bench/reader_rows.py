@@ -47,7 +47,7 @@ def keyword_answerer(model: TextModel, indexed: list[str]) -> tuple[Answerer, St
     hour embedding would take); one folder and index per set of articles."""
     CACHE.mkdir(parents=True, exist_ok=True)
     files = write_articles(TRAIN, CACHE / f"files{len(indexed)}", set(indexed))
-    store = Store.open(CACHE / f"keywords{len(indexed)}.db")
+    store = Store.open(CACHE / f"articles{len(indexed)}.db")
     with Indexer(store, None, Settings(use_gitignore=False)) as indexer:
         indexer.add_folder(files[0].parent)
         indexer.run(lambda p: None)

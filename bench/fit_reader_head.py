@@ -43,10 +43,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.fit_reader import (  # noqa: E402
-    _Candidate,
     _named_rows,
     fit_logistic,
     named_thresholds,
+    tables,
     wilson_upper,
 )
 from core.answer import reader  # noqa: E402
@@ -62,28 +62,23 @@ class Rows:
 
     def __init__(self, prefixes: list[Path], taps: list[str]) -> None:
         self.qids: list[str] = []
-        features: list[tuple[float, ...]] = []
-        labels: list[float] = []
-        quote_labels: list[float] = []
+        features: list[np.ndarray] = []
+        labels: list[np.ndarray] = []
+        quote_labels: list[np.ndarray] = []
         states: list[np.ndarray] = []
         for prefix in prefixes:
-            by_q: dict[str, list[dict]] = {}
-            for line in prefix.with_suffix(".jsonl").open():
-                row = json.loads(line)
-                if not row.get("none"):
-                    by_q.setdefault(row["q"], []).append(row)
-            for q, rows in by_q.items():
-                features += reader.features(
-                    rows[0]["question"], [_Candidate(r) for r in rows],  # type: ignore[misc]
-                    [np.array(r["fwd"]) for r in rows], [np.array(r["null"]) for r in rows])
-                self.qids += [q] * len(rows)
-                labels += [float(r["label"]) for r in rows]
-                quote_labels += [float(r["quote_label"]) for r in rows]
+            for q, (x, label, quote_label) in tables(prefix.with_suffix(".jsonl"),
+                                                     reader.READ_AT_MOST).items():
+                if len(x):
+                    self.qids += [q] * len(x)
+                    features.append(x)
+                    labels.append(label)
+                    quote_labels.append(quote_label)
             with np.load(prefix.with_suffix(".npz")) as npz:
                 states.append(np.hstack([npz[tap] for tap in taps]))
-        self.features = np.array(features)
-        self.labels = np.array(labels)
-        self.quote_labels = np.array(quote_labels)
+        self.features = np.vstack(features)
+        self.labels = np.concatenate(labels)
+        self.quote_labels = np.concatenate(quote_labels)
         self.states = np.concatenate(states)
         ids = np.array(self.qids)
         self.groups = {q: np.flatnonzero(ids == q) for q in dict.fromkeys(self.qids)}

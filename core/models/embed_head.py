@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 
 from core.models.embed_recipe import normalise_rows
-from core.resources import resource
+from core.resources import checked_bytes, resource
 
 
 class EmbedHeadError(RuntimeError):
@@ -98,16 +98,9 @@ class EmbedHead:
 
     @classmethod
     def load(cls, spec: HeadSpec, folder: Path | None = None) -> EmbedHead:
-        path = (folder or resource("embed_heads")) / spec.file
         fix = "Reinstall Kenning to restore it; your index is kept as it is."
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise EmbedHeadError(f"Kenning's trained search head {spec.file} could not be "
-                                 f"read ({error.strerror or error}). {fix}") from error
-        if hashlib.sha256(data).hexdigest() != spec.sha256:
-            raise EmbedHeadError(f"Kenning's trained search head {spec.file} is damaged or "
-                                 f"has been changed (its checksum does not match). {fix}")
+        data = checked_bytes((folder or resource("embed_heads")) / spec.file, spec.sha256,
+                             "Kenning's trained search head", fix, EmbedHeadError)
         # The bytes just checked are the ones loaded: the file is read once.
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             mean = arrays["mean"].astype(np.float32)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from core.resources import resource
+from core.resources import checked_bytes, resource
 
 
 class ReaderHeadError(RuntimeError):
@@ -55,10 +55,6 @@ class ReaderHeadSpec:
     #: Read with whenever its model loads; False keeps it to runs that ask for it
     #: (``UnifiedModel.load(trained_reader=True)``, the benches) until its calibration holds.
     on_by_default: bool = True
-
-    @property
-    def tag(self) -> str:
-        return f"{self.name}-v{self.version}"
 
 
 # The bundled gemma-3-270m Q4_K_M: fitted by bench/fit_reader_head.py on questions of
@@ -116,16 +112,9 @@ class ReaderHead:
 
     @classmethod
     def load(cls, spec: ReaderHeadSpec, folder: Path | None = None) -> ReaderHead:
-        path = (folder or resource("reader_heads")) / spec.file
         fix = "Reinstall Kenning to restore it."
-        try:
-            data = path.read_bytes()
-        except OSError as error:
-            raise ReaderHeadError(f"Kenning's trained reader {spec.file} could not be read "
-                                  f"({error.strerror or error}). {fix}") from error
-        if hashlib.sha256(data).hexdigest() != spec.sha256:
-            raise ReaderHeadError(f"Kenning's trained reader {spec.file} is damaged or has "
-                                  f"been changed (its checksum does not match). {fix}")
+        data = checked_bytes((folder or resource("reader_heads")) / spec.file, spec.sha256,
+                             "Kenning's trained reader", fix, ReaderHeadError)
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             head = cls(spec=spec, centre=arrays["centre"], scale=arrays["scale"],
                        basis=arrays["basis"], feature_weights=arrays["feature_weights"],

@@ -14,9 +14,10 @@ first ``--at-most`` candidates, labelled by whether the sentence holds the gold 
    probability deciding found or not and its quote (the sentence and the one after it in
    its paragraph, what the user is shown) judged;
 2. fits the weights on all rows and prints WEIGHTS, BIAS and the threshold with the most
-   correct answers whose wrong share is at most 3% with 95% confidence (its Wilson upper
-   bound: a share measured on a few hundred questions is loose, and new questions are harder),
-   to put in core/answer/reader.py;
+   correct answers whose wrong share stays within 3% on a new collection the size of the
+   goal's sample (10 articles of 30 questions; ``collection_upper``: some articles are harder
+   than others, so a share measured on these articles moves on others more than Wilson's
+   bound for independent questions says), to put in core/answer/reader.py;
 3. with ``--named`` (``bench/reader_named_rows.py``: whether the model names an answer that
    stands in the best quote), chooses FOUND_PROBABILITY and NAMED_PROBABILITY together by
    the same rule, and says how the pair holds on articles it was not chosen on.
@@ -28,7 +29,7 @@ first ``--at-most`` candidates, labelled by whether the sentence holds the gold 
     nice -n 10 python bench/reader_named_rows.py bench/.cache/squad_train_rest/raw16*.jsonl \
         --out bench/.cache/squad_train_rest/named.jsonl     # ~8 min
     python bench/fit_reader.py bench/.cache/squad_train_rest/raw16*.jsonl \
-        --named bench/.cache/squad_train_rest/named.jsonl
+        --named bench/.cache/squad_train_rest/named.jsonl --bound wilson
 """
 
 from __future__ import annotations
@@ -84,6 +85,40 @@ def wilson_upper(share: float, n: int, z: float) -> float:
     return float((centre + spread) / (1 + z * z / n))
 
 
+def collection_upper(wrong: np.ndarray, articles: np.ndarray, z: float,
+                     collection: tuple[int, int] = (10, 30)) -> float:
+    """How high the wrong share may run on a new collection of ``collection`` = (articles,
+    questions each): what the goal is measured on, and what a user's folder is like. It
+    varies with the questions, with the articles (some are harder than others: the spread of
+    the articles' own shares beyond what their question counts explain), and with how well
+    these questions pin the share down (its standard error, clustered by article). The
+    higher of that and Wilson's bound (which holds when few wrong answers are seen)."""
+    n = len(wrong)
+    share = float(wrong.mean()) if n else 0.0
+    names, inverse = np.unique(articles, return_inverse=True)
+    k = len(names)
+    if k < 2:
+        return wilson_upper(share, n, z)
+    per_article = np.bincount(inverse).astype(float)
+    wrong_per_article = np.bincount(inverse, weights=wrong.astype(float))
+    residual = wrong_per_article - share * per_article
+    clustered = k / (k - 1) * float((residual ** 2).sum()) / (n * n)
+    article_shares = wrong_per_article / per_article
+    between = max(0.0, float(np.mean((article_shares - share) ** 2
+                                     - share * (1 - share) / per_article)))
+    count, each = collection
+    spread = clustered + between / count + share * (1 - share) / (count * each)
+    return max(wilson_upper(share, n, z), share + z * float(np.sqrt(spread)))
+
+
+def wrong_bound(wrong: np.ndarray, articles: np.ndarray, args: argparse.Namespace) -> float:
+    """The bound ``args.bound`` names: ``collection_upper``, or Wilson's for independent
+    questions (how the shipped reader's own thresholds were chosen)."""
+    if args.bound == "wilson":
+        return wilson_upper(float(wrong.mean()) if len(wrong) else 0.0, len(wrong), args.z)
+    return collection_upper(wrong, articles, args.z, args.collection)
+
+
 def tables(path: Path, at_most: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per question: the candidates' features, whether each sentence holds the gold answer
     (what the weights learn), and whether the quote it would give does (what is judged)."""
@@ -113,20 +148,24 @@ def pooled_tables(paths: list[Path], at_most: int) -> dict[str, tuple[np.ndarray
     return data
 
 
+def _article(question: str) -> str:
+    return question.split("-")[0]
+
+
 def held_out_probabilities(data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]],
                            folds: int) -> dict[str, np.ndarray]:
     """Each question's candidates' probabilities from weights fitted without its article
     (``folds`` folds of the articles)."""
     ids = list(data)
-    articles = sorted({q.split("-")[0] for q in ids})
+    articles = sorted({_article(q) for q in ids})
     out: dict[str, np.ndarray] = {}
     for fold in range(folds):
         held = set(articles[fold:: folds])
-        fit = [q for q in ids if q.split("-")[0] not in held and len(data[q][1])]
+        fit = [q for q in ids if _article(q) not in held and len(data[q][1])]
         w, b = fit_logistic(np.vstack([data[q][0] for q in fit]),
                             np.concatenate([data[q][1] for q in fit]))
         for q in ids:
-            if q.split("-")[0] in held:
+            if _article(q) in held:
                 x = data[q][0]
                 out[q] = 1 / (1 + np.exp(-(b + x @ w))) if len(x) else np.zeros(0)
     return out
@@ -141,31 +180,30 @@ def _named_rows(path: Path) -> dict[str, dict[int, bool]]:
     return out
 
 
-def _outcome(questions: list[str], best: dict[str, tuple[float, bool, bool]], plain: float,
-             named: float) -> tuple[float, float]:
-    """Correct and wrong shares when the best quote is given at ``plain``, or at ``named``
-    when the model names an answer that stands in it."""
-    correct = wrong = 0
-    for q in questions:
-        p, right, names = best[q]
-        if p >= plain or (names and p >= named):
-            correct += right
-            wrong += not right
-    return correct / len(questions), wrong / len(questions)
+def _given(questions: list[str], best: dict[str, tuple[float, bool, bool]], plain: float,
+           named: float) -> tuple[np.ndarray, np.ndarray]:
+    """Which of ``questions`` are answered rightly and which wrongly when the best quote is
+    given at ``plain``, or at ``named`` when the model names an answer that stands in it."""
+    p = np.array([best[q][0] for q in questions])
+    right = np.array([best[q][1] for q in questions], dtype=bool)
+    names = np.array([best[q][2] for q in questions], dtype=bool)
+    given = (p >= plain) | (names & (p >= named))
+    return given & right, given & ~right
 
 
-def _choose(questions: list[str], best: dict[str, tuple[float, bool, bool]],
+def choose_thresholds(questions: list[str], best: dict[str, tuple[float, bool, bool]],
             args: argparse.Namespace) -> tuple[float, float, float, float]:
     """The (plain, named) pair with the most correct answers whose wrong share stays within
-    ``args.wrong`` at the Wilson bound; with its correct and wrong shares."""
+    ``args.wrong`` on a new collection (``collection_upper``); with its correct and wrong
+    shares."""
     chosen = (1.0, 1.0, 0.0, 0.0)
+    articles = np.array([_article(q) for q in questions])
     steps = [step / 100 for step in range(30, 101)]
     for plain in steps:
         for named in (t for t in steps if t <= plain):
-            correct, wrong = _outcome(questions, best, plain, named)
-            if wilson_upper(wrong, len(questions), args.z) <= args.wrong and \
-                    correct > chosen[2]:
-                chosen = (plain, named, correct, wrong)
+            right, wrong = _given(questions, best, plain, named)
+            if right.mean() > chosen[2] and wrong_bound(wrong, articles, args) <= args.wrong:
+                chosen = (plain, named, float(right.mean()), float(wrong.mean()))
     return chosen
 
 
@@ -186,24 +224,64 @@ def named_thresholds(ids: list[str], best: dict[str, tuple[float, bool]],
           f"{sum(v[1] for v in table.values())}, of the wrong ones "
           f"{sum(v[2] and not v[1] for v in table.values())}/"
           f"{sum(not v[1] for v in table.values())}")
-    articles = sorted({q.split("-")[0] for q in ids})
+    articles = sorted({_article(q) for q in ids})
     correct = wrong = 0.0
     for fold in range(args.folds):
         held = set(articles[fold:: args.folds])
-        plain, at_named, _, _ = _choose([q for q in ids if q.split("-")[0] not in held],
+        plain, at_named, _, _ = choose_thresholds([q for q in ids if _article(q) not in held],
                                         table, args)
-        test = [q for q in ids if q.split("-")[0] in held]
-        c, w = _outcome(test, table, plain, at_named)
+        test = [q for q in ids if _article(q) in held]
+        rights, wrongs = _given(test, table, plain, at_named)
+        c, w = float(rights.mean()), float(wrongs.mean())
         correct += c * len(test)
         wrong += w * len(test)
         print(f"fold {fold}: FOUND {plain:.2f} NAMED {at_named:.2f} -> held-out correct "
               f"{c:.3f} wrong {w:.3f} ({len(test)} questions)")
     print(f"thresholds chosen without the article: correct {correct / n:.3f}, wrong "
           f"{wrong / n:.3f}")
-    plain, at_named, c, w = _choose(ids, table, args)
+    plain, at_named, c, w = choose_thresholds(ids, table, args)
+    _, wrongs = _given(ids, table, plain, at_named)
+    bound = wrong_bound(wrongs, np.array([_article(q) for q in ids]), args)
     print(f"FOUND_PROBABILITY {plain:.2f} NAMED_PROBABILITY {at_named:.2f}: correct {c:.3f} "
-          f"wrong {w:.3f} (upper bound {wilson_upper(w, n, args.z):.3f})")
+          f"wrong {w:.3f} (upper bound {bound:.3f})")
     return plain, at_named
+
+
+def one_threshold(best: dict[str, tuple[float, bool]], args: argparse.Namespace,
+                  low: float = 0.5) -> tuple[float, float, float]:
+    """The threshold with the most correct answers whose wrong share stays within
+    ``args.wrong`` on a new collection; printed step by step. ``best``: per question, the best
+    candidate's probability and whether its quote holds the answer."""
+    ids = list(best)
+    table = {q: (p, right, False) for q, (p, right) in best.items()}
+    articles = np.array([_article(q) for q in ids])
+    chosen = (1.0, 0.0, 0.0)
+    for step in range(round(low * 100), 99):
+        t = step / 100
+        rights, wrongs = _given(ids, table, t, t)
+        correct, wrong = float(rights.mean()), float(wrongs.mean())
+        bound = wrong_bound(wrongs, articles, args)
+        print(f"held out, threshold {t:.2f}: correct {correct:.3f} wrong {wrong:.3f} "
+              f"(upper bound {bound:.3f}) not found {1 - correct - wrong:.3f}")
+        if bound <= args.wrong and correct > chosen[1]:
+            chosen = (t, correct, wrong)
+    print(f"threshold {chosen[0]:.2f}: held-out correct {chosen[1]:.3f}, wrong {chosen[2]:.3f}")
+    return chosen
+
+
+def add_rule_arguments(parser: argparse.ArgumentParser) -> None:
+    """The rule thresholds are chosen by: at most ``--wrong`` wrong answers on a new
+    collection of ``--collection`` articles and questions each, at ``--z`` standard errors."""
+    parser.add_argument("--wrong", type=float, default=0.03)
+    parser.add_argument("--z", type=float, default=1.645,
+                        help="standard errors of the wrong share on a new collection "
+                             "(1.645: 95%% one-sided) that must stay within --wrong")
+    parser.add_argument("--collection", type=int, nargs=2, default=(10, 30),
+                        metavar=("ARTICLES", "QUESTIONS"),
+                        help="the new collection the bound is for (the goal's smallest sample)")
+    parser.add_argument("--bound", choices=("collection", "wilson"), default="collection",
+                        help="wilson: the bound for independent questions, which the shipped "
+                             "reader's FOUND/NAMED_PROBABILITY were chosen with")
 
 
 def main() -> None:
@@ -215,14 +293,11 @@ def main() -> None:
                         help="reader_named_rows.py output: also choose NAMED_PROBABILITY, the "
                              "lower threshold that holds when the model names an answer that "
                              "stands in the quote")
-    parser.add_argument("--wrong", type=float, default=0.03)
-    parser.add_argument("--z", type=float, default=1.645,
-                        help="the wrong share's upper bound (Wilson, this many standard "
-                             "errors; 1.645: 95%% one-sided) must stay within --wrong")
+    add_rule_arguments(parser)
     args = parser.parse_args()
     data = pooled_tables(args.rows, args.at_most)
     ids = list(data)
-    articles = sorted({q.split("-")[0] for q in ids})
+    articles = sorted({_article(q) for q in ids})
     best: dict[str, tuple[float, bool]] = {}
     probabilities = held_out_probabilities(data, args.folds)
     for q, p in probabilities.items():
@@ -232,17 +307,7 @@ def main() -> None:
     print(f"{n} questions, {len(articles)} articles, first {args.at_most} candidates; gold "
           f"among them {sum(bool(data[q][1].any()) for q in ids) / n:.3f}, among their quotes "
           f"{sum(bool(data[q][2].any()) for q in ids) / n:.3f}")
-    chosen = (0.0, 0.0, 1.0)
-    for step in range(50, 96):
-        t = step / 100
-        found = [v for v in best.values() if v[0] >= t]
-        correct, wrong = sum(v[1] for v in found) / n, (len(found) - sum(v[1] for v in found)) / n
-        bound = wilson_upper(wrong, n, args.z)
-        print(f"held out, threshold {t:.2f}: correct {correct:.3f} wrong {wrong:.3f} "
-              f"(upper bound {bound:.3f}) not found {1 - correct - wrong:.3f}")
-        if bound <= args.wrong and correct > chosen[1]:
-            chosen = (t, correct, wrong)
-    print(f"threshold {chosen[0]:.2f}: held-out correct {chosen[1]:.3f}, wrong {chosen[2]:.3f}")
+    one_threshold(best, args)
     if args.named:
         named_thresholds(ids, best, probabilities, _named_rows(args.named), args)
     rows = [q for q in ids if len(data[q][1])]

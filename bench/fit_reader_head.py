@@ -13,8 +13,9 @@ the states (each question's mean state taken off, then standardised), L2-regular
    ``bench/reader_named_rows.py --probabilities F`` (the model naming the answer in the best
    two quotes).
 3. ``--named N``: FOUND and NAMED chosen together by fit_reader's rule (the most correct
-   answers whose wrong share stays within 3% at 95% confidence, Wilson) and how the pair
-   holds on articles it was not chosen on.
+   answers whose wrong share stays within 3% on a new collection of 10 articles of 30
+   questions, ``fit_reader.collection_upper``) and how the pair holds on articles it was not
+   chosen on.
 4. ``--export PATH``: the head fitted on all rows, with the chosen thresholds; prints its
    sha256 for ``ReaderHeadSpec``.
 
@@ -27,7 +28,7 @@ the states (each question's mean state taken off, then standardised), L2-regular
     nice -n 10 python bench/reader_named_rows.py .../probe0.jsonl .../probe1.jsonl \\
         .../probe2.jsonl --probabilities .../head-heldout.json --out .../head-named.jsonl
     python bench/fit_reader_head.py .../probe0 .../probe1 .../probe2 \\
-        --named .../head-named.jsonl --export resources/reader_heads/gemma-3-270m-reader-v1.npz
+        --named .../head-named.jsonl --export resources/reader_heads/gemma-3-270m-reader-v2.npz
 """
 from __future__ import annotations
 
@@ -44,10 +45,11 @@ sys.path.insert(0, str(ROOT))
 
 from bench.fit_reader import (  # noqa: E402
     _named_rows,
+    add_rule_arguments,
     fit_logistic,
     named_thresholds,
+    one_threshold,
     tables,
-    wilson_upper,
 )
 from core.answer import reader  # noqa: E402
 from core.models.reader_head import (  # noqa: E402
@@ -122,11 +124,10 @@ def main() -> None:
     ap.add_argument("prefixes", nargs="+", type=Path)
     ap.add_argument("--taps", default="mean6,last9",
                     help="the states (reader_probe_rows.py names), as the spec's taps")
-    ap.add_argument("--dims", type=int, default=64)
-    ap.add_argument("--l2", type=float, default=30.0)
+    ap.add_argument("--dims", type=int, default=32)
+    ap.add_argument("--l2", type=float, default=100.0)
     ap.add_argument("--folds", type=int, default=5)
-    ap.add_argument("--wrong", type=float, default=0.03)
-    ap.add_argument("--z", type=float, default=1.645)
+    add_rule_arguments(ap)
     ap.add_argument("--write-probabilities", type=Path)
     ap.add_argument("--named", type=Path)
     ap.add_argument("--export", type=Path)
@@ -142,14 +143,7 @@ def main() -> None:
     holds = np.mean([v[1] for v in best.values()])
     print(f"{n} questions, {len(set(rows.articles))} articles, {len(rows.qids)} candidates; "
           f"held out, the best quote holds the answer for {holds:.3f}")
-    chosen = (1.0, 0.0, 0.0)
-    for t in np.arange(0.5, 0.99, 0.01):
-        given = [v for v in best.values() if v[0] >= t]
-        correct = sum(v[1] for v in given) / n
-        wrong = (len(given) - sum(v[1] for v in given)) / n
-        if wilson_upper(wrong, n, a.z) <= a.wrong and correct > chosen[1]:
-            chosen = (float(t), correct, wrong)
-    print(f"one threshold {chosen[0]:.2f}: held-out correct {chosen[1]:.3f}, wrong {chosen[2]:.3f}")
+    chosen = one_threshold(best, a)
     if a.write_probabilities:
         a.write_probabilities.write_text(json.dumps({q: p.tolist()
                                                      for q, p in probabilities.items()}))

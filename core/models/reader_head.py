@@ -61,13 +61,13 @@ class ReaderHeadSpec:
 # ../shared/train/squad_train_rest (docs/models.md, "A trained reader").
 GEMMA_270M_READER = ReaderHeadSpec(
     name="gemma-3-270m-reader",
-    version=1,
+    version=2,
     model_fingerprint="b0cebc97492b",
     taps=(StateTap(6, "mean"), StateTap(9, "last")),
-    file="gemma-3-270m-reader-v1.npz",
-    sha256="6b36859b2d5aef86d8975100188106ddb0d6932377211dd2907d55d25c79cfab",
-    # Off: on the eval questions its calibrated threshold gave 4.7% wrong answers, above the
-    # 3% it was chosen to keep (2.1% held out on training articles; docs/models.md).
+    file="gemma-3-270m-reader-v2.npz",
+    sha256="14ef260c5bf31818f87ffb4284320f9d05e0fc07ab49d6dab2302cd2f114b026",
+    # Off: on the eval questions its calibrated thresholds let through more wrong answers
+    # than the 3% they were chosen to keep on training articles (docs/models.md).
     on_by_default=False,
 )
 

@@ -18,15 +18,19 @@ the states (each question's mean state taken off, then standardised), L2-regular
    chosen on.
 4. ``--export PATH``: the head fitted on all rows, with the chosen thresholds; prints its
    sha256 for ``ReaderHeadSpec``.
+5. ``--check P ...``: the head fitted on the positional rows, at the one threshold chosen on
+   them, applied to other rows (other articles, more distractors): does the calibration
+   carry over to a new collection within the training data?
 
     nice -n 10 python bench/reader_probe_rows.py --articles 20 --per-article 20 \\
-        --out bench/.cache/squad_train_rest/probe0            # ~10 min each
+        --out bench/.cache/squad_train_rest/probe0   # 2.2-2.8 s a question
     ... --first 1 --out .../probe1
     ... --indexed 80 --articles 40 --per-article 15 --first 1 --seed 2 --out .../probe2
     python bench/fit_reader_head.py .../probe0 .../probe1 .../probe2 \\
         --write-probabilities .../head-heldout.json
     nice -n 10 python bench/reader_named_rows.py .../probe0.jsonl .../probe1.jsonl \\
-        .../probe2.jsonl --probabilities .../head-heldout.json --out .../head-named.jsonl
+        .../probe2.jsonl --probabilities .../head-heldout.json --best 1 \\
+        --out .../head-named.jsonl                                 # ~10 min
     python bench/fit_reader_head.py .../probe0 .../probe1 .../probe2 \\
         --named .../head-named.jsonl --export resources/reader_heads/gemma-3-270m-reader-v2.npz
 """
@@ -131,6 +135,10 @@ def main() -> None:
     ap.add_argument("--write-probabilities", type=Path)
     ap.add_argument("--named", type=Path)
     ap.add_argument("--export", type=Path)
+    ap.add_argument("--check", type=Path, nargs="+",
+                    help="other rows (other articles, other distractors): the head fitted on "
+                         "all the positional rows, at the one threshold chosen on them, "
+                         "applied to these")
     a = ap.parse_args()
     rows = Rows(a.prefixes, a.taps.split(","))
     probabilities = held_out(rows, a.dims, a.l2, a.folds)
@@ -147,6 +155,18 @@ def main() -> None:
     if a.write_probabilities:
         a.write_probabilities.write_text(json.dumps({q: p.tolist()
                                                      for q, p in probabilities.items()}))
+    if a.check:
+        other = Rows(a.check, a.taps.split(","))
+        head = fit_head(rows, np.ones(len(rows.qids), dtype=bool), a.dims, a.l2)
+        right = wrong = 0
+        for members in other.groups.values():
+            p = head.probabilities(other.features[members], other.states[members])
+            if p.max() >= chosen[0]:
+                quoted = bool(other.quote_labels[members[int(p.argmax())]])
+                right, wrong = right + quoted, wrong + (not quoted)
+        print(f"on the --check rows ({len(other.groups)} questions, "
+              f"{len(set(other.articles))} articles) at {chosen[0]:.2f}: correct "
+              f"{right / len(other.groups):.3f} wrong {wrong / len(other.groups):.3f}")
     found, named = chosen[0], chosen[0]
     if a.named:
         found, named = named_thresholds(ids, best, probabilities, _named_rows(a.named), a)

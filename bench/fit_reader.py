@@ -192,10 +192,9 @@ def _given(questions: list[str], best: dict[str, tuple[float, bool, bool]], plai
 
 
 def choose_thresholds(questions: list[str], best: dict[str, tuple[float, bool, bool]],
-            args: argparse.Namespace) -> tuple[float, float, float, float]:
+                      args: argparse.Namespace) -> tuple[float, float, float, float]:
     """The (plain, named) pair with the most correct answers whose wrong share stays within
-    ``args.wrong`` on a new collection (``collection_upper``); with its correct and wrong
-    shares."""
+    ``args.wrong`` by ``wrong_bound``; with its correct and wrong shares."""
     chosen = (1.0, 1.0, 0.0, 0.0)
     articles = np.array([_article(q) for q in questions])
     steps = [step / 100 for step in range(30, 101)]
@@ -228,8 +227,8 @@ def named_thresholds(ids: list[str], best: dict[str, tuple[float, bool]],
     correct = wrong = 0.0
     for fold in range(args.folds):
         held = set(articles[fold:: args.folds])
-        plain, at_named, _, _ = choose_thresholds([q for q in ids if _article(q) not in held],
-                                        table, args)
+        chosen_on = [q for q in ids if _article(q) not in held]
+        plain, at_named, _, _ = choose_thresholds(chosen_on, table, args)
         test = [q for q in ids if _article(q) in held]
         rights, wrongs = _given(test, table, plain, at_named)
         c, w = float(rights.mean()), float(wrongs.mean())
@@ -250,7 +249,7 @@ def named_thresholds(ids: list[str], best: dict[str, tuple[float, bool]],
 def one_threshold(best: dict[str, tuple[float, bool]], args: argparse.Namespace,
                   low: float = 0.5) -> tuple[float, float, float]:
     """The threshold with the most correct answers whose wrong share stays within
-    ``args.wrong`` on a new collection; printed step by step. ``best``: per question, the best
+    ``args.wrong`` by ``wrong_bound``; printed step by step. ``best``: per question, the best
     candidate's probability and whether its quote holds the answer."""
     ids = list(best)
     table = {q: (p, right, False) for q, (p, right) in best.items()}

@@ -26,7 +26,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.reader_rows import CACHE, Reading, chosen_questions, keyword_answerer  # noqa: E402
-from bench.squad import contains_answer  # noqa: E402
 from core.answer import reader  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402
 from core.models.llama.score import ScoreRunner  # noqa: E402
@@ -58,7 +57,7 @@ def main() -> None:
     with a.out.with_suffix(".jsonl").open("w") as sink:
         for i, q in enumerate(chosen):
             reading = Reading(answerer, model, q.text, a.at_most)
-            cands, titles, plain = reading.candidates, reading.titles, reading.plain
+            cands = reading.candidates
             if not cands:
                 sink.write(json.dumps({"q": q.id, "none": True}) + "\n")
                 continue
@@ -69,14 +68,7 @@ def main() -> None:
             for k, t in enumerate(taps):
                 part = states[: len(cands), k * model.dim: (k + 1) * model.dim]
                 pooled[f"{t.pool}{t.layer}"].extend(part)
-            null = {t: scores[len(cands) + j].tolist() for j, t in enumerate(plain)}
-            for k, c in enumerate(cands):
-                row = {"q": q.id, "question": q.text, "text": c.text, "order": k,
-                       "label": contains_answer(c.text, q.answers),
-                       "quote": c.quote, "quote_label": contains_answer(c.quote, q.answers),
-                       "gold_paragraph": q.paragraph, "source_n": c.source.n,
-                       "in_window": c.start >= c.source.start and c.end <= c.source.end,
-                       "fwd": scores[k].tolist(), "null": null[titles[k]], "seconds": el}
+            for row in reading.rows(q, scores, el):
                 sink.write(json.dumps(row) + "\n")
             if i % 25 == 0:
                 print(f"{i}/{len(chosen)} {time.perf_counter() - t0:.0f}s", file=sys.stderr,

@@ -70,6 +70,20 @@ class Reading:
                       for c, t in zip(self.candidates, self.titles, strict=True)]
         self.pairs += [(reader.empty_prompt(t), self.question_text) for t in self.plain]
 
+    def rows(self, question: Question, scores: list, seconds: float) -> list[dict]:
+        """One row per candidate in the format ``bench/fit_reader.py`` reads: the candidate,
+        its labels against the gold answers, and the scores of its pair and of its file name
+        alone (``scores``: the model's for ``pairs``, in order)."""
+        n = len(self.candidates)
+        null = {t: scores[n + j].tolist() for j, t in enumerate(self.plain)}
+        return [{"q": question.id, "question": question.text, "text": c.text, "order": k,
+                 "label": contains_answer(c.text, question.answers),
+                 "quote": c.quote, "quote_label": contains_answer(c.quote, question.answers),
+                 "gold_paragraph": question.paragraph, "source_n": c.source.n,
+                 "in_window": c.start >= c.source.start and c.end <= c.source.end,
+                 "fwd": scores[k].tolist(), "null": null[t], "seconds": seconds}
+                for k, (c, t) in enumerate(zip(self.candidates, self.titles, strict=True))]
+
 
 def main() -> None:
     p = argparse.ArgumentParser()
@@ -92,7 +106,7 @@ def main() -> None:
     with a.out.open("w") as sink:
         for i, q in enumerate(chosen):
             reading = Reading(answerer, model, q.text, a.at_most)
-            cands, titles, plain = reading.candidates, reading.titles, reading.plain
+            cands, titles = reading.candidates, reading.titles
             if not cands:
                 sink.write(json.dumps({"q": q.id, "none": True}) + "\n")
                 continue
@@ -106,18 +120,12 @@ def main() -> None:
             s0 = time.perf_counter()
             scores = model.continuation_logprobs(pairs)
             el = time.perf_counter() - s0
-            null = {t: scores[len(cands) + j].tolist() for j, t in enumerate(plain)}
             hit_index = {id(h): k for k, h in enumerate(hits)}
-            for k, (c, t) in enumerate(zip(cands, titles, strict=True)):
-                row = {"q": q.id, "question": q.text, "text": c.text, "order": k,
-                       "label": contains_answer(c.text, q.answers),
-                       "quote": c.quote, "quote_label": contains_answer(c.quote, q.answers),
-                       "gold_paragraph": q.paragraph, "source_n": c.source.n,
-                       "hit_index": hit_index.get(id(c.source.hit), -1),
-                       "hit_score": c.source.hit.score, "lexical_rank": c.source.hit.lexical_rank,
-                       "in_window": c.start >= c.source.start and c.end <= c.source.end,
-                       "fwd": scores[k].tolist(), "null": null[t], "seconds": el,
-                       "n_sources": len(reading.sources), "n_hits": len(hits)}
+            for k, (c, row) in enumerate(zip(cands, reading.rows(q, scores, el), strict=True)):
+                row |= {"hit_index": hit_index.get(id(c.source.hit), -1),
+                        "hit_score": c.source.hit.score,
+                        "lexical_rank": c.source.hit.lexical_rank,
+                        "n_sources": len(reading.sources), "n_hits": len(hits)}
                 if a.backward:
                     row["bwd"] = scores[nb + k].tolist()
                     row["bwd_null"] = scores[nb + len(cands) + k].tolist()

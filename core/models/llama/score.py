@@ -64,7 +64,9 @@ class ScoreRunner:
         self._tap_rows = {t.layer: np.zeros(_PASS_TOKENS * width, dtype=np.float32)
                           for t in self.taps}
         self._tap_values = dict.fromkeys(self._tap_rows, 0)
-        self._node_callback = llama_cpp.ggml_backend_sched_eval_callback(self._on_graph_node)
+        # Only a tapped context has llama.cpp call back into Python at each graph node.
+        self._node_callback = (llama_cpp.ggml_backend_sched_eval_callback(self._on_graph_node)
+                               if self.taps else None)
 
     def logprobs(self, pairs: Sequence[tuple[str, str]],
                  cancel: CancelToken | None = None) -> list[np.ndarray]:
@@ -165,7 +167,7 @@ class ScoreRunner:
         params.kv_unified = True  # sequences differ in length
         params.embeddings = False
         params.swa_full = False
-        if self.taps:
+        if self._node_callback is not None:
             params.cb_eval = self._node_callback
         return self._new_context(params, "reading")
 

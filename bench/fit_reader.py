@@ -142,9 +142,12 @@ def tables(path: Path, at_most: int) -> dict[str, tuple[np.ndarray, np.ndarray, 
 
 def pooled_tables(paths: list[Path], at_most: int) -> dict[str, tuple[np.ndarray, np.ndarray,
                                                                       np.ndarray]]:
-    data = {}
+    """The questions of every path; a question sampled again by a later set keeps its first
+    reading."""
+    data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for path in paths:
-        data.update(tables(path, at_most))
+        for question, table in tables(path, at_most).items():
+            data.setdefault(question, table)
     return data
 
 

@@ -72,14 +72,14 @@ class Reading:
 
     def rows(self, question: Question, scores: list, seconds: float) -> list[dict]:
         """One row per candidate in the format ``bench/fit_reader.py`` reads: the candidate,
-        its labels against the gold answers, and the scores of its pair and of its file name
-        alone (``scores``: the model's for ``pairs``, in order)."""
+        its labels against the gold answers, the file name it was read under, and the scores
+        of its pair and of its file name alone (``scores``: the model's for ``pairs``, in order)."""
         n = len(self.candidates)
         null = {t: scores[n + j].tolist() for j, t in enumerate(self.plain)}
         return [{"q": question.id, "question": question.text, "text": c.text, "order": k,
                  "label": contains_answer(c.text, question.answers),
                  "quote": c.quote, "quote_label": contains_answer(c.quote, question.answers),
-                 "gold_paragraph": question.paragraph, "source_n": c.source.n,
+                 "gold_paragraph": question.paragraph, "source_n": c.source.n, "title": t,
                  "in_window": c.start >= c.source.start and c.end <= c.source.end,
                  "fwd": scores[k].tolist(), "null": null[t], "seconds": seconds}
                 for k, (c, t) in enumerate(zip(self.candidates, self.titles, strict=True))]

@@ -24,10 +24,20 @@ from collections.abc import Callable
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, get_peft_model
+from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM
 
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+
+
+def adapted(gguf: Path, rank: int) -> PeftModel:
+    """The GGUF's model dequantised into torch (float32), with a fresh rank-``rank`` LoRA
+    adapter on every block's projections (the only weights that train)."""
+    base = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
+                                                dtype=torch.float32)
+    return get_peft_model(base, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0,
+                                           target_modules=PROJECTIONS))
+
 
 
 def tokens_per_second(step: Callable[[], None], tokens: int, repeats: int) -> float:
@@ -51,13 +61,11 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     start = time.perf_counter()
-    base = AutoModelForCausalLM.from_pretrained(args.gguf.parent, gguf_file=args.gguf.name,
-                                                dtype=torch.float32)
-    print(f"loaded and dequantised in {time.perf_counter() - start:.1f} s, "
-          f"{sum(p.numel() for p in base.parameters()) / 1e6:.0f}M parameters")
-    model = get_peft_model(base, LoraConfig(r=args.rank, lora_alpha=2 * args.rank,
-                                            target_modules=PROJECTIONS, lora_dropout=0.0))
+    model = adapted(args.gguf, args.rank)
     trainable = [p for p in model.parameters() if p.requires_grad]
+    frozen = sum(p.numel() for p in model.parameters() if not p.requires_grad)
+    print(f"loaded and dequantised in {time.perf_counter() - start:.1f} s, "
+          f"{frozen / 1e6:.0f}M parameters")
     print(f"adapter: rank {args.rank} on {len(PROJECTIONS)} projections of every block, "
           f"{sum(p.numel() for p in trainable) / 1e6:.2f}M parameters")
     optimiser = torch.optim.AdamW(trainable, lr=1e-4)

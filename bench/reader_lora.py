@@ -21,15 +21,18 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import sys
 import time
 from pathlib import Path
 
 import torch
-from peft import LoraConfig, get_peft_model
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoTokenizer
 
-PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-READ_CHARACTERS = 400  # as core.answer.reader cuts a sentence for reading
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.lora_cost import adapted  # noqa: E402
+from core.answer import reader  # noqa: E402
 
 #: One candidate: the file name it is read under, the sentence as read, whether it holds the
 #: gold answer, and whether the quote it would give does.
@@ -53,7 +56,7 @@ def questions(rows: Path, files: dict[str, str]) -> list[tuple[str, list[Candida
                 [name for name, text in files.items() if row["text"] in text]
             if len(titles) != 1:
                 break
-            candidates.append((titles[0], " ".join(row["text"].split())[:READ_CHARACTERS],
+            candidates.append((titles[0], reader._for_reading(row["text"]),
                                bool(row["label"]), bool(row["quote_label"])))
         else:
             if len(candidates) > 1 and any(c[2] for c in candidates):
@@ -64,11 +67,7 @@ def questions(rows: Path, files: dict[str, str]) -> list[tuple[str, list[Candida
 class Scorer:
     def __init__(self, gguf: Path, rank: int) -> None:
         self.tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        base = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name,
-                                                    dtype=torch.float32)
-        self.model = get_peft_model(base, LoraConfig(r=rank, lora_alpha=2 * rank,
-                                                     lora_dropout=0.0,
-                                                     target_modules=PROJECTIONS))
+        self.model = adapted(gguf, rank)
         self.body = self.model.base_model.model.model
         self.output = self.model.base_model.model.lm_head
 
@@ -78,8 +77,9 @@ class Scorer:
         tail = self.tokenizer(" " + " ".join(question.split()),
                               add_special_tokens=False)["input_ids"]
         titles = list(dict.fromkeys(c[0] for c in candidates))
-        prompts = [f"{title}\n{sentence}\nQuestion:" for title, sentence, _, _ in candidates]
-        prompts += [f"{title}\nQuestion:" for title in titles]
+        prompts = [reader.passage_prompt(sentence, title)
+                   for title, sentence, _, _ in candidates]
+        prompts += [reader.empty_prompt(title) for title in titles]
         heads = [self.tokenizer(p, add_special_tokens=True)["input_ids"] for p in prompts]
         width = max(len(h) for h in heads) + len(tail)
         ids = torch.zeros((len(heads), width), dtype=torch.long)

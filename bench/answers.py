@@ -25,6 +25,11 @@ reader before the model named answers in quotes: one threshold, 0.86, and the em
 
     nice -n 10 python bench/answers.py --squad --per-article 30 --keywords-only
     nice -n 5 python bench/answers.py --squad --keywords-only --modes quoted,quoted-plain
+
+``quoted-adapted`` (after the other quoted modes: it changes the reader's weights for the rest
+of the run) reads with a LoRA adapter on the reader's context (``--reader-adapter``, from
+``bench/reader_lora.py``) and the weights and thresholds fitted for it on training questions
+(``--adapted-reader``, ``bench/fit_reader.py --write``), with a second copy of the model.
 """
 
 from __future__ import annotations
@@ -92,10 +97,15 @@ def main() -> None:
                         help="read with the reader Kenning trained for the model, also while "
                              "it is off by default (core.models.reader_head)")
     parser.add_argument("--per-article", type=int, default=30)
+    parser.add_argument("--reader-adapter", type=Path,
+                        help="the LoRA adapter the quoted-adapted mode reads with")
+    parser.add_argument("--adapted-reader", type=Path,
+                        help="its weights and thresholds (bench/fit_reader.py --write)")
     parser.add_argument("--modes", default="written,quoted",
                         help="written, quoted, quoted-untrained (the reader's own weights, "
                              "not the model's trained reader; --squad only, after quoted), "
-                             "quoted-plain (--squad only; put it last)")
+                             "quoted-plain (--squad only; put it last), quoted-adapted "
+                             "(--squad only, after the other quoted modes)")
     args = parser.parse_args()
     if args.squad:
         squad(args)
@@ -195,6 +205,16 @@ def squad(args: argparse.Namespace) -> None:
           f"({', '.join(articles)}), retrieval "
           + ("keywords only" if args.keywords_only else "hybrid"))
     for mode in args.modes.split(","):
+        if mode == "quoted-adapted":
+            model.close()
+            model = load_default_or_chosen_model(Settings(), AppPaths.resolve(),
+                                                 trained_reader=False,
+                                                 reader_adapter=args.reader_adapter)
+            fitted = json.loads(args.adapted_reader.read_text())
+            core.answer.reader.WEIGHTS = tuple(fitted["weights"])
+            core.answer.reader.BIAS = fitted["bias"]
+            core.answer.reader.FOUND_PROBABILITY = fitted["found"]
+            core.answer.reader.NAMED_PROBABILITY = fitted["named"]
         answerer = Answerer(store, model, mode="quote" if mode.startswith("quoted") else "write")
         if mode in ("quoted-untrained", "quoted-plain"):
             model.reader_head = None

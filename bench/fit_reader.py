@@ -291,6 +291,9 @@ def main() -> None:
     parser.add_argument("rows", type=Path, nargs="+", help="reader_rows.py outputs, pooled")
     parser.add_argument("--at-most", type=int, default=reader.READ_AT_MOST)
     parser.add_argument("--folds", type=int, default=5)
+    parser.add_argument("--write", type=Path,
+                        help="also write the weights and thresholds here (json, for "
+                             "bench/answers.py --adapted-reader)")
     parser.add_argument("--named", type=Path,
                         help="reader_named_rows.py output: also choose NAMED_PROBABILITY, the "
                              "lower threshold that holds when the model names an answer that "
@@ -309,15 +312,19 @@ def main() -> None:
     print(f"{n} questions, {len(articles)} articles, first {args.at_most} candidates; gold "
           f"among them {sum(bool(data[q][1].any()) for q in ids) / n:.3f}, among their quotes "
           f"{sum(bool(data[q][2].any()) for q in ids) / n:.3f}")
-    one_threshold(best, args)
+    found, _, _ = one_threshold(best, args)
+    named = found
     if args.named:
-        named_thresholds(ids, best, probabilities, _named_rows(args.named), args)
+        found, named = named_thresholds(ids, best, probabilities, _named_rows(args.named), args)
     rows = [q for q in ids if len(data[q][1])]
     w, b = fit_logistic(np.vstack([data[q][0] for q in rows]),
                         np.concatenate([data[q][1] for q in rows]))
     print("FEATURES", reader.FEATURES)
     print("WEIGHTS", tuple(round(float(v), 4) for v in w))
     print("BIAS", round(b, 4))
+    if args.write:
+        args.write.write_text(json.dumps({"weights": [float(v) for v in w], "bias": float(b),
+                                          "found": found, "named": named}, indent=1))
 
 
 if __name__ == "__main__":

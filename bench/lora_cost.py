@@ -19,6 +19,7 @@ venv of their own (on this machine torch 2.13.0 is a CPU build on disk)::
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,7 +28,16 @@ import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM
 
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from core.models.llama.lora_file import write_lora  # noqa: E402
+
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
+#: The names llama.cpp gives the projections in a block.
+GGUF_NAMES = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v",
+              "o_proj": "attn_output", "gate_proj": "ffn_gate", "up_proj": "ffn_up",
+              "down_proj": "ffn_down"}
 
 
 def adapted(gguf: Path, rank: int) -> PeftModel:
@@ -38,6 +48,21 @@ def adapted(gguf: Path, rank: int) -> PeftModel:
     return get_peft_model(base, LoraConfig(r=rank, lora_alpha=2 * rank, lora_dropout=0.0,
                                            target_modules=PROJECTIONS))
 
+
+def export_gguf(model: PeftModel, architecture: str, path: Path) -> int:
+    """Write the adapter as a GGUF LoRA llama.cpp loads (``core.models.llama.lora_file``),
+    named after the GGUF's own weights. Returns the number of weights adapted."""
+    pairs = {}
+    for name, module in model.named_modules():
+        parts = name.split(".")
+        if parts[-1] not in GGUF_NAMES or "layers" not in parts:
+            continue
+        block = parts[parts.index("layers") + 1]
+        pairs[f"blk.{block}.{GGUF_NAMES[parts[-1]]}.weight"] = (
+            module.lora_A["default"].weight.detach().to(torch.float32).numpy(),
+            module.lora_B["default"].weight.detach().to(torch.float32).numpy())
+    write_lora(path, architecture, model.peft_config["default"].lora_alpha, pairs)
+    return len(pairs)
 
 
 def tokens_per_second(step: Callable[[], None], tokens: int, repeats: int) -> float:

@@ -70,18 +70,21 @@ class Reading:
                       for c, t in zip(self.candidates, self.titles, strict=True)]
         self.pairs += [(reader.empty_prompt(t), self.question_text) for t in self.plain]
 
-    def rows(self, question: Question, scores: list, seconds: float) -> list[dict]:
+    def rows(self, question: Question, scores: list | None, seconds: float) -> list[dict]:
         """One row per candidate in the format ``bench/fit_reader.py`` reads: the candidate,
         its labels against the gold answers, the file name it was read under, and the scores
-        of its pair and of its file name alone (``scores``: the model's for ``pairs``, in order)."""
+        of its pair and of its file name alone (``scores``: the model's for ``pairs``, in order;
+        None leaves them out, for rows that only train on the candidates)."""
         n = len(self.candidates)
-        null = {t: scores[n + j].tolist() for j, t in enumerate(self.plain)}
+        null = {t: None if scores is None else scores[n + j].tolist()
+                for j, t in enumerate(self.plain)}
         return [{"q": question.id, "question": question.text, "text": c.text, "order": k,
                  "label": contains_answer(c.text, question.answers),
                  "quote": c.quote, "quote_label": contains_answer(c.quote, question.answers),
                  "gold_paragraph": question.paragraph, "source_n": c.source.n, "title": t,
                  "in_window": c.start >= c.source.start and c.end <= c.source.end,
-                 "fwd": scores[k].tolist(), "null": null[t], "seconds": seconds}
+                 "fwd": None if scores is None else scores[k].tolist(), "null": null[t],
+                 "seconds": seconds}
                 for k, (c, t) in enumerate(zip(self.candidates, self.titles, strict=True))]
 
 
@@ -96,11 +99,17 @@ def main() -> None:
     p.add_argument("--indexed", type=int, default=40, help="articles indexed (distractors)")
     p.add_argument("--first", type=int, default=0,
                    help="start the choice of articles here (1: the indexed ones not chosen by 0)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--unscored", action="store_true",
+                   help="candidates and labels alone, not scored (for bench/reader_lora.py)")
+    p.add_argument("--reader-adapter", type=Path,
+                   help="score with this LoRA adapter on the reader's context (reader_lora.py)")
     a = p.parse_args()
-    chosen, indexed = chosen_questions(a.indexed, a.articles, a.per_article, a.first, seed=1)
+    chosen, indexed = chosen_questions(a.indexed, a.articles, a.per_article, a.first, a.seed)
     if a.limit:
         chosen = chosen[: a.limit]
-    model = load_default_or_chosen_model(Settings(), AppPaths.resolve())
+    model = load_default_or_chosen_model(Settings(), AppPaths.resolve(),
+                                         reader_adapter=a.reader_adapter)
     answerer, store = keyword_answerer(model, indexed)
     t0 = time.perf_counter()
     with a.out.open("w") as sink:
@@ -109,6 +118,10 @@ def main() -> None:
             cands, titles = reading.candidates, reading.titles
             if not cands:
                 sink.write(json.dumps({"q": q.id, "none": True}) + "\n")
+                continue
+            if a.unscored:
+                for row in reading.rows(q, None, 0.0):
+                    sink.write(json.dumps(row) + "\n")
                 continue
             hits, qt, pairs = reading.hits, reading.question_text, list(reading.pairs)
             nb = len(pairs)

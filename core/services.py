@@ -115,25 +115,27 @@ def embed_pass_tokens(settings: Settings) -> int:
 
 
 def load_gguf(path: Path, settings: Settings, paths: AppPaths, *,
-              trained_head: bool | None = None, trained_reader: bool | None = None
-              ) -> TextModel:
+              trained_head: bool | None = None, trained_reader: bool | None = None,
+              reader_adapter: Path | None = None) -> TextModel:
     """One GGUF loaded as the settings ask (threads, embedding pass), its facts cached;
     ``trained_head=False`` embeds with the zero-shot recipe even where Kenning ships a trained
     head for the file that is on by default; ``trained_reader=True`` reads answers with the
-    reader Kenning trained for the file even while it is off (the benches)."""
+    reader Kenning trained for the file even while it is off, and ``reader_adapter`` with a
+    LoRA adapter on the reader's context (the benches)."""
     from core.models.llama.unified import UnifiedModel
 
     return UnifiedModel.load(path, n_threads=settings.threads or None,
                              embed_batch_tokens=embed_pass_tokens(settings),
                              cache_dir=paths.model_cache_dir, trained_head=trained_head,
-                             trained_reader=trained_reader)
+                             trained_reader=trained_reader, reader_adapter=reader_adapter)
 
 
 def load_default_or_chosen_model(settings: Settings, paths: AppPaths, *,
-                                  trained_reader: bool | None = None) -> TextModel:
+                                  trained_reader: bool | None = None,
+                                  reader_adapter: Path | None = None) -> TextModel:
     """The user's chosen GGUF, or the bundled default model; paired with a separate embedder
     when ``settings.embedding_model_path`` names one (the model then only writes answers).
-    ``trained_reader``: as ``load_gguf``'s."""
+    ``trained_reader`` and ``reader_adapter``: as ``load_gguf``'s."""
     from core.models.default_model import DefaultModelError, default_model_path
     from core.models.embed_head import EmbedHeadError
     from core.models.reader_head import ReaderHeadError
@@ -149,7 +151,8 @@ def load_default_or_chosen_model(settings: Settings, paths: AppPaths, *,
     else:
         _check_chosen_model(path)
     try:
-        model = load_gguf(path, settings, paths, trained_reader=trained_reader)
+        model = load_gguf(path, settings, paths, trained_reader=trained_reader,
+                          reader_adapter=reader_adapter)
     except (EmbedHeadError, ReaderHeadError) as exc:
         # Kenning's own file, not the model's: another model won't help
         raise ModelUnavailable(str(exc)) from exc

@@ -199,6 +199,25 @@ def model_meta(model: llama_cpp.llama_model_p, key: str) -> str | None:
     return buffer.value.decode("utf-8", "replace")
 
 
+def load_lora(model: llama_cpp.llama_model_p, path: Path) -> Any | None:
+    """A LoRA adapter file loaded against ``model``'s weights, on no context yet; None when
+    llama.cpp refuses it (not an adapter, or made for another model). llama.cpp frees it with
+    the model."""
+    adapter = llama_cpp.llama_adapter_lora_init(model, str(path).encode())
+    return adapter or None
+
+
+def use_loras(context: Any, adapters: Sequence[Any]) -> None:
+    """Make ``context`` compute with ``adapters`` at their trained scale (none: the base
+    weights). Other contexts of the same model are not touched."""
+    count = len(adapters)
+    pointers = (llama_cpp.llama_adapter_lora_p_ctypes * count)(*adapters)
+    scales = (ctypes.c_float * count)(*([1.0] * count))
+    if llama_cpp.llama_set_adapters_lora(context, pointers if count else None, count,
+                                         scales if count else None) != 0:
+        raise RuntimeError("llama.cpp could not apply a LoRA adapter to a context.")
+
+
 def clear_memory(context: Any) -> None:
     memory = llama_cpp.llama_get_memory(context)
     if memory:  # encoders keep no KV cache

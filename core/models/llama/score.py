@@ -14,6 +14,9 @@ those blocks' rows of each continuation's tokens, pooled: what the model's state
 read the question after the sentence. The rows are copied as llama.cpp computes them, so the
 states cost no pass of their own.
 
+With ``adapter`` (a LoRA loaded by ``bindings.load_lora``, a trained reader's), the scoring
+context computes with it; the model's other contexts keep the base weights.
+
     scorer = ScoreRunner(vocab=vocab, context_params=model._context_params,
                          new_context=model._new_context)
     [row] = scorer.logprobs([("Notice is 60 days.\\nQuestion:", " How much notice?")])
@@ -37,6 +40,7 @@ from core.models.llama.bindings import (
     output_logits,
     tensor_name,
     tokenize,
+    use_loras,
 )
 from core.models.reader_head import StateTap, pool_states
 
@@ -51,8 +55,9 @@ class ScoreRunner:
 
     def __init__(self, *, vocab: Any, context_params: Callable[[int, int], Any],
                  new_context: Callable[[Any, str], Any], width: int = 0,
-                 taps: Sequence[StateTap] = ()) -> None:
+                 taps: Sequence[StateTap] = (), adapter: Any = None) -> None:
         self._vocab = vocab
+        self._adapter = adapter
         self._context_params = context_params
         self._new_context = new_context
         self._ctx: Any = None
@@ -169,7 +174,14 @@ class ScoreRunner:
         params.swa_full = False
         if self._node_callback is not None:
             params.cb_eval = self._node_callback
-        return self._new_context(params, "reading")
+        context = self._new_context(params, "reading")
+        try:
+            if self._adapter is not None:
+                use_loras(context, [self._adapter])
+        except BaseException:
+            llama_cpp.llama_free(context)
+            raise
+        return context
 
     def close(self) -> None:
         if self._ctx is not None:

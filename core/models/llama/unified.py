@@ -50,6 +50,7 @@ from core.models.llama.bindings import (
     clear_memory,
     copy_tensor,
     default_thread_count,
+    load_lora,
     model_params,
     output_embeddings,
     route_llama_logs,
@@ -92,7 +93,8 @@ class UnifiedModel(TextModel):
     def __init__(self, *, path: Path, llama_model: Any, facts: ModelFacts,
                  profile: ModelProfile, n_threads: int, n_ctx: int,
                  embed_batch_tokens: int, cache_dir: Path | None = None,
-                 trained_reader: bool | None = None) -> None:
+                 trained_reader: bool | None = None,
+                 reader_adapter: Path | None = None) -> None:
         self.path = path
         self.vector_source = str(path)
         self.facts = facts
@@ -140,7 +142,8 @@ class UnifiedModel(TextModel):
                 self._scorer = ScoreRunner(vocab=self._vocab,
                                            context_params=self._context_params,
                                            new_context=self._new_context, width=self.dim,
-                                           taps=head.spec.taps if head is not None else ())
+                                           taps=head.spec.taps if head is not None else (),
+                                           adapter=self._reader_adapter(reader_adapter))
                 # Without a way to read inner blocks the head has nothing to read.
                 self.reader_head = head if self._scorer.taps else None
                 self.can_score = True
@@ -170,7 +173,8 @@ class UnifiedModel(TextModel):
              profile: ModelProfile | None = None,
              cache_dir: Path | None = None,
              trained_head: bool | None = None,
-             trained_reader: bool | None = None) -> UnifiedModel:
+             trained_reader: bool | None = None,
+             reader_adapter: Path | None = None) -> UnifiedModel:
         """Load ``path`` once; ``profile`` overrides the one detected from the GGUF.
         ``cache_dir`` keeps what a load works out about the model (its embedding centre, and
         for a small model its weights prepared for the CPU: ``prepared_weights``), so the
@@ -178,7 +182,8 @@ class UnifiedModel(TextModel):
         embed head Kenning ships for this file if it is on by default
         (``core.models.embed_head``); ``trained_head`` True takes it even when off, False never.
         ``trained_reader`` does the same for the reader Kenning trained for the file
-        (``core.models.reader_head``).
+        (``core.models.reader_head``). ``reader_adapter``: a LoRA adapter (GGUF) the reader
+        scores with, on its own context only (the benches measure one with it).
 
         ``embed_batch_tokens`` bounds the tokens of one embedding pass, and so the longest text
         embedded whole; a decoder's embed context takes about 1 MB per batch token for a
@@ -212,7 +217,7 @@ class UnifiedModel(TextModel):
                    profile=profile or detect_profile(facts, trained_head=trained_head),
                    n_threads=n_threads or default_thread_count(), n_ctx=context,
                    embed_batch_tokens=min(embed_batch_tokens, context), cache_dir=cache_dir,
-                   trained_reader=trained_reader)
+                   trained_reader=trained_reader, reader_adapter=reader_adapter)
 
     # --- embed mode -------------------------------------------------------------------------
 
@@ -401,6 +406,15 @@ class UnifiedModel(TextModel):
                                      else llama_cpp.LLAMA_ATTENTION_TYPE_NON_CAUSAL)
             params.cb_eval = self._node_callback
         return self._new_context(params, "embedding")
+
+    def _reader_adapter(self, path: Path | None) -> Any:
+        if path is None:
+            return None
+        adapter = load_lora(self._model, path) if path.is_file() else None
+        if adapter is None:
+            raise ModelLoadError(f"{path.name} is not a LoRA adapter llama.cpp can apply to "
+                                 f"{self.path.name}. Choose an adapter trained for this model.")
+        return adapter
 
     def _context_params(self, n_ctx: int, n_batch: int) -> Any:
         params = llama_cpp.llama_context_default_params()

@@ -1,20 +1,32 @@
-"""A first try at the reader's next rung: a LoRA adapter trained on the reader's own scoring,
-on TRAINING questions (``bench/reader_probe_rows.py`` or ``reader_rows.py`` rows of
-../shared/train/squad_train_rest), judged on questions of other training articles.
+"""The reader's next rung: a LoRA adapter trained on the reader's own scoring, on TRAINING
+questions (``bench/reader_rows.py`` rows of ../shared/train/squad_train_rest), judged on
+questions of other training articles, and written as a GGUF adapter llama.cpp applies to the
+reader's context alone (``UnifiedModel.load(reader_adapter=...)``).
 
 The score is what the reader reads: log p(question | file name, sentence) − log p(question |
 file name), the pair as ``core.answer.reader.passage_prompt`` builds it. The loss is a softmax
-over each question's candidates toward the sentences that hold the gold answer. Printed, on
-the judged questions whose gold sentence is among the candidates, before and after training:
-how often the top candidate's quote holds the answer, and the gold sentence's mean reciprocal
-rank. Nothing is exported yet (docs/models.md, "A trained reader").
+over each question's candidates toward the sentences that hold the gold answer; with
+``--unanswered`` the softmax also holds "no sentence" (the file name alone, score 0), the
+target of questions none of whose candidates answers, so that a sentence scores above 0 only
+when it explains the question. Printed before and after training, on the judged questions:
+how often the top candidate's quote holds the answer and the gold sentence's mean reciprocal
+rank (those with a gold sentence among their candidates), and the share answered right when
+the top score alone decides, at the threshold keeping wrong answers within 3% (all of them).
 
-Needs torch, transformers, gguf and peft in a venv of their own, as ``bench/lora_cost.py``::
+Needs torch, transformers, gguf and peft in a venv of their own, as ``bench/lora_cost.py``.
+The rows need no scores (``--unscored``: seconds); the judged articles are not the trained
+ones (``--first 1``)::
 
-    /tmp/lora/bin/python bench/reader_lora.py \\
-        ~/.local/share/Kenning/models/gemma-3-270m-q4_k_m.gguf \\
-        bench/.cache/squad_train_rest/probe0.jsonl bench/.cache/squad_train_rest/probe1.jsonl \\
-        --files bench/.cache/squad_train_rest/files40 --train 150 --judge 120   # ~27 min
+    python bench/reader_rows.py --indexed 160 --articles 80 --per-article 10 --seed 5 \
+        --at-most 8 --unscored --out bench/.cache/squad_train_rest/lora_train.jsonl
+    python bench/reader_rows.py --indexed 160 --articles 80 --per-article 4 --first 1 \
+        --seed 6 --at-most 8 --unscored --out bench/.cache/squad_train_rest/lora_judge.jsonl
+    /tmp/lora/bin/python bench/reader_lora.py \
+        ~/.local/share/Kenning/models/gemma-3-270m-q4_k_m.gguf \
+        bench/.cache/squad_train_rest/lora_train.jsonl \
+        bench/.cache/squad_train_rest/lora_judge.jsonl \
+        --files bench/.cache/squad_train_rest/files160 --train 480 --judge 300 --unanswered \
+        --export bench/.cache/reader-lora-480.gguf      # ~80 min on 2 cores
 """
 from __future__ import annotations
 

@@ -83,5 +83,5 @@ def test_an_adapter_llama_cpp_cannot_apply_is_refused_clearly(damage, default_gg
         path.write_bytes(path.read_bytes()[:5000])
     elif damage == "other model":
         adapter(path, architecture="llama")
-    with pytest.raises(ModelLoadError, match="not a LoRA adapter llama.cpp can apply"):
+    with pytest.raises(ModelLoadError, match=r"not a LoRA adapter llama\.cpp can apply"):
         UnifiedModel.load(default_gguf, n_ctx=2048, reader_adapter=path)

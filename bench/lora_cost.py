@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import gguf
 import torch
 from peft import LoraConfig, PeftModel, get_peft_model
 from transformers import AutoModelForCausalLM
@@ -34,10 +35,6 @@ sys.path.insert(0, str(ROOT))
 from core.models.llama.lora_file import write_lora  # noqa: E402
 
 PROJECTIONS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
-#: The names llama.cpp gives the projections in a block.
-GGUF_NAMES = {"q_proj": "attn_q", "k_proj": "attn_k", "v_proj": "attn_v",
-              "o_proj": "attn_output", "gate_proj": "ffn_gate", "up_proj": "ffn_up",
-              "down_proj": "ffn_down"}
 
 
 def adapted(gguf: Path, rank: int) -> PeftModel:
@@ -51,16 +48,16 @@ def adapted(gguf: Path, rank: int) -> PeftModel:
 
 def export_gguf(model: PeftModel, architecture: str, path: Path) -> int:
     """Write the adapter as a GGUF LoRA llama.cpp loads (``core.models.llama.lora_file``),
-    named after the GGUF's own weights. Returns the number of weights adapted."""
+    each pair named after the GGUF weight it adapts (the ``gguf`` package's own map from
+    transformers' names). Returns the number of weights adapted."""
+    arch = next(a for a, name in gguf.MODEL_ARCH_NAMES.items() if name == architecture)
+    names = gguf.get_tensor_name_map(arch, model.config.num_hidden_layers)
     pairs = {}
-    for name, module in model.named_modules():
-        parts = name.split(".")
-        if parts[-1] not in GGUF_NAMES or "layers" not in parts:
-            continue
-        block = parts[parts.index("layers") + 1]
-        pairs[f"blk.{block}.{GGUF_NAMES[parts[-1]]}.weight"] = (
-            module.lora_A["default"].weight.detach().to(torch.float32).numpy(),
-            module.lora_B["default"].weight.detach().to(torch.float32).numpy())
+    for name, module in model.base_model.model.named_modules():
+        if name.rsplit(".", 1)[-1] in PROJECTIONS:
+            pairs[names.get_name(f"{name}.weight", try_suffixes=(".weight",))] = (
+                module.lora_A["default"].weight.detach().to(torch.float32).numpy(),
+                module.lora_B["default"].weight.detach().to(torch.float32).numpy())
     write_lora(path, architecture, model.peft_config["default"].lora_alpha, pairs)
     return len(pairs)
 

@@ -17,15 +17,15 @@ Needs torch, transformers, gguf and peft in a venv of their own, as ``bench/lora
 The rows need no scores (``--unscored``: seconds); the judged articles are not the trained
 ones (``--first 1``)::
 
-    python bench/reader_rows.py --indexed 160 --articles 80 --per-article 10 --seed 5 \
+    python bench/reader_rows.py --indexed 160 --articles 80 --per-article 10 --seed 5 \\
         --at-most 8 --unscored --out bench/.cache/squad_train_rest/lora_train.jsonl
-    python bench/reader_rows.py --indexed 160 --articles 80 --per-article 4 --first 1 \
+    python bench/reader_rows.py --indexed 160 --articles 80 --per-article 4 --first 1 \\
         --seed 6 --at-most 8 --unscored --out bench/.cache/squad_train_rest/lora_judge.jsonl
-    /tmp/lora/bin/python bench/reader_lora.py \
-        ~/.local/share/Kenning/models/gemma-3-270m-q4_k_m.gguf \
-        bench/.cache/squad_train_rest/lora_train.jsonl \
-        bench/.cache/squad_train_rest/lora_judge.jsonl \
-        --files bench/.cache/squad_train_rest/files160 --train 480 --judge 300 --unanswered \
+    /tmp/lora/bin/python bench/reader_lora.py \\
+        ~/.local/share/Kenning/models/gemma-3-270m-q4_k_m.gguf \\
+        bench/.cache/squad_train_rest/lora_train.jsonl \\
+        bench/.cache/squad_train_rest/lora_judge.jsonl \\
+        --files bench/.cache/squad_train_rest/files160 --train 480 --judge 300 --unanswered \\
         --export bench/.cache/reader-lora-480.gguf      # ~80 min on 2 cores
 """
 from __future__ import annotations

@@ -207,14 +207,12 @@ def load_lora(model: llama_cpp.llama_model_p, path: Path) -> Any | None:
     return adapter or None
 
 
-def use_loras(context: Any, adapters: Sequence[Any]) -> None:
-    """Make ``context`` compute with ``adapters`` at their trained scale (none: the base
-    weights). Other contexts of the same model are not touched."""
-    count = len(adapters)
-    pointers = (llama_cpp.llama_adapter_lora_p_ctypes * count)(*adapters)
-    scales = (ctypes.c_float * count)(*([1.0] * count))
-    if llama_cpp.llama_set_adapters_lora(context, pointers if count else None, count,
-                                         scales if count else None) != 0:
+def use_lora(context: Any, adapter: Any) -> None:
+    """Make ``context`` compute with ``adapter`` at its trained scale. Other contexts of the
+    same model keep the base weights."""
+    pointers = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(adapter)
+    scales = (ctypes.c_float * 1)(1.0)
+    if llama_cpp.llama_set_adapters_lora(context, pointers, 1, scales) != 0:
         raise RuntimeError("llama.cpp could not apply a LoRA adapter to a context.")
 
 

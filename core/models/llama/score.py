@@ -40,7 +40,7 @@ from core.models.llama.bindings import (
     output_logits,
     tensor_name,
     tokenize,
-    use_loras,
+    use_lora,
 )
 from core.models.reader_head import StateTap, pool_states
 
@@ -177,7 +177,7 @@ class ScoreRunner:
         context = self._new_context(params, "reading")
         try:
             if self._adapter is not None:
-                use_loras(context, [self._adapter])
+                use_lora(context, self._adapter)
         except BaseException:
             llama_cpp.llama_free(context)
             raise

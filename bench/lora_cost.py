@@ -54,7 +54,8 @@ def export_gguf(model: PeftModel, architecture: str, path: Path) -> int:
     names = gguf.get_tensor_name_map(arch, model.config.num_hidden_layers)
     pairs = {}
     for name, module in model.base_model.model.named_modules():
-        if name.rsplit(".", 1)[-1] in PROJECTIONS:
+        # blocks a ``layers_to_transform`` adapter leaves alone keep plain projections
+        if name.rsplit(".", 1)[-1] in PROJECTIONS and hasattr(module, "lora_A"):
             pairs[names.get_name(f"{name}.weight", try_suffixes=(".weight",))] = (
                 module.lora_A["default"].weight.detach().to(torch.float32).numpy(),
                 module.lora_B["default"].weight.detach().to(torch.float32).numpy())

@@ -40,7 +40,7 @@ from core.index.indexer import Indexer  # noqa: E402
 from core.models.default_model import default_model_path  # noqa: E402
 from core.models.embed_recipe import rms_rows  # noqa: E402
 from core.models.llama.bindings import copy_tensor as _copy_tensor  # noqa: E402
-from core.models.llama.bindings import tensor_name  # noqa: E402
+from core.models.llama.bindings import load_lora, tensor_name, use_lora  # noqa: E402
 from core.models.llama.embed_input import EmbedInput  # noqa: E402
 from core.models.llama.gguf_info import GENERIC  # noqa: E402
 from core.models.llama.unified import UnifiedModel  # noqa: E402
@@ -113,7 +113,7 @@ class TapModel(UnifiedModel):
         return self._centre
 
 
-def load_tap_model(threads: int | None = None) -> TapModel:
+def load_tap_model(threads: int | None = None, embed_adapter: Path | None = None) -> TapModel:
     paths = AppPaths.resolve(ROOT / "bench" / ".cache" / "home")
     path = default_model_path(paths.models_dir)
     settings = Settings(threads=threads or 0)
@@ -124,6 +124,12 @@ def load_tap_model(threads: int | None = None) -> TapModel:
     assert isinstance(model, TapModel)
     if model.profile.embed_layer != 15:
         raise SystemExit(f"expected the product recipe at block 15, got {model.profile}")
+    if embed_adapter is not None:
+        # After the load: the zero-shot centre above stays the base model's (a head ignores it).
+        adapter = load_lora(model._model, embed_adapter)
+        if adapter is None:
+            raise SystemExit(f"llama.cpp refused the adapter {embed_adapter}")
+        use_lora(model._embed_ctx, adapter)
     return model
 
 
@@ -151,16 +157,21 @@ def subset_folder(name: str, max_docs: int, seed: int = 0) -> tuple[Path, dict[s
     return folder, mapping
 
 
-def cache_eval(name: str, max_docs: int | None, threads: int | None = None) -> Path:
+def cache_eval(name: str, max_docs: int | None, threads: int | None = None,
+               embed_adapter: Path | None = None) -> Path:
     """Index ``name`` with the product pipeline through the tap model; keep per chunk its
-    document and features, per query its features and BM25 chunk list."""
-    model = load_tap_model(threads)
+    document and features, per query its features and BM25 chunk list. With ``embed_adapter``
+    (a LoRA, ``lora.py``) the embed context computes through it and the cache is named
+    ``<collection>+<adapter file stem>``."""
+    model = load_tap_model(threads, embed_adapter)
     folder, mapping = subset_folder(name, max_docs) if max_docs else materialise(name)
     tag = f"{name}-{max_docs}" if max_docs else name
+    if embed_adapter is not None:
+        tag = f"{tag}+{embed_adapter.stem}"
     db = CACHE / tag / "index.db"
     db.parent.mkdir(parents=True, exist_ok=True)
-    for stale in db.parent.glob("index.db*"):
-        stale.unlink()
+    for stale in [*db.parent.glob("index.db*"), db.parent / "index-folders.json"]:
+        stale.unlink(missing_ok=True)
     store = Store.open(db)
     chunk_ids: list[int] = []
     feats: dict[int, list[np.ndarray]] = {layer: [] for layer in LAYERS}
@@ -280,6 +291,7 @@ def main() -> None:
     ev = sub.add_parser("eval")
     ev.add_argument("collections", nargs="+")
     ev.add_argument("--max-docs", type=int)
+    ev.add_argument("--embed-adapter", type=Path, help="a LoRA on the embed context")
     tx = sub.add_parser("texts")
     tx.add_argument("source", type=Path)
     tx.add_argument("out", type=Path)
@@ -294,7 +306,7 @@ def main() -> None:
     CACHE.mkdir(parents=True, exist_ok=True)
     if args.what == "eval":
         for name in args.collections:
-            print(cache_eval(name, args.max_docs, args.threads))
+            print(cache_eval(name, args.max_docs, args.threads, args.embed_adapter))
     elif args.what == "collect":
         collect(args.source, args.out, args.texts)
     else:

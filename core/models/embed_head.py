@@ -43,6 +43,11 @@ class HeadSpec:
     #: Applied whenever its model loads; False keeps it to runs that ask for it
     #: (``UnifiedModel.load(trained_head=True)``, the benches) until it passes on every set.
     on_by_default: bool = True
+    #: A LoRA adapter (GGUF, under resources/embed_heads/) trained with the head, which the
+    #: embed context alone computes with (the chat and reader contexts keep the base
+    #: weights); "" for a head on the base model's own block.
+    adapter: str = ""
+    adapter_sha256: str = ""
 
     @property
     def tag(self) -> str:
@@ -95,12 +100,19 @@ class EmbedHead:
     spec: HeadSpec
     mean: np.ndarray  # (width,)
     weight: np.ndarray  # (width, width): the vector keeps the model's width
+    adapter: Path | None = None  # the checked adapter file, for llama.cpp to load
 
     @classmethod
     def load(cls, spec: HeadSpec, folder: Path | None = None) -> EmbedHead:
         fix = "Reinstall Kenning to restore it; your index is kept as it is."
-        data = checked_bytes((folder or resource("embed_heads")) / spec.file, spec.sha256,
+        folder = folder or resource("embed_heads")
+        data = checked_bytes(folder / spec.file, spec.sha256,
                              "Kenning's trained search head", fix, EmbedHeadError)
+        adapter = folder / spec.adapter if spec.adapter else None
+        if adapter is not None:
+            # llama.cpp reads the adapter from its path; its bytes are checked here first.
+            checked_bytes(adapter, spec.adapter_sha256, "Kenning's trained search adapter",
+                          fix, EmbedHeadError)
         # The bytes just checked are the ones loaded: the file is read once.
         with np.load(io.BytesIO(data), allow_pickle=False) as arrays:
             mean = arrays["mean"].astype(np.float32)
@@ -111,7 +123,7 @@ class EmbedHead:
                 or not (np.isfinite(mean).all() and np.isfinite(weight).all())):
             raise EmbedHeadError(f"Kenning's trained search head {spec.file} does not fit its "
                                  f"model. {fix}")
-        return cls(spec=spec, mean=mean, weight=weight)
+        return cls(spec=spec, mean=mean, weight=weight, adapter=adapter)
 
     def apply(self, pooled: np.ndarray) -> np.ndarray:
         if pooled.shape[1] != self.mean.shape[0]:

@@ -58,6 +58,7 @@ from core.models.llama.bindings import (
     stop_passes_when,
     tensor_name,
     tokenize,
+    use_lora,
 )
 from core.models.llama.chat import ChatRunner
 from core.models.llama.embed_input import EmbedInput, EmbedInputBuilder, pools_text_only
@@ -155,6 +156,8 @@ class UnifiedModel(TextModel):
                 self._head = None  # it was trained on that block's output
                 self.profile = replace(profile, embed_layer=-1, embed_head="")
                 self.model_id = facts.model_id(self.profile)
+            if self._head is not None and self._head.adapter is not None:
+                self._use_embed_adapter(self._head.adapter)
             if profile.centred:
                 # One sentence per decode: a load touches no more of the embed context's
                 # buffers than a short text does (the memory arrives with real work).
@@ -406,6 +409,15 @@ class UnifiedModel(TextModel):
                                      else llama_cpp.LLAMA_ATTENTION_TYPE_NON_CAUSAL)
             params.cb_eval = self._node_callback
         return self._new_context(params, "embedding")
+
+    def _use_embed_adapter(self, path: Path) -> None:
+        """The trained head's adapter on the embed context only."""
+        adapter = load_lora(self._model, path)
+        if adapter is None:
+            raise EmbedHeadError(f"Kenning's trained search adapter {path.name} does not fit "
+                                 f"{self.path.name}. Reinstall Kenning to restore it; your "
+                                 "index is kept as it is.")
+        use_lora(self._embed_ctx, adapter)
 
     def _reader_adapter(self, path: Path | None) -> Any:
         if path is None:

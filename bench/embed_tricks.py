@@ -417,12 +417,15 @@ def evaluate_chunking(model: TappedModel, collection: str, sizes: list[int]) -> 
             print(f"{collection:10} {label:34} nDCG@10 {n:.3f}  recall@100 {r:.3f}", flush=True)
 
 
-def compare_speed(path: Path, docs: int, rounds: int = 3) -> None:
+def compare_speed(path: Path, docs: int, rounds: int = 3, adapter: Path | None = None) -> None:
     """Embedding tokens/s of the trained head's recipe (its block for the bundled model, the
     graph stopping there; "default" in the output, whether or not it is on by default) against
     the zero-shot recipe (block 15, centred) and the final layer, alternating slice by slice in
-    one process."""
+    one process; with ``adapter`` (a LoRA from ``bench/embed_head/lora.py``), also the
+    trained head's recipe computing through it."""
     from dataclasses import replace
+
+    from core.models.llama.bindings import load_lora, use_lora
 
     _, texts, _, _ = load_collection("medline")
     models = {
@@ -431,6 +434,10 @@ def compare_speed(path: Path, docs: int, rounds: int = 3) -> None:
         "zero-shot": UnifiedModel.load(path, trained_head=False),
         "default": UnifiedModel.load(path, trained_head=True),
     }
+    if adapter is not None:
+        adapted = UnifiedModel.load(path, trained_head=True)
+        use_lora(adapted._embed_ctx, load_lora(adapted._model, adapter))
+        models["default + adapter"] = adapted
     elapsed = dict.fromkeys(models, 0.0)
     tokens = 0
     default = models["default"]
@@ -446,6 +453,9 @@ def compare_speed(path: Path, docs: int, rounds: int = 3) -> None:
     print("speed over " + f"{tokens} tokens: " + ", ".join(
         f"{label} ({model.model_id.rsplit(':', 1)[-1]}) {rates[label]:.0f} tok/s"
         for label, model in models.items()))
+    if "default + adapter" in rates:
+        print(f"default + adapter / default {rates['default + adapter'] / rates['default']:.2f}x,"
+              f" / zero-shot {rates['default + adapter'] / rates['zero-shot']:.2f}x")
     print(f"default / zero-shot {rates['default'] / rates['zero-shot']:.2f}x, default / final "
           f"layer {rates['default'] / rates['final layer']:.2f}x")
     for model in models.values():
@@ -468,11 +478,13 @@ def main() -> None:
     parser.add_argument("--chunk-sizes", help="e.g. 128,256,512: chunk size and late chunking")
     parser.add_argument("--speed", type=int, metavar="DOCS",
                         help="only compare embedding speed, DOCS Medline documents a round")
+    parser.add_argument("--embed-adapter", type=Path,
+                        help="with --speed: also the trained head through this LoRA adapter")
     args = parser.parse_args()
     path = Path(args.model) if args.model else default_model_path(
         Path.home() / ".cache" / "kenning-bench" / "models")
     if args.speed:
-        compare_speed(path, args.speed)
+        compare_speed(path, args.speed, adapter=args.embed_adapter)
         return
     if args.chunk_sizes:
         sizes = [int(n) for n in args.chunk_sizes.split(",")]

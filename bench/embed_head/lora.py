@@ -323,7 +323,7 @@ def train(gguf: Path, token_file: Path, state_dir: Path, cached: int, last: int,
             continue
         if texts.kind[i] == "paragraph":
             paragraph_of[str(texts.pair[i])] = i
-        else:
+        elif texts.kind[i] == "question":
             by_pair.setdefault(str(texts.pair[i]), []).append(i)
     pairs = [p for p in paragraph_of if p in by_pair]
     taught = (np.flatnonzero(np.isfinite(texts.teacher[:, 0])) if texts.teacher is not None
@@ -437,7 +437,7 @@ def compare(collections: list[str], adapted: Path) -> None:
     """nDCG@10 (recall@100) of BM25, the zero-shot recipe, the shipped head and the adapter
     with its head, through the product's fusion, over eval features cached by ``features.py
     eval`` without and with ``--embed-adapter`` (measured only; nothing is fitted here)."""
-    from bench.embed_head.measure import Collection, measure, product_head
+    from bench.embed_head.measure import CACHE, Collection, measure, product_head
     from core.models.embed_head import BUNDLED_HEAD, EmbedHead
 
     shipped = EmbedHead.load(BUNDLED_HEAD)
@@ -446,12 +446,13 @@ def compare(collections: list[str], adapted: Path) -> None:
                             arrays["weight"].astype(np.float32))
     layer = BUNDLED_HEAD.layer
     for tag in collections:
-        base = Collection.load(tag)
         with_adapter = Collection.load(f"{tag}+{adapted.stem}")
-        for label, coll, head in (
-                ("zero-shot", base, product_head(base.centre)),
-                (BUNDLED_HEAD.tag, base, lambda f, q: shipped.apply(f[layer])),
-                (f"lora {adapted.stem}", with_adapter, lambda f, q: trained.apply(f[layer]))):
+        rows = [(f"lora {adapted.stem}", with_adapter, lambda f, q: trained.apply(f[layer]))]
+        if (CACHE / f"{tag}.npz").is_file():  # the base model's features, when cached too
+            base = Collection.load(tag)
+            rows[:0] = [("zero-shot", base, product_head(base.centre)),
+                        (BUNDLED_HEAD.tag, base, lambda f, q: shipped.apply(f[layer]))]
+        for label, coll, head in rows:
             figures = measure(coll, head, weights=(1.0,))
             print(f"{tag:16} {label:22} bm25 {figures['bm25']:.3f} ({figures['bm25 r']:.3f}) "
                   f"dense {figures['dense']:.3f} ({figures['dense r']:.3f}) hybrid "

@@ -124,6 +124,9 @@ class Texts:
     def __len__(self) -> int:
         return len(self.spans)
 
+    def length(self, index: int) -> int:
+        return int(self.offsets[index + 1] - self.offsets[index])
+
     def tokens(self, index: int) -> np.ndarray:
         return self.ids[self.offsets[index]: self.offsets[index + 1]]
 
@@ -181,7 +184,7 @@ def cache(gguf: Path, token_file: Path, out: Path, cached: int, threads: int) ->
     total = int(texts.offsets[-1])
     states = np.lib.format.open_memmap(out / f"block{cached}.npy", mode="w+",
                                        dtype=np.float32, shape=(total, body.config.hidden_size))
-    order = np.argsort([texts.offsets[i + 1] - texts.offsets[i] for i in range(len(texts))])
+    order = np.argsort([texts.length(i) for i in range(len(texts))])
     started = time.perf_counter()
     group = 16
     with torch.no_grad():
@@ -215,7 +218,7 @@ class Encoder:
     def pooled(self, members: list[int]) -> Any:
         import torch
 
-        lengths = [int(self.texts.offsets[i + 1] - self.texts.offsets[i]) for i in members]
+        lengths = [self.texts.length(i) for i in members]
         hidden = torch.zeros((len(members), max(lengths), self.states.shape[1]))
         for n, i in enumerate(members):
             hidden[n, : lengths[n]] = torch.from_numpy(
@@ -228,16 +231,19 @@ class Encoder:
             out.append(hidden[n, start:end].mean(dim=0))
         return torch.stack(out)
 
-    def vectors(self, members: list[int], group: int = 16) -> Any:
+    def groups(self, members: list[int], group: int = 16) -> list[list[int]]:
+        """Positions in ``members``, shortest texts first, ``group`` at a time (little padding)."""
+        order = sorted(range(len(members)), key=lambda n: self.texts.length(members[n]))
+        return [order[first: first + group] for first in range(0, len(order), group)]
+
+    def vectors(self, members: list[int]) -> Any:
         import torch
 
-        parts = []
-        order = sorted(members, key=lambda i: self.texts.offsets[i + 1] - self.texts.offsets[i])
-        for first in range(0, len(order), group):
-            parts.append(self.head(self.pooled(order[first: first + group])))
-        where = {i: n for n, i in enumerate(order)}
-        stacked = torch.cat(parts)
-        return stacked[[where[i] for i in members]]
+        parts = self.groups(members)
+        stacked = torch.cat([self.head(self.pooled([members[n] for n in part]))
+                             for part in parts])
+        where = {n: row for row, n in enumerate(n for part in parts for n in part)}
+        return stacked[[where[n] for n in range(len(members))]]
 
     def head(self, pooled: Any) -> Any:
         import torch.nn.functional as F
@@ -398,10 +404,7 @@ def train(gguf: Path, token_file: Path, state_dir: Path, cached: int, last: int,
         loss = infonce(vq, vp, scale)
         loss.backward()
         for members, grads in ((qs, vq.grad), (ps, vp.grad)):
-            order_in = sorted(range(len(members)), key=lambda n: texts.offsets[members[n] + 1]
-                              - texts.offsets[members[n]])
-            for first in range(0, len(order_in), 16):
-                part = order_in[first: first + 16]
+            for part in encoder.groups(members):
                 vectors = encoder.head(encoder.pooled([members[n] for n in part]))
                 vectors.backward(grads[part])
         optimiser.step()

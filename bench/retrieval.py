@@ -40,6 +40,9 @@ from core.store.database import Store  # noqa: E402
 
 EVAL = ROOT.parent / "shared" / "eval"
 CACHE = ROOT / "bench" / ".cache"
+#: Collections built from training data only (``bench/embed_head/fusion_set.py``), in the eval
+#: sets' layout, for choosing settings that ../shared/eval may only measure.
+TRAINING_SETS = CACHE / "sets"
 DEPTH = 300
 COLLECTIONS = ("adi", "medline", "cranfield", "scifact", "docugami_sec10q")
 
@@ -53,9 +56,14 @@ def load_qrels(path: Path) -> dict[str, dict[str, int]]:
     return qrels
 
 
+def collection_source(name: str) -> Path:
+    """Where collection ``name`` lives: an eval set, or else a training set of that name."""
+    return EVAL / name if (EVAL / name).is_dir() else TRAINING_SETS / name
+
+
 def materialise(name: str) -> tuple[Path, dict[str, str]]:
     """The collection as a folder of files; returns the folder and path → document id."""
-    src = EVAL / name
+    src = collection_source(name)
     if (src / "pdfs").is_dir():
         folder = src / "pdfs"
         return folder, {str(p): p.stem for p in folder.glob("*.pdf")}
@@ -113,8 +121,8 @@ def evaluate(name: str, model, weights: list[float], max_queries: int | None,
     indexer.run(progress)
     print(f"  [{name}] indexed in {time.perf_counter() - started:.0f}s", file=sys.stderr)
 
-    qrels = load_qrels(EVAL / name / "qrels.tsv")
-    queries = [json.loads(line) for line in (EVAL / name / "queries.jsonl").open()]
+    qrels = load_qrels(collection_source(name) / "qrels.tsv")
+    queries = [json.loads(line) for line in (collection_source(name) / "queries.jsonl").open()]
     queries = [q for q in queries if q["_id"] in qrels][:max_queries]
     doc_of_chunk = {
         int(cid): mapping.get(str(path), "")

@@ -33,7 +33,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from bench.retrieval import DEPTH, EVAL, load_qrels, materialise  # noqa: E402
+from bench.retrieval import DEPTH, collection_source, load_qrels, materialise  # noqa: E402
 from bench.retrieval import _plain as plain_query  # noqa: E402
 from core.config import AppPaths, Settings  # noqa: E402
 from core.index.indexer import Indexer  # noqa: E402
@@ -135,7 +135,7 @@ def load_tap_model(threads: int | None = None, embed_adapter: Path | None = None
 
 def subset_folder(name: str, max_docs: int, seed: int = 0) -> tuple[Path, dict[str, str]]:
     """The judged documents of ``name`` plus random others up to ``max_docs``, as files."""
-    src = EVAL / name
+    src = collection_source(name)
     judged = {d for rel in load_qrels(src / "qrels.tsv").values() for d in rel}
     docs = [json.loads(line) for line in (src / "corpus.jsonl").open()]
     others = [d for d in docs if d["_id"] not in judged]
@@ -196,8 +196,8 @@ def cache_eval(name: str, max_docs: int | None, threads: int | None = None,
         "SELECT c.id, f.path FROM chunks c JOIN files f ON f.id = c.file_id")}
     chunk_file = {int(c): int(f) for c, f in store.rows("SELECT id, file_id FROM chunks")}
     chunk_tokens = {int(c): int(t) for c, t in store.rows("SELECT id, token_count FROM chunks")}
-    qrels = load_qrels(EVAL / name / "qrels.tsv")
-    queries = [json.loads(line) for line in (EVAL / name / "queries.jsonl").open()]
+    qrels = load_qrels(collection_source(name) / "qrels.tsv")
+    queries = [json.loads(line) for line in (collection_source(name) / "queries.jsonl").open()]
     queries = [q for q in queries if q["_id"] in qrels]
     lexical, qids = [], []
     for q in queries:

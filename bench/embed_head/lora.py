@@ -441,20 +441,21 @@ def compare(collections: list[str], adapted: Path) -> None:
     with its head, through the product's fusion, over eval features cached by ``features.py
     eval`` without and with ``--embed-adapter`` (measured only; nothing is fitted here)."""
     from bench.embed_head.measure import CACHE, Collection, measure, product_head
-    from core.models.embed_head import BUNDLED_HEAD, EmbedHead
+    from core.models.embed_head import GEMMA_270M_BLOCK12 as HEAD_ALONE
+    from core.models.embed_head import EmbedHead
 
-    shipped = EmbedHead.load(BUNDLED_HEAD)
+    shipped = EmbedHead.load(HEAD_ALONE)
     with np.load(adapted.with_suffix(".npz")) as arrays:
-        trained = EmbedHead(BUNDLED_HEAD, arrays["mean"].astype(np.float32),
+        trained = EmbedHead(HEAD_ALONE, arrays["mean"].astype(np.float32),
                             arrays["weight"].astype(np.float32))
-    layer = BUNDLED_HEAD.layer
+    layer = HEAD_ALONE.layer
     for tag in collections:
         with_adapter = Collection.load(f"{tag}+{adapted.stem}")
         rows = [(f"lora {adapted.stem}", with_adapter, lambda f, q: trained.apply(f[layer]))]
         if (CACHE / f"{tag}.npz").is_file():  # the base model's features, when cached too
             base = Collection.load(tag)
             rows[:0] = [("zero-shot", base, product_head(base.centre)),
-                        (BUNDLED_HEAD.tag, base, lambda f, q: shipped.apply(f[layer]))]
+                        (HEAD_ALONE.tag, base, lambda f, q: shipped.apply(f[layer]))]
         for label, coll, head in rows:
             figures = measure(coll, head, weights=(1.0,))
             print(f"{tag:16} {label:22} bm25 {figures['bm25']:.3f} ({figures['bm25 r']:.3f}) "

@@ -84,15 +84,19 @@ def man_pages(count: int, rng: random.Random) -> list[str]:
     rng.shuffle(files)
     out: list[str] = []
     for path in files[:count]:
-        try:
-            shown = subprocess.run(["man", "-l", str(path)], capture_output=True, text=True,
-                                   timeout=10, env={"MANWIDTH": "2000", "PATH": "/usr/bin:/bin",
-                                                    "LANG": "C.UTF-8"}).stdout
-        except (subprocess.TimeoutExpired, OSError):
-            continue
-        shown = re.sub(r".\x08", "", shown)
-        out += passages(shown)[:6]
+        out += passages(render_man(path))[:6]
     return out
+
+
+def render_man(path: Path) -> str:
+    """A man page as plain text, one line per paragraph ("" when man cannot show it)."""
+    try:
+        shown = subprocess.run(["man", "-l", str(path)], capture_output=True, text=True,
+                               timeout=10, env={"MANWIDTH": "2000", "PATH": "/usr/bin:/bin",
+                                                "LANG": "C.UTF-8"}).stdout
+    except (subprocess.TimeoutExpired, OSError):
+        return ""
+    return re.sub(r".\x08", "", shown)
 
 
 def doc_files(count: int, rng: random.Random) -> list[str]:

@@ -31,7 +31,8 @@ sys.path.insert(0, str(ROOT))
 from bench.embed_head.heads import Adam, Head, info_nce, relational, unit  # noqa: E402
 from bench.embed_head.measure import CACHE, Collection, measure, product_head  # noqa: E402
 from bench.embed_head.measure import Head as HeadFn  # noqa: E402
-from core.models.embed_head import BUNDLED_HEAD, EmbedHead, save_head  # noqa: E402
+from core.models.embed_head import GEMMA_270M_BLOCK12 as HEAD_ALONE  # noqa: E402
+from core.models.embed_head import EmbedHead, save_head  # noqa: E402
 from core.models.embed_recipe import normalise_rows  # noqa: E402
 
 EVAL_TAGS = ("adi", "medline", "cranfield", "scifact-1000", "docugami_sec10q")
@@ -138,18 +139,19 @@ def baseline(data: Data, collections: list[Collection]) -> None:
 
 
 def shipped(data: Data, collections: list[Collection]) -> None:
-    """The head Kenning ships, read and applied by the product's own code
-    (``core.models.embed_head``), beside the zero-shot recipe and BM25 of the same run."""
-    head = EmbedHead.load(BUNDLED_HEAD)
+    """The head-alone rung Kenning ships (on the base model's block; the adapted head is
+    ``lora.py``'s), read and applied by the product's own code (``core.models.embed_head``),
+    beside the zero-shot recipe and BM25 of the same run."""
+    head = EmbedHead.load(HEAD_ALONE)
     layer = head.spec.layer
     for coll in collections:
         for label, fn in (("zero-shot", product_head(coll.centre)),
-                          (BUNDLED_HEAD.tag, lambda f, q: head.apply(f[layer]))):
+                          (HEAD_ALONE.tag, lambda f, q: head.apply(f[layer]))):
             figures = measure(coll, fn)
             print(f"{coll.name:16} {label:22} bm25 {figures['bm25']:.3f} ({figures['bm25 r']:.3f}) "
                   f"dense {figures['dense']:.3f} ({figures['dense r']:.3f}) hybrid "
                   f"{figures['default']:.3f} ({figures['default r']:.3f})", flush=True)
-    report(f"shipped {BUNDLED_HEAD.tag}", data, head.apply(data.feats[layer]),
+    report(f"shipped {HEAD_ALONE.tag}", data, head.apply(data.feats[layer]),
            lambda f, q: head.apply(f[layer]), collections)
 
 

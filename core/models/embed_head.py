@@ -30,6 +30,18 @@ class EmbedHeadError(RuntimeError):
 
 
 @dataclass(frozen=True)
+class HeadFusion:
+    """How a head's vectors join the keywords in hybrid search (``core.search.fusion``; the
+    fields are ``ModelProfile``'s), chosen on a collection of training data
+    (``bench/embed_head/fusion.py``), never on the eval sets."""
+
+    dense_weight: float
+    weight_by_agreement: bool
+    dense_only: int
+    min_similarity: float
+
+
+@dataclass(frozen=True)
 class HeadSpec:
     """Which head a model gets and how its file is checked."""
 
@@ -48,6 +60,8 @@ class HeadSpec:
     #: weights); "" for a head on the base model's own block.
     adapter: str = ""
     adapter_sha256: str = ""
+    #: Its own fusion with the keywords; None keeps the zero-shot profile's.
+    fusion: HeadFusion | None = None
 
     @property
     def tag(self) -> str:
@@ -70,10 +84,30 @@ GEMMA_270M_BLOCK12 = HeadSpec(
     on_by_default=False,
 )
 
-HEADS = (GEMMA_270M_BLOCK12,)
+# The same block through a LoRA adapter of blocks 7-12 trained with the head's map
+# (bench/embed_head/lora.py, SQuAD pairs from ../shared/train), fused with the keywords as
+# chosen on held-out training articles (bench/embed_head/fusion.py; docs/models.md).
+GEMMA_270M_BLOCK12_LORA = HeadSpec(
+    name="gemma-3-270m-b12",
+    version=2,
+    model_fingerprint="b0cebc97492b",
+    layer=12,
+    file="gemma-3-270m-b12-v2.npz",
+    sha256="b4717aa8bbe995e05504fb009991a5f9f1b313b0df9678a23b19fc89512bd95f",
+    description="a small adapter and a linear map trained for search, on block 12 of 18",
+    adapter="gemma-3-270m-b12-v2-adapter.gguf",
+    adapter_sha256="1d5b8c8ddba17fa7bb2fba0a748577272f0d784a607ebc87931f1a44eab15fda",
+    # Half the zero-shot weight: on questions and tool summaries that share words with their
+    # documents it stays below keywords alone, and any larger weight ranked worse there.
+    fusion=HeadFusion(dense_weight=0.25, weight_by_agreement=True, dense_only=10,
+                      min_similarity=0.0),
+)
+
+# The first match wins (``head_for``): the newest head first.
+HEADS = (GEMMA_270M_BLOCK12_LORA, GEMMA_270M_BLOCK12)
 #: The head of the model Kenning ships (tests/core/models/test_embed_head.py checks that the
 #: bundled file's fingerprint is this head's).
-BUNDLED_HEAD = GEMMA_270M_BLOCK12
+BUNDLED_HEAD = GEMMA_270M_BLOCK12_LORA
 
 
 def head_for(fingerprint: str, *, asked: bool = False) -> HeadSpec | None:

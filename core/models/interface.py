@@ -41,8 +41,9 @@ class ModelProfile:
     """How a model family is used in each mode; chosen from the GGUF's metadata and vocabulary.
 
     ``dense_weight`` is the weight of the meaning-based ranking in hybrid search relative to
-    keyword ranking (1.0 = equal). It follows measurement on ../shared/eval: a weak embedder
-    gets a small weight so hybrid is never worse than keywords alone. ``min_similarity`` is
+    keyword ranking (1.0 = equal). It follows measurement: a weak embedder gets a small weight
+    so hybrid is never worse than keywords alone (a trained embed head brings its own,
+    ``HeadSpec.fusion``). ``min_similarity`` is
     the floor for passages only the meaning side found.
     """
 

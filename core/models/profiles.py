@@ -75,11 +75,29 @@ def with_trained_head(profile: ModelProfile, fingerprint: str, *,
                       asked: bool = False) -> ModelProfile:
     """``profile`` with the trained head Kenning ships for the GGUF of ``fingerprint``, if there
     is one on by default (or any, when ``asked``): the head reads its own block and replaces the
-    centring. Only the zero-shot profile takes one; models trained to embed keep their own."""
+    centring, and its own fusion with the keywords when it has one. Only the zero-shot profile
+    takes one; models trained to embed keep their own."""
     spec = head_for(fingerprint, asked=asked)
     if spec is None or profile.name != GENERIC.name:
         return profile
-    return replace(profile, embed_head=spec.tag, embed_layer=spec.layer, centred=False)
+    trained = replace(profile, embed_head=spec.tag, embed_layer=spec.layer, centred=False)
+    if spec.fusion is None:
+        return trained
+    return replace(trained, dense_weight=spec.fusion.dense_weight,
+                   weight_by_agreement=spec.fusion.weight_by_agreement,
+                   dense_only=spec.fusion.dense_only,
+                   min_similarity=spec.fusion.min_similarity)
+
+
+def without_trained_head(profile: ModelProfile) -> ModelProfile:
+    """``profile`` embedding from the last layer, for a llama.cpp build that cannot read inner
+    blocks: a trained head has nothing to read there, so it goes, and with it its fusion."""
+    plain = replace(profile, embed_layer=-1, embed_head="")
+    if not profile.embed_head:
+        return plain
+    return replace(plain, dense_weight=GENERIC.dense_weight,
+                   weight_by_agreement=GENERIC.weight_by_agreement,
+                   dense_only=GENERIC.dense_only, min_similarity=GENERIC.min_similarity)
 
 
 #: How each profile's models embed, in a user's words: a model trained to embed, or the

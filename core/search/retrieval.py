@@ -3,8 +3,8 @@
 
 The query syntax (phrases, exclusions, folder, type and date filters) applies to both sides.
 The meaning-based side uses only vectors of the active model and is weighted by the model
-profile (``query_dense_weight``), calibrated on ../shared/eval so hybrid never ranks worse
-than keywords alone there.
+profile (``query_dense_weight``): a trained embed mode's own fusion, chosen on training data
+(``HeadSpec.fusion``), or else the profile's, so hybrid never ranks worse than keywords alone.
 
 >>> result = search(store, '"notice period" lease ext:pdf', model, limit=10)
 >>> [(h.path, h.page) for h in result.hits]

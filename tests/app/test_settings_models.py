@@ -162,7 +162,8 @@ def test_the_dialog_says_which_embed_recipe_a_model_uses(qtbot, make_window, tmp
     dialog = SettingsDialog(window.engine, window.tasks)
     qtbot.addWidget(dialog)
     dialog.model_path.setText("")
-    assert "Embed mode: zero-shot recipe" in dialog.model_info.text()  # the bundled model
+    # the bundled model: its trained embed mode is on by default (core/models/embed_head.py)
+    assert "Embed mode: trained for this model" in dialog.model_info.text()
     decoder = write_tiny_gguf(tmp_path / "decoder.gguf", arch="llama")
     dialog.model_path.setText(str(decoder))
     qtbot.waitUntil(lambda: "Embed mode: zero-shot" in dialog.model_info.text(), timeout=10_000)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -65,6 +64,7 @@ from core.models.llama.embed_input import EmbedInput, EmbedInputBuilder, pools_t
 from core.models.llama.gguf_info import ModelFacts, detect_profile, read_facts
 from core.models.llama.prepared_weights import discard, prepared_weights
 from core.models.llama.score import ScoreRunner
+from core.models.profiles import without_trained_head
 from core.models.reader_head import ReaderHead, reader_head_for
 
 log = logging.getLogger(__name__)
@@ -103,7 +103,7 @@ class UnifiedModel(TextModel):
         if profile.embed_layer >= 0 and copy_tensor is None:
             log.warning("This llama.cpp build cannot read inner layers; embedding from the "
                         "last layer of %s instead", path.name)
-            profile = replace(profile, embed_layer=-1, embed_head="")
+            profile = without_trained_head(profile)
         self._head: EmbedHead | None = None
         self.profile = profile
         self.model_id = facts.model_id(profile)
@@ -154,7 +154,7 @@ class UnifiedModel(TextModel):
                             profile.embed_layer, path.name)
                 self._layer_node = None
                 self._head = None  # it was trained on that block's output
-                self.profile = replace(profile, embed_layer=-1, embed_head="")
+                self.profile = without_trained_head(profile)
                 self.model_id = facts.model_id(self.profile)
             if self._head is not None and self._head.adapter is not None:
                 self._use_embed_adapter(self._head.adapter)

@@ -345,12 +345,12 @@ def test_model_list_says_how_search_embeds_trained_or_zero_shot(home, tmp_path, 
 
     assert main(["model", "list", "--json"]) == 0
     listing = json.loads(capsys.readouterr().out)
-    # the bundled model: its trained head is off by default (core/models/embed_head.py)
-    assert listing["embed_recipe"] == "zero-shot"
+    # the bundled model: its trained embed mode is on by default (core/models/embed_head.py)
+    assert listing["embed_recipe"] == "trained"
     recipes = {row["profile"]: row["embed_recipe"] for row in listing["models"]}
     assert recipes.get("grit", "trained") == "trained"
     assert main(["model", "list"]) == 0
-    assert "Search by meaning: zero-shot recipe" in capsys.readouterr().out
+    assert "Search by meaning: trained for this model" in capsys.readouterr().out
 
     decoder = write_tiny_gguf(tmp_path / "decoder.gguf", arch="llama")  # a GGUF of the user's
     assert main(["model", "use-embedder", str(decoder)]) == 0

@@ -1,7 +1,7 @@
-"""The bundled model's trained embed head (``core.models.embed_head``): shipped intact, applied to
-documents and queries when asked for (it is off by default until it passes on every set),
-refused when its file is damaged, kept out of chat, and named in the model's recipe so vectors
-of two recipes never share an index."""
+"""The bundled model's trained embed head and adapter (``core.models.embed_head``): shipped intact,
+applied to documents and queries by default with the fusion chosen for it, refused when a file
+is damaged, kept out of chat, and named in the model's recipe so vectors of two recipes never
+share an index."""
 
 from __future__ import annotations
 
@@ -17,12 +17,20 @@ from core.models.embed_head import (
     BUNDLED_HEAD,
     EmbedHead,
     EmbedHeadError,
+    HeadFusion,
     bundled_head_tag,
     head_for,
     save_head,
 )
 from core.models.llama.gguf_header import file_fingerprint
-from core.models.profiles import ENCODER, GENERIC, GRIT, embed_recipe, with_trained_head
+from core.models.profiles import (
+    ENCODER,
+    GENERIC,
+    GRIT,
+    embed_recipe,
+    with_trained_head,
+    without_trained_head,
+)
 from core.resources import resource
 
 model_test = pytest.mark.model
@@ -42,7 +50,8 @@ def test_the_shipped_head_file_is_intact_and_fits_its_block():
 
 
 def test_a_damaged_changed_or_missing_head_is_refused_with_a_way_out(tmp_path: Path):
-    shutil.copy(resource("embed_heads", BUNDLED_HEAD.file), tmp_path / BUNDLED_HEAD.file)
+    for name in filter(None, (BUNDLED_HEAD.file, BUNDLED_HEAD.adapter)):
+        shutil.copy(resource("embed_heads", name), tmp_path / name)
     damaged = bytearray((tmp_path / BUNDLED_HEAD.file).read_bytes())
     damaged[len(damaged) // 2] ^= 0xFF
     (tmp_path / BUNDLED_HEAD.file).write_bytes(bytes(damaged))
@@ -77,17 +86,39 @@ def test_only_the_zero_shot_profile_of_the_trained_file_takes_the_head(
     trained = with_trained_head(GENERIC, fingerprint, asked=True)
     assert (trained.embed_head, trained.embed_layer, trained.centred) == (
         BUNDLED_HEAD.tag, 12, False)
-    # Off by default, it is taken only when asked for; a head that is on needs no asking.
-    assert not BUNDLED_HEAD.on_by_default and bundled_head_tag() == ""
-    assert with_trained_head(GENERIC, fingerprint) == GENERIC
-    monkeypatch.setattr(embed_head, "HEADS", (replace(BUNDLED_HEAD, on_by_default=True),))
+    # On by default, it needs no asking; a head that is off is taken only when asked for.
+    assert BUNDLED_HEAD.on_by_default and bundled_head_tag() == BUNDLED_HEAD.tag
     assert with_trained_head(GENERIC, fingerprint) == trained
+    monkeypatch.setattr(embed_head, "HEADS", (replace(BUNDLED_HEAD, on_by_default=False),))
+    assert with_trained_head(GENERIC, fingerprint) == GENERIC
+    assert with_trained_head(GENERIC, fingerprint, asked=True) == trained
     assert with_trained_head(GENERIC, "0123456789ab", asked=True) == GENERIC  # a user's GGUF
     assert with_trained_head(GRIT, fingerprint, asked=True) == GRIT
     assert with_trained_head(ENCODER, fingerprint, asked=True) == ENCODER
     assert head_for("0123456789ab", asked=True) is None
     assert embed_recipe(GENERIC.name, BUNDLED_HEAD.tag)[0] == "trained"
     assert embed_recipe(GENERIC.name)[0] == "zero-shot"
+
+
+def _fusion(profile):
+    return (profile.dense_weight, profile.weight_by_agreement, profile.dense_only,
+            profile.min_similarity)
+
+
+def test_a_head_brings_its_own_fusion_and_takes_it_away_again(monkeypatch: pytest.MonkeyPatch):
+    fingerprint = BUNDLED_HEAD.model_fingerprint
+    own = HeadFusion(dense_weight=1.5, weight_by_agreement=False, dense_only=3,
+                     min_similarity=0.25)
+    monkeypatch.setattr(embed_head, "HEADS", (replace(BUNDLED_HEAD, fusion=own),))
+    trained = with_trained_head(GENERIC, fingerprint, asked=True)
+    assert _fusion(trained) == (1.5, False, 3, 0.25) != _fusion(GENERIC)
+    # A build that cannot read the head's block embeds from the last layer, fused as before.
+    plain = without_trained_head(trained)
+    assert (plain.embed_head, plain.embed_layer) == ("", -1)
+    assert _fusion(plain) == _fusion(GENERIC)
+    # A head without a fusion of its own keeps the zero-shot profile's.
+    monkeypatch.setattr(embed_head, "HEADS", (replace(BUNDLED_HEAD, fusion=None),))
+    assert _fusion(with_trained_head(GENERIC, fingerprint, asked=True)) == _fusion(GENERIC)
 
 
 def test_the_bundled_model_is_the_file_its_head_was_trained_on(default_gguf: Path):
@@ -99,7 +130,8 @@ def test_the_bundled_model_is_the_file_its_head_was_trained_on(default_gguf: Pat
 
 @pytest.fixture(scope="module")
 def head_model(default_gguf: Path):
-    """The bundled model embedding through its trained head (asked for: it is off by default)."""
+    """The bundled model embedding through its trained head (on by default; asked for all the
+    same, so the test keeps reading the head if it is ever turned off)."""
     from core.models.llama.unified import UnifiedModel
 
     with UnifiedModel.load(default_gguf, n_ctx=2048, trained_head=True) as model:
@@ -115,10 +147,14 @@ def test_the_bundled_model_embeds_documents_and_queries_through_its_head(head_mo
     assert head_model.profile.embed_layer == 12 and not head_model.profile.centred
     assert f"-L12-head-{BUNDLED_HEAD.tag}-" in head_model.model_id
     head = EmbedHead.load(BUNDLED_HEAD)
-    # The same block without a head gives the plain pooled state; the head maps it.
+    # The same block without a head gives the plain pooled state; the head maps it. Its
+    # adapter changes the blocks below, so the plain model computes through it too.
     plain_profile = replace(GENERIC, embed_layer=12, centred=False)
     with UnifiedModel.load(default_gguf, n_ctx=2048, profile=plain_profile) as plain:
         assert "head" not in plain.model_id and plain.model_id != head_model.model_id
+        unadapted_docs = plain.embed_documents(list(PASSAGES))
+        if head.adapter is not None:
+            plain._use_embed_adapter(head.adapter)
         pooled_docs = plain.embed_documents(list(PASSAGES))
         pooled_query = plain.embed_query(QUESTION)
     docs = head_model.embed_documents(list(PASSAGES))
@@ -126,6 +162,8 @@ def test_the_bundled_model_embeds_documents_and_queries_through_its_head(head_mo
     np.testing.assert_allclose(docs, head.apply(pooled_docs), atol=2e-3)
     np.testing.assert_allclose(query, head.apply(pooled_query[None])[0], atol=2e-3)
     assert not np.allclose(docs, pooled_docs, atol=0.05)
+    if head.adapter is not None:  # the adapter is used, not only loaded
+        assert not np.allclose(docs, head.apply(unadapted_docs), atol=0.02)
     assert int(np.argmax(docs @ query)) == 0  # the notice passage answers the question
 
 
@@ -145,11 +183,14 @@ def test_a_damaged_head_stops_the_load_with_a_clear_message(home: Path,
 
 
 @model_test
-def test_chat_writes_the_same_bytes_with_and_without_the_head(head_model, real_model):
+def test_chat_writes_the_same_bytes_with_and_without_the_head(head_model, default_gguf: Path):
+    from core.models.llama.unified import UnifiedModel
+
     prompt = "User: Name a colour of the sky.\n\nAssistant:"
     with_head = head_model.complete_line(prompt, max_tokens=12)
-    assert real_model.profile.embed_head == ""
-    assert real_model.complete_line(prompt, max_tokens=12) == with_head
+    with UnifiedModel.load(default_gguf, n_ctx=2048, trained_head=False) as plain:
+        assert plain.profile.embed_head == ""
+        assert plain.complete_line(prompt, max_tokens=12) == with_head
     assert with_head.strip()
 
 

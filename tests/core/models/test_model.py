@@ -18,6 +18,7 @@ import pytest
 
 from core.cancel import CancelToken, PassInterrupt, Preempted
 from core.models.default_model import MODEL_FILE, DefaultModelError, default_model_path
+from core.models.embed_head import BUNDLED_HEAD
 from core.models.interface import ChatMessage, GenerationSettings
 from core.models.llama.gguf_info import GRIT, ModelFacts, StopScanner, chat_prompt, default_stops
 from core.models.llama.unified import UnifiedModel
@@ -42,8 +43,8 @@ TEXTS = [
 def test_gemma_gets_the_generic_profile_and_a_descriptive_id(real_model):
     assert real_model.profile.name == "generic" and real_model.profile.causal
     assert real_model.model_id.startswith("gemma-3-270m-q4_k_m.gguf:")
-    # the zero-shot recipe: the bundled file's trained head is off by default (embed_head.py)
-    assert real_model.model_id.endswith("generic-mean-L15-centred-causal-r1")
+    # the bundled file's trained head and its adapter, on by default (embed_head.py)
+    assert real_model.model_id.endswith(f"generic-mean-L12-head-{BUNDLED_HEAD.tag}-causal-r1")
     assert real_model.dim == 640 and real_model.n_ctx == 2048
     assert 0 < real_model.embed_max_tokens <= real_model.n_ctx
 

@@ -14,6 +14,8 @@ window). The raw rate is measured before and after the pipeline, so load changes
 
     nice -n 10 python bench/throughput_limit.py              # 50 files, 3 abstracts each
     nice -n 10 python bench/throughput_limit.py --files 20 --json docs/throughput.json
+    nice -n 10 python bench/throughput_limit.py --against-zero-shot   # + the pipeline without
+                                                                      # the trained embed mode
 
 Prints raw tok/s, pipeline tok/s, the ratio (goal >= 0.8), where the pipeline's time went,
 and peak RSS (goal < 1 GB). Never gates CI.
@@ -112,8 +114,9 @@ def raw_prompt_rate(model_path: Path, tokens: int, threads: int, repeats: int) -
 # -- the pipeline (child process) ------------------------------------------------------------
 
 
-def run_pipeline(folder: Path, home: Path) -> dict[str, Any]:
-    """Index ``folder`` with the real model into a fresh store; timings, tokens and memory."""
+def run_pipeline(folder: Path, home: Path, trained_head: bool | None = None) -> dict[str, Any]:
+    """Index ``folder`` with the real model into a fresh store; timings, tokens and memory.
+    ``trained_head`` False embeds with the zero-shot recipe instead of the trained mode."""
     from core.config import Settings
     from core.index.indexer import Indexer
     from core.models.llama.unified import UnifiedModel
@@ -124,7 +127,7 @@ def run_pipeline(folder: Path, home: Path) -> dict[str, Any]:
     # The embedding pass the product uses (core/services.py), not the loader's default.
     model = UnifiedModel.load(default_model_path(MODEL_HOME),
                               embed_batch_tokens=embed_pass_tokens(Settings()),
-                              cache_dir=MODEL_CACHE)
+                              cache_dir=MODEL_CACHE, trained_head=trained_head)
     load_seconds = time.perf_counter() - start
     rss_after_load = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     decoded: list[str] = []
@@ -197,12 +200,16 @@ def main() -> int:
     parser.add_argument("--repeats", type=int, default=5, help="raw decodes (best is kept)")
     parser.add_argument("--threads", type=int, default=default_thread_count())
     parser.add_argument("--json", type=Path, help="also write the figures here (bench/plots.py)")
+    parser.add_argument("--against-zero-shot", action="store_true",
+                        help="also index the folder with the zero-shot recipe and compare")
     parser.add_argument("--pipeline-child", nargs=2, type=Path, metavar=("FOLDER", "HOME"),
                         help=argparse.SUPPRESS)
+    parser.add_argument("--zero-shot-child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.pipeline_child:
-        print(json.dumps(run_pipeline(*args.pipeline_child)))
+        trained = False if args.zero_shot_child else None
+        print(json.dumps(run_pipeline(*args.pipeline_child, trained_head=trained)))
         return 0
 
     # The raw rate of the weights the product loads: the bundled model's prepared copy.
@@ -212,13 +219,10 @@ def main() -> int:
     make_folder(folder, args.files, args.paragraphs)
     loads = [os.getloadavg()[0]]
     raw_before = raw_prompt_rate(model_path, args.raw_tokens, args.threads, args.repeats)
-    child = subprocess.run(
-        [sys.executable, __file__, "--pipeline-child", str(folder), str(work / "home")],
-        capture_output=True, text=True)
-    if child.returncode != 0:
-        raise SystemExit(f"The pipeline run failed:\n{child.stderr[-3000:]}")
-    pipeline = json.loads(child.stdout.strip().splitlines()[-1])
+    pipeline = _pipeline_child(folder, work / "home")
     loads.append(os.getloadavg()[0])
+    zero_shot = (_pipeline_child(folder, work / "home-zero-shot", zero_shot=True)
+                 if args.against_zero_shot else None)
     raw_after = raw_prompt_rate(model_path, args.raw_tokens, args.threads, args.repeats)
     loads.append(os.getloadavg()[0])
 
@@ -241,6 +245,10 @@ def main() -> int:
     print("where the pipeline's time went (cProfile cumulative; parts overlap where nested):")
     for label, seconds in pipeline["split"].items():
         print(f"  {label:42s} {seconds:7.2f} s  {100 * seconds / total:5.1f} %")
+    if zero_shot is not None:
+        zero_rate = zero_shot["tokens"] / zero_shot["total_s"]
+        print(f"  the zero-shot recipe, same folder, right after: {zero_rate:.0f} tok/s end to "
+              f"end; the default's {rate:.0f} is {rate / zero_rate:.2f}x it")
     print(f"memory: peak RSS {pipeline['peak_rss_mb']:.0f} MB (after model load "
           f"{pipeline['rss_after_model_load_mb']:.0f} MB); extraction child peak "
           f"{pipeline['extraction_child_peak_rss_mb']:.0f} MB (goal < 1 GB)")
@@ -251,6 +259,15 @@ def main() -> int:
             "raw_tok_s": [raw_before, raw_after], "pipeline": pipeline,
         }, indent=2) + "\n", encoding="utf-8")
     return 0
+
+
+def _pipeline_child(folder: Path, home: Path, zero_shot: bool = False) -> dict[str, Any]:
+    child = subprocess.run(
+        [sys.executable, __file__, "--pipeline-child", str(folder), str(home),
+         *(["--zero-shot-child"] if zero_shot else [])], capture_output=True, text=True)
+    if child.returncode != 0:
+        raise SystemExit(f"The pipeline run failed:\n{child.stderr[-3000:]}")
+    return json.loads(child.stdout.strip().splitlines()[-1])
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -31,6 +32,9 @@ from core.models.embed_head import BUNDLED_HEAD, EmbedHead  # noqa: E402
 from core.models.interface import ModelProfile  # noqa: E402
 from core.models.profiles import GENERIC  # noqa: E402
 from core.search.fusion import fuse, guarded_semantic, query_dense_weight  # noqa: E402
+
+#: A ranking of chunk ids from a query's keyword list and its nearest (chunk id, similarity).
+Ranking = Callable[[list[int], list[tuple[int, float]]], list[int]]
 
 
 @dataclass(frozen=True)
@@ -73,7 +77,7 @@ class Scored:
         self.near = nearest(head.apply(coll.queries[layer]), head.apply(coll.docs[layer]),
                             coll.chunk_ids)
 
-    def figures(self, rank) -> tuple[np.ndarray, np.ndarray]:  # type: ignore[no-untyped-def]
+    def figures(self, rank: Ranking) -> tuple[np.ndarray, np.ndarray]:
         """Per-query nDCG@10 and recall@100 of ``rank(lexical, nearest)``."""
         ndcg, recall = [], []
         for rel, lex, near in zip(self.coll.qrels, self.coll.lexical, self.near, strict=True):

@@ -27,7 +27,9 @@ torch against), the others with torch, transformers and peft (``bench/lora_cost.
         bench/.cache/embed_head/lora-b12.gguf --threads 1
     python bench/embed_head/lora.py compare adi medline --adapted bench/.cache/embed_head/lora-b12
 
-(GGUF: the bundled model, ``~/.local/share/Kenning/models/gemma-3-270m-q4_k_m.gguf``.) With
+(GGUF: the bundled model, ``~/.local/share/Kenning/models/gemma-3-270m-q4_k_m.gguf``.) The
+files ``--export`` wrote on 2026-12-07 ship as ``resources/embed_heads/gemma-3-270m-b12-v2.npz``
+and ``...-v2-adapter.gguf``; their fusion with the keywords is chosen by ``fusion.py``. With
 ``tokens --broad N --teacher MINILM.gguf`` and ``train --distill W``, training also keeps
 all-MiniLM-L6-v2's pairwise cosines over a batch of training paragraphs and technical prose,
 as the shipped head was trained.

@@ -55,8 +55,7 @@ def build(source: Path, out: Path, trained: int, distractors: int, seed: int) ->
     rng.shuffle(others)
     documents = held_out + sorted(others[:distractors])
 
-    texts = {json.loads(line)["_id"]: json.loads(line)["text"]
-             for line in (TRAIN / "queries.jsonl").open()}
+    texts = {q["_id"]: q["text"] for q in map(json.loads, (TRAIN / "queries.jsonl").open())}
     asked: dict[str, list[str]] = defaultdict(list)
     for line in (TRAIN / "qrels.tsv").open().read().splitlines()[1:]:
         qid, pid, _ = line.split("\t")
@@ -85,8 +84,7 @@ def build(source: Path, out: Path, trained: int, distractors: int, seed: int) ->
 
 def manuals(source: Path, out: Path, pages: int, chars: int, per_family: int,
             seed: int) -> dict[str, int]:
-    trained = {json.loads(line)["text"] for line in source.open()
-               if json.loads(line)["kind"] == "broad"}
+    trained = {r["text"] for r in map(json.loads, source.open()) if r["kind"] == "broad"}
     files = sorted(p for section in ("man1", "man8")
                    for p in Path("/usr/share/man", section).glob("*"))
     random.Random(seed).shuffle(files)

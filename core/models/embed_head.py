@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -87,11 +87,9 @@ GEMMA_270M_BLOCK12 = HeadSpec(
 # The same block through a LoRA adapter of blocks 7-12 trained with the head's map
 # (bench/embed_head/lora.py, SQuAD pairs from ../shared/train), fused with the keywords as
 # chosen on held-out training articles (bench/embed_head/fusion.py; docs/models.md).
-GEMMA_270M_BLOCK12_LORA = HeadSpec(
-    name="gemma-3-270m-b12",
+GEMMA_270M_BLOCK12_LORA = replace(
+    GEMMA_270M_BLOCK12,
     version=2,
-    model_fingerprint="b0cebc97492b",
-    layer=12,
     file="gemma-3-270m-b12-v2.npz",
     sha256="b4717aa8bbe995e05504fb009991a5f9f1b313b0df9678a23b19fc89512bd95f",
     description="a small adapter and a linear map trained for search, on block 12 of 18",
@@ -101,6 +99,7 @@ GEMMA_270M_BLOCK12_LORA = HeadSpec(
     # documents it stays below keywords alone, and any larger weight ranked worse there.
     fusion=HeadFusion(dense_weight=0.25, weight_by_agreement=True, dense_only=10,
                       min_similarity=0.0),
+    on_by_default=True,
 )
 
 # The first match wins (``head_for``): the newest head first.

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import asdict, fields, replace
 
-from core.models.embed_head import head_by_tag, head_for
+from core.models.embed_head import HeadFusion, head_by_tag, head_for
 from core.models.interface import ModelProfile
 
 # GritLM / EGTLM style: trained to embed, so bidirectional attention and a mean over the text
@@ -83,10 +83,7 @@ def with_trained_head(profile: ModelProfile, fingerprint: str, *,
     trained = replace(profile, embed_head=spec.tag, embed_layer=spec.layer, centred=False)
     if spec.fusion is None:
         return trained
-    return replace(trained, dense_weight=spec.fusion.dense_weight,
-                   weight_by_agreement=spec.fusion.weight_by_agreement,
-                   dense_only=spec.fusion.dense_only,
-                   min_similarity=spec.fusion.min_similarity)
+    return replace(trained, **asdict(spec.fusion))
 
 
 def without_trained_head(profile: ModelProfile) -> ModelProfile:
@@ -95,9 +92,7 @@ def without_trained_head(profile: ModelProfile) -> ModelProfile:
     plain = replace(profile, embed_layer=-1, embed_head="")
     if not profile.embed_head:
         return plain
-    return replace(plain, dense_weight=GENERIC.dense_weight,
-                   weight_by_agreement=GENERIC.weight_by_agreement,
-                   dense_only=GENERIC.dense_only, min_similarity=GENERIC.min_similarity)
+    return replace(plain, **{f.name: getattr(GENERIC, f.name) for f in fields(HeadFusion)})
 
 
 #: How each profile's models embed, in a user's words: a model trained to embed, or the

@@ -375,6 +375,8 @@ def train(gguf: Path, token_file: Path, state_dir: Path, cached: int, last: int,
             saved = {"adapter": {n: p.detach().clone() for n, p in model.named_parameters()
                                  if p.requires_grad},
                      "weight": weight.detach().clone()}
+            if export is not None:  # a run stopped early keeps its best step so far
+                write(model, saved, mean.numpy(), last, export)
 
     for step in range(1, steps + 1):
         if per_article:
@@ -418,8 +420,6 @@ def train(gguf: Path, token_file: Path, state_dir: Path, cached: int, last: int,
                       "steps": steps, "lr": lr, "head_lr": head_lr, "rank": rank,
                       "distill": distill, "per_article": per_article,
                       "blocks": [cached + 1, last], "log": log}))
-    if export is not None and saved:
-        write(model, saved, mean.numpy(), last, export)
 
 
 def write(model: Any, saved: dict[str, Any], mean: np.ndarray, layer: int, prefix: Path) -> None:

@@ -356,10 +356,9 @@ def train(gguf: Path, token_file: Path, state_dir: Path, cached: int, last: int,
     order = rng.permutation(len(pairs))
     position = 0
     started = time.perf_counter()
-    saved: dict[str, Any] = {}
 
     def report_progress(step: int, loss: Any) -> None:
-        nonlocal best, saved
+        nonlocal best
         if step % 10 == 0:
             print(f"step {step}: loss {loss.item():.3f}, "
                   f"{(time.perf_counter() - started) / step:.1f}s/step", file=sys.stderr)
@@ -372,11 +371,8 @@ def train(gguf: Path, token_file: Path, state_dir: Path, cached: int, last: int,
               file=sys.stderr)
         if choose > best[0]:
             best = (choose, step, report)
-            saved = {"adapter": {n: p.detach().clone() for n, p in model.named_parameters()
-                                 if p.requires_grad},
-                     "weight": weight.detach().clone()}
-            if export is not None:  # a run stopped early keeps its best step so far
-                write(model, saved, mean.numpy(), last, export)
+            if export is not None:  # written now, so a run stopped early keeps its best step
+                write(model, weight.detach().numpy(), mean.numpy(), last, export)
 
     for step in range(1, steps + 1):
         if per_article:
@@ -422,18 +418,13 @@ def train(gguf: Path, token_file: Path, state_dir: Path, cached: int, last: int,
                       "blocks": [cached + 1, last], "log": log}))
 
 
-def write(model: Any, saved: dict[str, Any], mean: np.ndarray, layer: int, prefix: Path) -> None:
-    import torch
-
+def write(model: Any, weight: np.ndarray, mean: np.ndarray, layer: int, prefix: Path) -> None:
+    """The adapter as it stands (GGUF) and the head's map (npz) under ``prefix``."""
     from bench.lora_cost import export_gguf
 
-    with torch.no_grad():
-        for name, parameter in model.named_parameters():
-            if name in saved["adapter"]:
-                parameter.copy_(saved["adapter"][name])
     count = export_gguf(model, "gemma3", prefix.with_suffix(".gguf"))
     np.savez(prefix.with_suffix(".npz"), layer=np.array(layer), mean=mean.astype(np.float32),
-             weight=saved["weight"].numpy().astype(np.float32))
+             weight=weight.astype(np.float32))
     print(f"adapter ({count} weights) -> {prefix.with_suffix('.gguf')}; head -> "
           f"{prefix.with_suffix('.npz')}", file=sys.stderr)
 

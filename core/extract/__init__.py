@@ -30,7 +30,7 @@ from core.extract.rtf import extract_rtf
 from core.extract.sheets import extract_csv, extract_ods, extract_xlsx
 from core.extract.slides import extract_odp, extract_pptx
 from core.extract.text import DEFAULT_MAX_BYTES as TEXT_MAX_BYTES
-from core.extract.text import TEXT_EXTENSIONS, TEXT_FILE_NAMES, extract_text
+from core.extract.text import TEXT_EXTENSIONS, extract_text, is_text_by_name
 from core.extract.zipped import check_zip_file
 from core.types import Document
 
@@ -40,6 +40,7 @@ __all__ = [
     "ExtractionError",
     "extract",
     "is_supported",
+    "is_text_by_name",
     "open_document",
     "size_cap",
     "span_quads",
@@ -97,9 +98,9 @@ def is_supported(path: Path, ocr: bool = False) -> bool:
     """Whether ``extract`` is meant for this file, judged by its name alone (for scanning).
     Pictures (.png, .jpg, .tiff...) are, where OCR is on (``ocr``)."""
     suffix = path.suffix.lower()
-    if suffix:
-        return suffix in SUPPORTED_EXTENSIONS or (ocr and suffix in IMAGE_EXTENSIONS)
-    return path.name.lower() in TEXT_FILE_NAMES
+    if suffix in SUPPORTED_EXTENSIONS or (ocr and suffix in IMAGE_EXTENSIONS):
+        return True
+    return is_text_by_name(path.name)
 
 
 def extract(

@@ -52,6 +52,35 @@ TEXT_FILE_NAMES = frozenset(
      "procfile", "vagrantfile", "justfile"}
 )  # fmt: skip
 
+# Endings after such a name that say the bytes are packed or not text at all (README.gz,
+# LICENSE.pdf is read by its own kind before this is asked).
+_NOT_TEXT_ENDINGS = frozenset(
+    {".gz", ".bz2", ".xz", ".zst", ".lz", ".lzma", ".z", ".zip", ".7z", ".rar", ".tar",
+     ".tgz", ".deb", ".rpm", ".bin", ".exe", ".dll", ".so", ".dylib", ".o", ".a", ".jar",
+     ".class", ".pyc", ".png", ".jpg", ".jpeg", ".gif", ".bmp", ".tif", ".tiff", ".webp",
+     ".heic", ".ico", ".svg", ".mp3", ".mp4", ".wav", ".ogg", ".flac", ".mov", ".avi",
+     ".mkv", ".webm", ".sig", ".asc", ".gpg", ".pgp", ".db", ".sqlite", ".swp", ".doc",
+     ".xls", ".ppt", ".pages", ".numbers", ".key", ".psd", ".ai", ".dmg", ".iso"}
+)  # fmt: skip
+
+
+def is_text_by_name(name: str) -> bool:
+    """Whether a file is text by the name people give such files: README, LICENSE, Makefile
+    and the like, alone or with a variant after the first dot (README.Debian, LICENSE.MIT,
+    CHANGES.old, NOTES.2019), unless its last ending says otherwise (README.gz).
+
+    >>> [is_text_by_name(n) for n in ("README", "README.Debian", "notes.2019", "README.gz")]
+    [True, True, True, False]
+    >>> is_text_by_name("report.draft")
+    False
+    """
+    lowered = name.lower()
+    stem, dot, _ = lowered.partition(".")
+    if stem not in TEXT_FILE_NAMES:
+        return False
+    return not dot or lowered[lowered.rindex("."):] not in _NOT_TEXT_ENDINGS
+
+
 DEFAULT_MAX_BYTES = 20 * 2**20  # larger "text" files are logs or dumps nobody searches by meaning
 
 _Finder = Callable[[str], tuple[list[Heading], str | None]]

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from core.cancel import CancelToken, Progress, ProgressCallback, no_progress
-from core.extract import is_supported, size_cap
+from core.extract import is_supported, is_text_by_name, size_cap
 from core.extract.errors import describe_size
 from core.extract.ocr import IMAGE_EXTENSIONS
 from core.index.walk import (
@@ -409,7 +409,8 @@ def is_wanted(path: str, ocr: bool = False) -> bool:
     """Whether the file is of a kind Kenning reads, by name (fast: a walk asks per file).
     ``ocr``: its folder reads pictures of text too."""
     suffix = os.path.splitext(path)[1].lower()
-    return _suffix_supported(suffix, ocr) if suffix else is_supported(Path(path))
+    return (bool(suffix) and _suffix_supported(suffix, ocr)) or \
+        is_text_by_name(os.path.basename(path))
 
 
 @functools.lru_cache(maxsize=4096)

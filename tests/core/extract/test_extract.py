@@ -523,6 +523,25 @@ def test_supported_extensions(tmp_path: Path) -> None:
     assert not is_supported(Path("mystery"))
 
 
+def test_text_files_known_by_their_name_with_a_variant_after_the_dot(tmp_path: Path) -> None:
+    for name in ("README.Debian", "LICENSE.MIT", "CHANGES.old", "notes.2019", "Makefile.am"):
+        assert is_supported(Path(name)), name
+    # a packed or binary ending wins over the name; an ordinary name with one is not text
+    for name in ("README.gz", "README.Debian.gz", "readme.jpg", "NOTES.pages", "report.draft",
+                 "readmes.txt.bak"):
+        assert not is_supported(Path(name)), name
+    assert is_supported(Path("readme.jpg"), ocr=True)
+    variant = tmp_path / "README.Debian"
+    variant.write_text("Configuration lives in /etc/example.\n")
+    document = extract(variant)
+    assert document.kind == "text"
+    assert document.pages[0].text == "Configuration lives in /etc/example.\n"
+    binary = tmp_path / "README.bin2"
+    binary.write_bytes(b"\x00\x01\x02binary")
+    with pytest.raises(ExtractionError, match="not a text file"):
+        extract(binary)
+
+
 def test_content_decides_when_the_extension_is_unknown(tmp_path: Path) -> None:
     pdf = make_pdf(tmp_path / "scan.pdf", ["Sniffed PDF text."])
     disguised = pdf.rename(tmp_path / "download")

@@ -26,6 +26,8 @@ def _folder(root: Path) -> Path:
     with (root / "huge.txt").open("wb") as stream:
         stream.truncate(21 * 2**20)  # sparse: takes no room
     (root / "broken.pdf").write_bytes(b"%PDF-1.7 not really")
+    (root / "README.Debian").write_text("Read by its name.\n")
+    (root / "README.gz").write_bytes(b"\x1f\x8b packed")
     return root
 
 
@@ -40,6 +42,7 @@ def test_scan_counts_what_it_leaves_out_and_skips_the_too_large(tmp_path: Path, 
         assert store.folders.skipped_kinds(folder_id) == {
             ("unsupported", ".pages"): 3,
             ("unsupported", ".jpg"): 1,
+            ("unsupported", ".gz"): 1,
             ("unsupported", ""): 1,
             ("excluded", "file"): 1,
             ("excluded", "folder"): 1,
@@ -49,7 +52,7 @@ def test_scan_counts_what_it_leaves_out_and_skips_the_too_large(tmp_path: Path, 
             "skipped", "too large (21 MB; Kenning reads files of this type up to 20 MB)"
         )  # fmt: skip
         assert problems["broken.pdf"][0] == "failed"
-        assert store.files.state_counts()["embedded"] == 1
+        assert store.files.state_counts()["embedded"] == 2  # notes.md and README.Debian
 
         # The next full scan replaces the counts (a file removed is no longer counted).
         (root / "design0.pages").unlink()
@@ -69,7 +72,7 @@ def test_status_tells_every_kind_of_file_left_out(home, tmp_path: Path, capsys):
     capsys.readouterr()
     assert main(["status", "--json"], model_loader=loader) == 0
     data = json.loads(capsys.readouterr().out)
-    assert data["unsupported"] == {"": 1, ".jpg": 1, ".pages": 3}
+    assert data["unsupported"] == {"": 1, ".gz": 1, ".jpg": 1, ".pages": 3}
     assert data["excluded"] == {"files": 1, "folders": 1}
     assert data["folders"][0]["unsupported"] == data["unsupported"]
     assert "3 .pages files skipped: not supported" in data["left_out"]

@@ -94,11 +94,13 @@ def open_window(services: Services, ask_folder: Path | None = None) -> int:
             file=sys.stderr,
         )
         return exit_codes.ERROR
-    from core.service.protocol import ServiceError, ServiceGone, connect
+    from core.service.launch import current_service
+    from core.service.protocol import ServiceError, ServiceGone
     from core.service.server import AlreadyRunning, BackgroundService
 
     for _ in range(2):  # a service starting at the same moment wins the race: ask it then
-        running = connect(services.paths)
+        # one left by an earlier install is stopped: this process becomes the service
+        running = current_service(services.paths)
         if running is not None:
             request = {"action": "show-window",
                        "ask_folder": str(ask_folder) if ask_folder is not None else None}

@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Sequence
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -31,7 +30,12 @@ from core.cli.output import (
     terminal_safe,
 )
 from core.config import AppPaths
-from core.service.launch import headless_command, start_service
+from core.service.launch import (
+    current_service,
+    headless_command,
+    start_service,
+    stop_service,
+)
 from core.service.protocol import (
     ServiceClient,
     ServiceError,
@@ -87,7 +91,7 @@ def service_wanted(args: argparse.Namespace, injected_model: bool) -> bool:
 def service_client(args: argparse.Namespace, paths: AppPaths,
                    command: Sequence[str] | None) -> ServiceClient | None:
     """The running service, started first when this command may start it."""
-    client = connect(paths)
+    client = current_service(paths, replacing=_say_replacing)
     if client is not None or args.command not in STARTS_SERVICE:
         return client
     client = start_service(paths, args.home, command)
@@ -95,6 +99,11 @@ def service_client(args: argparse.Namespace, paths: AppPaths,
         print(f"note: the background service did not start (see {log_path(paths)}); "
               "this command runs on its own.", file=sys.stderr)
     return client
+
+
+def _say_replacing() -> None:
+    print("note: Kenning was updated since its background service started; restarting it "
+          "(indexing goes on where it was).", file=sys.stderr)
 
 
 def run_remote(args: argparse.Namespace, client: ServiceClient) -> int:
@@ -280,7 +289,7 @@ def run_service_command(args: argparse.Namespace, services: Services,
                   file=sys.stderr)
             return exit_codes.OK
     if action == "start":
-        running = connect(paths)
+        running = current_service(paths, replacing=_say_replacing)
         if running is None:
             running = start_service(paths, args.home, command)
             if running is None:
@@ -311,18 +320,10 @@ def run_service_command(args: argparse.Namespace, services: Services,
 
 
 def _stop(paths: AppPaths) -> int:
-    client = connect(paths)
-    if client is None:
+    pid = stop_service(paths)
+    if pid is None:
         print("Kenning's background service is not running.")
         return exit_codes.OK
-    with client:
-        try:
-            pid = int(client.request({"action": "stop"})["pid"])
-        except (ServiceGone, ServiceError):
-            pid = 0
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and connect(paths) is not None:
-        time.sleep(0.1)
     print(f"Stopped Kenning's background service (process {pid})." if pid else
           "Stopped Kenning's background service.")
     return exit_codes.OK

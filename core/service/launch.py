@@ -5,6 +5,12 @@ going to ``service.log`` in the data folder. The command that runs it comes from
 layer (``app.launch`` can add a window); without one, the engine's own headless service runs.
 
     client = start_service(paths, home=None)   # a connected client, or None (see the log)
+
+A service left running by an earlier install (Kenning was upgraded while it ran, or it starts
+at login) is stopped by the first command of the new one and started again from it
+(``current_service``), unless its window is open.
+
+    client = current_service(paths)            # the service of this install, or None
 """
 
 from __future__ import annotations
@@ -12,14 +18,23 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from core.config import AppPaths
-from core.service.protocol import ServiceClient, connect, log_path
+from core.service.protocol import (
+    ServiceClient,
+    ServiceError,
+    ServiceGone,
+    connect,
+    install_stamp,
+    log_path,
+)
 
 #: The service listens within about a second; a busy machine may take several.
 START_TIMEOUT_S = 30.0
+#: A service finishes the file it is reading before it stops; a large one may take a while.
+STOP_TIMEOUT_S = 60.0
 #: The log is started afresh past this size: it is for the latest problem, not a history.
 LOG_LIMIT_BYTES = 4 << 20
 
@@ -59,3 +74,47 @@ def start_service(paths: AppPaths, home: Path | None, command: Sequence[str] | N
         time.sleep(0.1)
     return None
 
+
+
+def stop_service(paths: AppPaths, timeout: float = STOP_TIMEOUT_S) -> int | None:
+    """Ask the running service to stop and wait until it has; its process id (0 if it went
+    before saying), or None when none ran. Indexing goes on where it stopped next time."""
+    client = connect(paths)
+    if client is None:
+        return None
+    with client:
+        try:
+            pid = int(client.request({"action": "stop"}).get("pid", 0))
+        except (ServiceGone, ServiceError):
+            pid = 0
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        still = connect(paths)
+        if still is None:
+            break
+        still.close()
+        time.sleep(0.1)
+    return pid
+
+
+def current_service(paths: AppPaths,
+                    replacing: Callable[[], None] | None = None) -> ServiceClient | None:
+    """The running service if it runs this install of Kenning, or one whose window is open
+    (closing a window someone is using is worse than a command answered by the earlier
+    version); None when none runs, and when an earlier install's service ran: it is stopped
+    (``replacing`` is called first, to say so) so that the caller starts this one's."""
+    client = connect(paths)
+    if client is None:
+        return None
+    try:
+        described = client.request({"action": "ping"})
+    except (ServiceGone, ServiceError):
+        client.close()
+        return connect(paths)  # it went as we asked; one started meanwhile is taken as it is
+    if described.get("install") == install_stamp() or described.get("window"):
+        return client
+    client.close()
+    if replacing is not None:
+        replacing()
+    stop_service(paths)
+    return None

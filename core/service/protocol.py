@@ -170,6 +170,20 @@ class ServiceClient:
                 on_event(reply)
 
 
+def install_stamp() -> str:
+    """Which install of Kenning this process runs: when its code was written to disk, which
+    every install or upgrade renews. A frozen bundle keeps its code inside its program file,
+    so that file's time stands for it."""
+    import core
+
+    for written in (getattr(core, "__file__", None), sys.executable):
+        try:
+            return str(os.stat(written).st_mtime_ns) if written else ""
+        except OSError:
+            continue
+    return ""
+
+
 def connect(paths: AppPaths) -> ServiceClient | None:
     """A client of the running service, or None when none runs (a socket left by a crashed
     service counts as none)."""

@@ -41,6 +41,7 @@ from core.service.protocol import (
     encode,
     endpoint,
     hit_to_wire,
+    install_stamp,
     lock_path,
     receive,
 )
@@ -104,6 +105,9 @@ class BackgroundService:
         self.window_problem: str | None = None
         self.exit_code = 0
         self.started_at = time.time()
+        #: The install this service runs (``install_stamp``): a client of a newer one
+        #: replaces it (``launch.current_service``).
+        self.install = install_stamp()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -296,6 +300,7 @@ class BackgroundService:
                 "phase": progress.phase, "done": progress.done, "total": progress.total,
                 "current": progress.current, "ocr_pages": progress.ocr_pages},
             "window": self._window_running,
+            "install": self.install,
         }
 
     @contextlib.contextmanager

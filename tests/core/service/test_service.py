@@ -18,6 +18,7 @@ from core.config import AppPaths, Settings
 from core.extract.ocr import find_ocr_engine
 from core.index.writer_lock import lock_path as writer_lock_path
 from core.index.writer_lock import one_writer
+from core.service.launch import current_service
 from core.service.protocol import (
     ServiceError,
     answer_from_wire,
@@ -281,6 +282,33 @@ def test_the_service_and_an_indexing_command_on_its_own_take_turns(
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="stale socket files are a Unix matter")
+def test_a_service_left_by_an_earlier_install_is_replaced_unless_its_window_is_open(
+    paths: AppPaths, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = BackgroundService(make_services(paths))
+    serving = threading.Thread(target=service.run, daemon=True)  # as `kenning service run`
+    serving.start()
+    same = None
+    for _ in range(WAIT_S * 10):
+        same = current_service(paths)
+        if same is not None:
+            break
+        threading.Event().wait(0.1)
+    assert same is not None, "this install's own service is kept"
+    same.close()
+    monkeypatch.setattr(service, "install", "an earlier install")
+    monkeypatch.setattr(service, "_window_running", True)  # someone is using its window
+    kept = current_service(paths)
+    assert kept is not None
+    kept.close()
+    monkeypatch.setattr(service, "_window_running", False)
+    said: list[str] = []
+    assert current_service(paths, replacing=lambda: said.append("replacing")) is None
+    assert said == ["replacing"]
+    serving.join(WAIT_S)
+    assert not serving.is_alive() and connect(paths) is None, "the earlier one has stopped"
+
+
 def test_a_socket_left_by_a_crash_does_not_block_the_next_service(paths: AppPaths) -> None:
     address = Path(endpoint(paths).address)
     address.write_bytes(b"")  # what a killed service leaves behind

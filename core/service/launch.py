@@ -75,7 +75,6 @@ def start_service(paths: AppPaths, home: Path | None, command: Sequence[str] | N
     return None
 
 
-
 def stop_service(paths: AppPaths, timeout: float = STOP_TIMEOUT_S) -> int | None:
     """Ask the running service to stop and wait until it has; its process id (0 if it went
     before saying), or None when none ran. Indexing goes on where it stopped next time."""

@@ -15,11 +15,14 @@ at login) is stopped by the first command of the new one and started again from 
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+
+from filelock import FileLock, Timeout
 
 from core.config import AppPaths
 from core.service.protocol import (
@@ -28,6 +31,7 @@ from core.service.protocol import (
     ServiceGone,
     connect,
     install_stamp,
+    lock_path,
     log_path,
 )
 
@@ -93,6 +97,12 @@ def stop_service(paths: AppPaths, timeout: float = STOP_TIMEOUT_S) -> int | None
             break
         still.close()
         time.sleep(0.1)
+    # It stops listening first and lets go of its lock last: a service started before then
+    # would find the lock held and leave, taking the old one for a running service.
+    gone = FileLock(str(lock_path(paths)))
+    with contextlib.suppress(Timeout):  # not let go in time: a start may still find it
+        gone.acquire(timeout=max(0.0, deadline - time.monotonic()))
+        gone.release()
     return pid
 
 

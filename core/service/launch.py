@@ -100,7 +100,8 @@ def stop_service(paths: AppPaths, timeout: float = STOP_TIMEOUT_S) -> int | None
     # It stops listening first and lets go of its lock last: a service started before then
     # would find the lock held and leave, taking the old one for a running service.
     gone = FileLock(str(lock_path(paths)))
-    with contextlib.suppress(Timeout):  # not let go in time: a start may still find it
+    # Not let go in time, or a lock file this account may not open: a start may find it held.
+    with contextlib.suppress(Timeout, OSError):
         gone.acquire(timeout=max(0.0, deadline - time.monotonic()))
         gone.release()
     return pid
@@ -119,7 +120,7 @@ def current_service(paths: AppPaths,
         described = client.request({"action": "ping"})
     except (ServiceGone, ServiceError):
         client.close()
-        return connect(paths)  # it went as we asked; one started meanwhile is taken as it is
+        return connect(paths)  # it stopped while answering; one started since is taken as is
     if described.get("install") == install_stamp() or described.get("window"):
         return client
     client.close()

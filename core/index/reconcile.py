@@ -409,8 +409,7 @@ def is_wanted(path: str, ocr: bool = False) -> bool:
     """Whether the file is of a kind Kenning reads, by name (fast: a walk asks per file).
     ``ocr``: its folder reads pictures of text too."""
     suffix = os.path.splitext(path)[1].lower()
-    return (bool(suffix) and _suffix_supported(suffix, ocr)) or \
-        is_text_by_name(os.path.basename(path))
+    return _suffix_supported(suffix, ocr) or is_text_by_name(os.path.basename(path))
 
 
 @functools.lru_cache(maxsize=4096)

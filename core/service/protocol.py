@@ -176,9 +176,9 @@ def install_stamp() -> str:
     so that file's time stands for it."""
     import core
 
-    for written in (getattr(core, "__file__", None), sys.executable):
+    for written in filter(None, (getattr(core, "__file__", None), sys.executable)):
         try:
-            return str(os.stat(written).st_mtime_ns) if written else ""
+            return str(os.stat(written).st_mtime_ns)
         except OSError:
             continue
     return ""

@@ -119,9 +119,12 @@ def wrong_bound(wrong: np.ndarray, articles: np.ndarray, args: argparse.Namespac
     return collection_upper(wrong, articles, args.z, args.collection)
 
 
-def tables(path: Path, at_most: int) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def tables(path: Path, at_most: int,
+           cosine: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """Per question: the candidates' features, whether each sentence holds the gold answer
-    (what the weights learn), and whether the quote it would give does (what is judged)."""
+    (what the weights learn), and whether the quote it would give does (what is judged).
+    ``cosine``: two more features from the rows' embed-mode cosines (``reader_rows.py
+    --cosine``), the cosine and how far it is behind the question's best."""
     by_question: dict[str, list[dict]] = {}
     for line in path.open():
         row = json.loads(line)
@@ -130,23 +133,27 @@ def tables(path: Path, at_most: int) -> dict[str, tuple[np.ndarray, np.ndarray, 
     for qid, rows in by_question.items():
         rows = [r for r in rows if not r.get("none") and r["order"] < at_most]
         if not rows:
-            out[qid] = (np.zeros((0, len(reader.FEATURES))), np.zeros(0), np.zeros(0))
+            out[qid] = (np.zeros((0, len(reader.FEATURES) + 2 * cosine)), np.zeros(0),
+                        np.zeros(0))
             continue
         x = reader.features(rows[0]["question"], [_Candidate(r) for r in rows],  # type: ignore[misc]
                             [np.array(r["fwd"]) for r in rows],
                             [np.array(r["null"]) for r in rows])
+        if cosine:
+            cosines = np.array([r["cosine"] for r in rows], dtype=float)
+            x = np.hstack([np.array(x), cosines[:, None], (cosines - cosines.max())[:, None]])
         out[qid] = (np.array(x), np.array([float(r["label"]) for r in rows]),
                     np.array([float(r["quote_label"]) for r in rows]))
     return out
 
 
-def pooled_tables(paths: list[Path], at_most: int) -> dict[str, tuple[np.ndarray, np.ndarray,
-                                                                      np.ndarray]]:
+def pooled_tables(paths: list[Path], at_most: int,
+                  cosine: bool = False) -> dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]]:
     """The questions of every path; a question sampled again by a later set keeps its first
     reading."""
     data: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
     for path in paths:
-        for question, table in tables(path, at_most).items():
+        for question, table in tables(path, at_most, cosine).items():
             data.setdefault(question, table)
     return data
 
@@ -298,9 +305,12 @@ def main() -> None:
                         help="reader_named_rows.py output: also choose NAMED_PROBABILITY, the "
                              "lower threshold that holds when the model names an answer that "
                              "stands in the quote")
+    parser.add_argument("--cosine", action="store_true",
+                        help="add the embed mode's cosine features (rows of reader_rows.py "
+                             "--cosine)")
     add_rule_arguments(parser)
     args = parser.parse_args()
-    data = pooled_tables(args.rows, args.at_most)
+    data = pooled_tables(args.rows, args.at_most, args.cosine)
     ids = list(data)
     articles = sorted({_article(q) for q in ids})
     best: dict[str, tuple[float, bool]] = {}

@@ -42,6 +42,19 @@ def chosen_questions(indexed_count: int, articles: int, per_article: int, first:
     return sample(allq, chosen_articles, per_article, seed=seed), indexed
 
 
+def held_out_questions(training_texts: Path, per_article: int,
+                       seed: int) -> tuple[list[Question], list[str]]:
+    """The training articles no embed head or adapter saw (``embed_head/texts.py`` held them
+    out whole), all indexed, ``per_article`` questions from each: where a trained embed mode's
+    vectors can be a reader feature without having learned these very pairs."""
+    rows = map(json.loads, training_texts.open())
+    seen = {r["pair"].split("-")[0] for r in rows
+            if r["kind"] == "paragraph" and r["split"] == "train"}
+    allq = questions(TRAIN)
+    held = sorted({q.article for q in allq} - seen, key=int)
+    return sample(allq, held, per_article, seed=seed), held
+
+
 def keyword_answerer(model: TextModel, indexed: list[str]) -> tuple[Answerer, Store]:
     """The indexed articles written as files and indexed by keywords alone (minutes, not the
     hour embedding would take); one folder and index per set of articles."""
@@ -102,10 +115,19 @@ def main() -> None:
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--unscored", action="store_true",
                    help="candidates and labels alone, not scored (for bench/reader_lora.py)")
+    p.add_argument("--held-out-from", type=Path,
+                   help="embed_head/texts.py's file: index and ask the articles it held out "
+                        "(instead of --indexed/--articles/--first)")
+    p.add_argument("--cosine", action="store_true",
+                   help="also record the embed mode's cosine of question and sentence")
     p.add_argument("--reader-adapter", type=Path,
                    help="score with this LoRA adapter on the reader's context (reader_lora.py)")
     a = p.parse_args()
-    chosen, indexed = chosen_questions(a.indexed, a.articles, a.per_article, a.first, a.seed)
+    if a.held_out_from:
+        chosen, indexed = held_out_questions(a.held_out_from, a.per_article, a.seed)
+    else:
+        chosen, indexed = chosen_questions(a.indexed, a.articles, a.per_article, a.first,
+                                           a.seed)
     if a.limit:
         chosen = chosen[: a.limit]
     model = load_default_or_chosen_model(Settings(), AppPaths.resolve(),
@@ -134,11 +156,17 @@ def main() -> None:
             scores = model.continuation_logprobs(pairs)
             el = time.perf_counter() - s0
             hit_index = {id(h): k for k, h in enumerate(hits)}
+            cosines = [None] * len(cands)
+            if a.cosine:
+                asked = model.embed_query(q.text)
+                sentences = model.embed_documents([reader._for_reading(c.text) for c in cands])
+                cosines = (sentences @ asked).tolist()
             for k, (c, row) in enumerate(zip(cands, reading.rows(q, scores, el), strict=True)):
                 row |= {"hit_index": hit_index.get(id(c.source.hit), -1),
                         "hit_score": c.source.hit.score,
                         "lexical_rank": c.source.hit.lexical_rank,
-                        "n_sources": len(reading.sources), "n_hits": len(hits)}
+                        "n_sources": len(reading.sources), "n_hits": len(hits),
+                        "cosine": cosines[k]}
                 if a.backward:
                     row["bwd"] = scores[nb + k].tolist()
                     row["bwd_null"] = scores[nb + len(cands) + k].tolist()

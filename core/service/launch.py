@@ -109,10 +109,12 @@ def stop_service(paths: AppPaths, timeout: float = STOP_TIMEOUT_S) -> int | None
 
 def current_service(paths: AppPaths,
                     replacing: Callable[[], None] | None = None) -> ServiceClient | None:
-    """The running service if it runs this install of Kenning, or one whose window is open
-    (closing a window someone is using is worse than a command answered by the earlier
-    version); None when none runs, and when an earlier install's service ran: it is stopped
-    (``replacing`` is called first, to say so) so that the caller starts this one's."""
+    """The running service if it runs this install of Kenning or a later one (two installs
+    sharing a data folder would otherwise stop each other's service at every command), or one
+    whose window is open (closing a window someone is using is worse than a command answered
+    by the earlier version); None when none runs, and when an earlier install's service ran:
+    it is stopped (``replacing`` is called first, to say so) so that the caller starts this
+    one's."""
     client = connect(paths)
     if client is None:
         return None
@@ -121,10 +123,26 @@ def current_service(paths: AppPaths,
     except (ServiceGone, ServiceError):
         client.close()
         return connect(paths)  # it stopped while answering; one started since is taken as is
-    if described.get("install") == install_stamp() or described.get("window"):
+    if not _earlier(described.get("install"), install_stamp()) or described.get("window"):
         return client
     client.close()
     if replacing is not None:
         replacing()
     stop_service(paths)
     return None
+
+
+def _earlier(running: object, ours: str) -> bool:
+    """Whether the service's install stamp (``install_stamp``) is of an install written before
+    this one. A service that reports none predates the stamps; a stamp that cannot be compared
+    (this install's own unknown) is taken as not earlier."""
+    if running == ours:
+        return False
+    try:
+        mine = int(ours)
+    except ValueError:
+        return False
+    try:
+        return int(str(running)) < mine
+    except ValueError:
+        return True

@@ -27,6 +27,7 @@ from core.service.protocol import (
     endpoint,
     hit_from_wire,
     hit_to_wire,
+    install_stamp,
 )
 from core.service.server import AlreadyRunning, BackgroundService
 from core.services import Services
@@ -296,9 +297,15 @@ def test_a_service_left_by_an_earlier_install_is_replaced_unless_its_window_is_o
         threading.Event().wait(0.1)
     assert same is not None, "this install's own service is kept"
     same.close()
-    monkeypatch.setattr(service, "install", "an earlier install")
+    # Another install written later shares the data folder: its service serves this one too,
+    # or each install's commands would stop the other's service in turn.
+    monkeypatch.setattr(service, "install", str(int(install_stamp()) + 1))
+    later = current_service(paths, replacing=lambda: pytest.fail("a later install's service"))
+    assert later is not None
+    later.close()
+    monkeypatch.setattr(service, "install", str(int(install_stamp()) - 1))  # an earlier one
     monkeypatch.setattr(service, "_window_running", True)  # someone is using its window
-    kept = current_service(paths)
+    kept = current_service(paths, replacing=lambda: pytest.fail("an open window's service"))
     assert kept is not None
     kept.close()
     monkeypatch.setattr(service, "_window_running", False)

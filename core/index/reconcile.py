@@ -34,6 +34,7 @@ from core.extract.errors import describe_size
 from core.extract.ocr import IMAGE_EXTENSIONS
 from core.index.walk import (
     BROKEN_LINK,
+    FOLDER_LINK,
     NOT_REGULAR,
     TOO_DEEP,
     TOO_DEEP_FOLDER,
@@ -57,7 +58,7 @@ BAD_NAME = (
     "its name is not valid text (UTF-8), so it cannot be kept in the index; "
     "renaming the file fixes this"
 )
-_PROBLEMS = (NOT_REGULAR, BROKEN_LINK, BAD_NAME, TOO_DEEP, TOO_DEEP_FOLDER)
+_PROBLEMS = (NOT_REGULAR, BROKEN_LINK, BAD_NAME, TOO_DEEP, TOO_DEEP_FOLDER, FOLDER_LINK)
 
 
 @dataclass
@@ -229,8 +230,8 @@ class Reconciler:
                 self._forget_under(path, survey)
             return
         found = examine(path)
-        if (found is None or self.rules.excluded(root, path, False)
-                or not is_wanted(path, folder_id in self._ocr)):
+        if (found is None or self.rules.excluded(root, path, found.problem == FOLDER_LINK)
+                or (found.problem != FOLDER_LINK and not is_wanted(path, folder_id in self._ocr))):
             self._forget_under(path, survey)
             return
         entry = storable(found)

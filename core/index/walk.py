@@ -64,6 +64,9 @@ NOT_REGULAR = "not a regular file (a pipe, socket or device), so it is not read"
 BROKEN_LINK = "a link that leads nowhere (its target is missing, or it points to itself)"
 TOO_DEEP = ("its full path is longer than the system allows, so it cannot be opened; a shorter "
             "path (fewer or shorter folder names) makes it readable")
+FOLDER_LINK = ("a link to a folder, which Kenning does not follow (a link can lead back into "
+               "its own folder, or to files indexed already); add the folder it leads to if you "
+               "want it searched too")
 TOO_DEEP_FOLDER = ("a folder whose full path is longer than the system allows, so nothing in it "
                    "can be opened; a shorter path (fewer or shorter folder names) makes it "
                    "readable")
@@ -175,13 +178,18 @@ class ExcludeRules:
                     is_dir = entry.is_dir(follow_symlinks=False)
                 except OSError:
                     continue
-                if _excluded(specs, child, is_dir):
+                folder_link = not is_dir and _leads_to_folder(entry)
+                if _excluded(specs, child, is_dir or folder_link):
                     if excluded is not None:
-                        excluded(entry.path, is_dir)
+                        excluded(entry.path, is_dir or folder_link)
                     continue
                 if is_dir:
                     if entry.path not in skipped:
                         subfolders.append((entry.path, child, specs))
+                elif folder_link:
+                    link = _folder_link(entry.path)
+                    if link is not None:
+                        yield link
                 elif wanted is None or wanted(entry.path):
                     found = _found(entry)
                     if found is not None:
@@ -261,7 +269,27 @@ def examine(path: str) -> FoundFile | None:
         if exc.errno == errno.ENAMETOOLONG:
             return FoundFile(path, 0, 0.0, TOO_DEEP)
         return _broken_link(path, lambda: os.lstat(path).st_mtime)
+    if stat.S_ISDIR(st.st_mode) and os.path.islink(path):
+        return _folder_link(path)
     return _classify(path, st)
+
+
+def _leads_to_folder(entry: os.DirEntry[str]) -> bool:
+    """Whether ``entry`` is a link to a folder (a link's own type comes with the listing; only
+    links cost a look at where they lead). A link that loops or leads nowhere does not."""
+    try:
+        return entry.is_symlink() and entry.is_dir()
+    except OSError:
+        return False
+
+
+def _folder_link(path: str) -> FoundFile | None:
+    """A link to a folder: recorded, not followed, so the user can see why it is not searched
+    (following links could walk in circles or index the same files twice)."""
+    try:
+        return FoundFile(path, 0, os.lstat(path).st_mtime, FOLDER_LINK)
+    except OSError:
+        return None  # vanished meanwhile
 
 
 def _found(entry: os.DirEntry[str]) -> FoundFile | None:
@@ -285,7 +313,7 @@ def _classify(path: str, st: os.stat_result) -> FoundFile | None:
     if stat.S_ISREG(st.st_mode):
         return FoundFile(path, st.st_size, st.st_mtime)
     if stat.S_ISDIR(st.st_mode):
-        return None  # a folder, or a link to one: links are not followed (they could loop)
+        return None  # a folder (a link to one is recorded as such before it gets here)
     return FoundFile(path, 0, st.st_mtime, NOT_REGULAR)
 
 

@@ -15,7 +15,7 @@ from core.config import AppPaths, Settings
 from core.extract.worker import IsolatedExtractor
 from core.index.indexer import KEPT_CHANGING, Indexer
 from core.index.reconcile import BAD_NAME
-from core.index.walk import BROKEN_LINK, NOT_REGULAR
+from core.index.walk import BROKEN_LINK, FOLDER_LINK, NOT_REGULAR
 from core.search.retrieval import search
 from core.services import Services
 from core.store.database import Store
@@ -58,6 +58,10 @@ def bad_folder(root: Path) -> dict[str, tuple[str, str]]:
     os.symlink("loop_a.txt", root / "loop_b.txt")
     os.symlink("missing.txt", root / "dangling.txt")
     os.symlink(".", root / "round_and_round")  # a folder link back to itself
+    elsewhere = root.parent / "elsewhere"  # a link to a folder outside: said, not followed
+    elsewhere.mkdir()
+    (elsewhere / "far.txt").write_text("A note about lighthouses, kept elsewhere.")
+    os.symlink(elsewhere, root / "linked folder")
     deep = root
     for level in range(DEPTH):
         deep = deep / f"level{level}"
@@ -84,6 +88,8 @@ def bad_folder(root: Path) -> dict[str, tuple[str, str]]:
         "loop_a.txt": ("skipped", BROKEN_LINK),
         "loop_b.txt": ("skipped", BROKEN_LINK),
         "dangling.txt": ("skipped", BROKEN_LINK),
+        "round_and_round": ("skipped", FOLDER_LINK),
+        "linked folder": ("skipped", FOLDER_LINK),
         str(deep.relative_to(root) / "bottom.txt"): ("embedded", ""),
         "with space.txt": ("embedded", ""),
         'quote\'s "double".txt': ("embedded", ""),
@@ -332,3 +338,24 @@ def test_changes_inside_a_folder_with_an_undecodable_name_are_recorded(tmp_path,
     os.unlink(odd + b"/one.txt")
     reconciler.apply(ChangeSet(paths={os.fsdecode(odd + b"/one.txt")}))
     assert [str(p) for (p,) in store.rows("SELECT path FROM files")] == [f"{shown}/two.txt"]
+
+
+def test_a_link_to_a_folder_seen_by_the_watcher_is_recorded_not_followed(tmp_path, store):
+    from core.index.reconcile import ChangeSet, Reconciler
+    from core.index.walk import ExcludeRules
+
+    root, elsewhere = tmp_path / "docs", tmp_path / "elsewhere"
+    root.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "far.txt").write_text("A note kept elsewhere.")
+    link = root / "projects"  # no extension: not a file type Kenning reads, but a folder
+    link.symlink_to(elsewhere)
+    store.folders.add(root)
+    reconciler = Reconciler(store, ExcludeRules())
+    reconciler.apply(ChangeSet(paths={str(link)}))
+    assert [(str(p), s, e) for p, s, e in store.rows("SELECT path, state, error FROM files")] \
+        == [(str(link), "skipped", FOLDER_LINK)]
+    link.unlink()
+    link.write_text("Now a plain note.")  # a file of that name now: no longer a link's record
+    reconciler.apply(ChangeSet(paths={str(link)}))
+    assert list(store.rows("SELECT path FROM files")) == []

@@ -35,6 +35,7 @@ from core.cli.model import add_model_parser, run_model_command
 from core.cli.output import (
     ProgressPrinter,
     answer_json,
+    one_line,
     print_answer,
     print_hits,
     status_json,
@@ -496,7 +497,7 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
     assert isinstance(folders, list)
     for folder in folders:
         counts = ", ".join(f"{n} {s}" for s, n in folder["files"].items() if n)
-        print(terminal_safe(f"  {folder['path']}: {counts}"))
+        print(one_line(f"  {folder['path']}: {counts}"))
     left_out = data["left_out"]
     notes = data["notes"]
     assert isinstance(left_out, list) and isinstance(notes, list)
@@ -519,7 +520,7 @@ def cmd_status(args: argparse.Namespace, services: Services, store: Store) -> in
     if failures:
         print("Not indexed:")
         for f in failures:
-            print(terminal_safe(f"  {f['path']}: {f['state']}: {f['error']}"))
+            print(one_line(f"  {f['path']}: {f['state']}: {f['error']}"))
         total = data["failures_total"]
         assert isinstance(total, int)
         if total > len(failures):
@@ -547,9 +548,9 @@ def cmd_forget(args: argparse.Namespace, services: Services, store: Store) -> in
         removed = [store.folders.remove(folder) for folder in folders]
     for path, was_removed in zip(args.paths, removed, strict=True):
         if was_removed:
-            print(f"Removed {terminal_safe(str(path))} from the index (your files are untouched).")
+            print(f"Removed {one_line(str(path))} from the index (your files are untouched).")
         else:
-            print(f"kenning: {terminal_safe(str(path))} is not an indexed folder.", file=sys.stderr)
+            print(f"kenning: {one_line(str(path))} is not an indexed folder.", file=sys.stderr)
             code = exit_codes.USAGE
     return code
 

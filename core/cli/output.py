@@ -120,7 +120,7 @@ def duration(seconds: float) -> str:
 
 
 def _short(path: str, width: int = 40) -> str:
-    name = terminal_safe(os.path.basename(path) or path)
+    name = one_line(os.path.basename(path) or path)
     return name if len(name) <= width else "…" + name[-(width - 1) :]
 
 
@@ -129,10 +129,23 @@ def _short(path: str, width: int = 40) -> str:
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
 
+_CONTROL_OR_BREAK = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+
+
 def terminal_safe(text: str) -> str:
     """``text`` with every control character shown as its escape (``\\x1b``), so what a file
     holds is printed, never obeyed. Newlines and tabs stay."""
-    return _CONTROL.sub(lambda m: m.group(0).encode("unicode_escape").decode("ascii"), text)
+    return _CONTROL.sub(_escaped, text)
+
+
+def one_line(text: str) -> str:
+    """``terminal_safe`` that shows newlines and tabs as escapes too: a file's name (which may
+    hold a newline) stays on its own line and cannot pass for another result."""
+    return _CONTROL_OR_BREAK.sub(_escaped, text)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return match.group(0).encode("unicode_escape").decode("ascii")
 
 
 # Bold on, and every attribute off, for a terminal that shows them.
@@ -151,7 +164,7 @@ def print_hits(hits: list[Hit], out: TextIO) -> None:
     open_mark, close_mark = (BOLD, PLAIN) if shows_bold(out) else ("[", "]")
     for rank, hit in enumerate(hits, 1):
         place = hit.where()
-        where = terminal_safe(hit.path + (f"  {place}" if place else ""))
+        where = one_line(hit.path + (f"  {place}" if place else ""))
         print(f"{rank:>2}. {where}  (score {hit.score:.4f})", file=out)
         print("    " + _marked(hit, open_mark, close_mark), file=out)
 
@@ -263,7 +276,7 @@ def print_sources(answer: Answer, out: TextIO) -> None:
     named: set[int] = set()
     for c in answer.citations:
         place = c.where()
-        where = terminal_safe(c.path + (f", {place}" if place else ""))
+        where = one_line(c.path + (f", {place}" if place else ""))
         if not answer.found:
             quote = terminal_safe(" ".join(c.quote.split()))
             print(f"  [{c.n}] {where}\n      “{quote}”", file=out)

@@ -24,6 +24,7 @@ from core.cli.output import (
     ProgressPrinter,
     answer_json,
     duration,
+    one_line,
     print_answer,
     print_hits,
     progress_line,
@@ -236,9 +237,9 @@ def index_summary(result: dict[str, Any]) -> str:
 def remote_forget(args: argparse.Namespace, client: ServiceClient) -> int:
     result = client.request({"action": "forget", "paths": [str(p) for p in args.paths]})
     for path in result.get("removed", []):
-        print(f"Removed {terminal_safe(path)} from the index (your files are untouched).")
+        print(f"Removed {one_line(path)} from the index (your files are untouched).")
     for path in result.get("unknown", []):
-        print(f"kenning: {terminal_safe(path)} is not an indexed folder.", file=sys.stderr)
+        print(f"kenning: {one_line(path)} is not an indexed folder.", file=sys.stderr)
     return exit_codes.USAGE if result.get("unknown") else exit_codes.OK
 
 
@@ -311,7 +312,7 @@ def run_service_command(args: argparse.Namespace, services: Services,
         print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
     else:
         for outcome in report.outcomes:
-            print(f"{outcome.status}: {terminal_safe(outcome.path)}"
+            print(f"{outcome.status}: {one_line(outcome.path)}"
                   + (f" ({outcome.message})" if outcome.message else ""))
         if not report.failed and not args.dry_run:
             print("Kenning will start in the background when you log in." if enable else

@@ -234,6 +234,21 @@ def test_names_and_words_never_act_on_the_terminal(home, tmp_path, capsys):
     assert json.loads(out)["hits"][0]["path"].endswith(hostile)  # JSON keeps the real name
 
 
+def test_a_name_with_a_line_break_stays_on_its_own_line(home, tmp_path, capsys):
+    folder = tmp_path / "names"
+    folder.mkdir()
+    forged = "report.txt\n 2. passwords.txt  (score 0.0300)\n\ttab.txt"
+    (folder / forged).write_text("Quarterly budget review notes.", encoding="utf-8")
+    run(capsys, "index", str(folder))
+    _, out, _ = run(capsys, "search", "budget review")
+    first = out.splitlines()[0]
+    assert first.startswith(" 1. ") and "report.txt\\n 2. passwords.txt" in first
+    assert "\\ttab.txt" in first
+    assert not any(line.startswith(" 2. ") for line in out.splitlines())  # one result shown
+    _, out, _ = run(capsys, "search", "budget review", "--json")
+    assert json.loads(out)["hits"][0]["path"].endswith(forged)  # JSON keeps the real name
+
+
 def test_output_piped_into_a_reader_that_stops_early_is_no_traceback(home, folder, capsys):
     run(capsys, "index", str(folder))
     script = ("import sys; from core.cli.main import main; from tests.fakes import FakeModel; "

@@ -203,6 +203,10 @@ def _run(
         settings.embedding_model_path = str(Path(args.embedding_model).expanduser().resolve())
     if args.threads:
         settings.threads = args.threads
+    blank = _blank_request(args)
+    if blank is not None:
+        print(f"kenning: {blank}", file=sys.stderr)
+        return exit_codes.USAGE
     if args.command == "index" and args.ocr is not None:
         if not args.paths:
             print("kenning: name the folders OCR is for, e.g. `kenning index --ocr ~/Scans`.",
@@ -341,6 +345,16 @@ def cmd_index(args: argparse.Namespace, services: Services, store: Store) -> int
                   "index` embeds what was indexed now.", file=sys.stderr)
     with _writer(args, services), Indexer(store, model, services.settings) as indexer:
         return _index(args, store, indexer)
+
+
+def _blank_request(args: argparse.Namespace) -> str | None:
+    """What to say when a search or question has no words (an empty argument, from a script
+    whose variable was empty); None when it has some."""
+    if args.command == "search" and not args.query.strip():
+        return 'type some words to search for, e.g. `kenning search "boiler service"`.'
+    if args.command == "ask" and not args.question.strip():
+        return 'type a question, e.g. `kenning ask "When is the boiler due a service?"`.'
+    return None
 
 
 def _index(args: argparse.Namespace, store: Store, indexer: Indexer) -> int:

@@ -234,6 +234,15 @@ def test_names_and_words_never_act_on_the_terminal(home, tmp_path, capsys):
     assert json.loads(out)["hits"][0]["path"].endswith(hostile)  # JSON keeps the real name
 
 
+@pytest.mark.parametrize("argv", [("search", ""), ("search", "  \t"), ("ask", ""),
+                                  ("ask", "   ", "--json")])
+def test_a_search_or_question_without_words_is_a_usage_message(home, folder, capsys, argv):
+    run(capsys, "index", str(folder))
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and out == ""
+    assert ("type some words" if argv[0] == "search" else "type a question") in err
+
+
 def test_a_name_with_a_line_break_stays_on_its_own_line(home, tmp_path, capsys):
     folder = tmp_path / "names"
     folder.mkdir()

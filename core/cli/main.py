@@ -203,9 +203,9 @@ def _run(
         settings.embedding_model_path = str(Path(args.embedding_model).expanduser().resolve())
     if args.threads:
         settings.threads = args.threads
-    blank = _blank_request(args)
-    if blank is not None:
-        print(f"kenning: {blank}", file=sys.stderr)
+    unusable_request = _unusable_request(args)
+    if unusable_request is not None:
+        print(f"kenning: {unusable_request}", file=sys.stderr)
         return exit_codes.USAGE
     if args.command == "index" and args.ocr is not None:
         if not args.paths:
@@ -347,13 +347,22 @@ def cmd_index(args: argparse.Namespace, services: Services, store: Store) -> int
         return _index(args, store, indexer)
 
 
-def _blank_request(args: argparse.Namespace) -> str | None:
-    """What to say when a search or question has no words (an empty argument, from a script
-    whose variable was empty); None when it has some."""
+def _unusable_request(args: argparse.Namespace) -> str | None:
+    """What to say when a search or question cannot mean anything: it has no words (an empty
+    argument, from a script whose variable was empty), or its ``--in`` names no folder (a
+    typo would otherwise read as "nothing found"); None when it can."""
     if args.command == "search" and not args.query.strip():
         return 'type some words to search for, e.g. `kenning search "boiler service"`.'
     if args.command == "ask" and not args.question.strip():
         return 'type a question, e.g. `kenning ask "When is the boiler due a service?"`.'
+    scope = getattr(args, "scope", None)
+    if args.command in ("search", "ask") and scope is not None:
+        where = scope.expanduser()
+        if not where.exists() and not where.is_symlink():
+            return f"{one_line(str(scope))} does not exist; --in takes a folder to search in."
+        if where.exists() and not where.is_dir():
+            return (f"{one_line(str(scope))} is a file; --in takes a folder to search in (the "
+                    "one holding it, for example).")
     return None
 
 

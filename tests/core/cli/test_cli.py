@@ -243,6 +243,20 @@ def test_a_search_or_question_without_words_is_a_usage_message(home, folder, cap
     assert ("type some words" if argv[0] == "search" else "type a question") in err
 
 
+@pytest.mark.parametrize("command", ["search", "ask"])
+def test_in_naming_no_folder_is_a_usage_message_not_nothing_found(home, folder, capsys,
+                                                                   command):
+    run(capsys, "index", str(folder))
+    words = "budget" if command == "search" else "What is the budget?"
+    code, out, err = run(capsys, command, words, "--in", str(folder / "no such folder"))
+    assert code == 2 and out == "" and "does not exist" in err
+    a_file = next(p for p in folder.iterdir() if p.is_file())
+    code, out, err = run(capsys, command, words, "--in", str(a_file))
+    assert code == 2 and out == "" and "is a file" in err
+    code, out, _ = run(capsys, command, words, "--in", str(folder))
+    assert code == 0 and out
+
+
 def test_a_name_with_a_line_break_stays_on_its_own_line(home, tmp_path, capsys):
     folder = tmp_path / "names"
     folder.mkdir()

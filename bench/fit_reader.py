@@ -139,6 +139,11 @@ def tables(path: Path, at_most: int,
         x = reader.features(rows[0]["question"], [_Candidate(r) for r in rows],  # type: ignore[misc]
                             [np.array(r["fwd"]) for r in rows],
                             [np.array(r["null"]) for r in rows])
+        # How many candidates were read says how large the collection is, not whether a
+        # sentence answers; held at the count nearly every training question had, so the
+        # weights do not learn to doubt small folders (core/answer/reader.py, BIAS).
+        count = reader.FEATURES.index("candidates")
+        x = [(*row[:count], float(reader.READ_AT_MOST), *row[count + 1:]) for row in x]
         if cosine:
             cosines = np.array([r["cosine"] for r in rows], dtype=float)
             x = np.hstack([np.array(x), cosines[:, None], (cosines - cosines.max())[:, None]])

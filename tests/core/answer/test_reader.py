@@ -195,3 +195,16 @@ def test_a_likely_answer_is_told_before_the_model_names_it_a_named_one_after(
     choose(Recording(), "How much notice must the tenant give?", _best_reading(0.8),
            on_chosen=chosen)
     assert events == ["named", "chosen"]  # an answer only once the model named it
+
+
+def test_a_sentence_is_as_likely_to_answer_in_a_small_folder_as_in_a_large_one() -> None:
+    """How many candidates were read says how large the folder is, not whether the best one
+    answers: the same sentence read among 3 or among 8 gets the same probability."""
+    from core.answer.reader import FEATURES, READ_AT_MOST, probability
+
+    among_many = [0.5] * len(FEATURES)
+    count = FEATURES.index("candidates")
+    among_many[count] = float(READ_AT_MOST)
+    among_few = list(among_many)
+    among_few[count] = 3.0
+    assert probability(among_few) == probability(among_many)

@@ -355,14 +355,14 @@ def _unusable_request(args: argparse.Namespace) -> str | None:
         return 'type some words to search for, e.g. `kenning search "boiler service"`.'
     if args.command == "ask" and not args.question.strip():
         return 'type a question, e.g. `kenning ask "When is the boiler due a service?"`.'
-    scope = getattr(args, "scope", None)
-    if args.command in ("search", "ask") and scope is not None:
-        where = scope.expanduser()
-        if not where.exists() and not where.is_symlink():
-            return f"{one_line(str(scope))} does not exist; --in takes a folder to search in."
-        if where.exists() and not where.is_dir():
-            return (f"{one_line(str(scope))} is a file; --in takes a folder to search in (the "
-                    "one holding it, for example).")
+    if args.command in ("search", "ask") and args.scope is not None:
+        where = args.scope.expanduser()
+        if where.exists():
+            if not where.is_dir():
+                return (f"{one_line(str(args.scope))} is a file; --in takes a folder to search "
+                        "in (the one holding it, for example).")
+        elif not where.is_symlink():  # a looping link gets its own message from ``resolved``
+            return f"{one_line(str(args.scope))} does not exist; --in takes a folder to search in."
     return None
 
 

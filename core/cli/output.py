@@ -126,10 +126,9 @@ def _short(path: str, width: int = 40) -> str:
 
 # Control characters (escape sequences that set a title or clear the screen) and the marks
 # that reverse text direction: a file's name or words never act on the user's terminal.
-_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
-
-
-_CONTROL_OR_BREAK = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
+_WIDE_CONTROL_AND_DIRECTION = "\x7f-\x9f\u202a-\u202e\u2066-\u2069"
+_CONTROL = re.compile(f"[\x00-\x08\x0b-\x1f{_WIDE_CONTROL_AND_DIRECTION}]")
+_CONTROL_OR_BREAK = re.compile(f"[\x00-\x1f{_WIDE_CONTROL_AND_DIRECTION}]")
 
 
 def terminal_safe(text: str) -> str:

@@ -230,8 +230,9 @@ class Reconciler:
                 self._forget_under(path, survey)
             return
         found = examine(path)
-        if (found is None or self.rules.excluded(root, path, found.problem == FOLDER_LINK)
-                or (found.problem != FOLDER_LINK and not is_wanted(path, folder_id in self._ocr))):
+        folder_link = found is not None and found.problem == FOLDER_LINK
+        if (found is None or self.rules.excluded(root, path, folder_link)
+                or (not folder_link and not is_wanted(path, folder_id in self._ocr))):
             self._forget_under(path, survey)
             return
         entry = storable(found)
